@@ -1,0 +1,1 @@
+//! Simulators of the services easel talks to, written from `shared/contracts/`.

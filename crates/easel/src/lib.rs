@@ -1,0 +1,1 @@
+//! easel: an MCP server and command line that make images and put them to use.

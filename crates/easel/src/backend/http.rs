@@ -1,0 +1,177 @@
+//! HTTP plumbing shared by backends: one client, retries of transient answers with backoff
+//! and jitter (honouring `Retry-After`), and image downloads that never send credentials.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use rand::Rng;
+use reqwest::{RequestBuilder, Response, StatusCode};
+
+use super::{BackendError, ErrorKind, Fetched};
+
+/// Largest image easel downloads; anything bigger is not an image a backend made.
+pub const MAX_IMAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Builds the HTTP client every backend shares. Never sets an `Origin` header.
+pub fn client(timeout: Duration) -> Result<reqwest::Client, BackendError> {
+    reqwest::Client::builder()
+        .user_agent(concat!("easel/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10).min(timeout))
+        .timeout(timeout)
+        .build()
+        .map_err(|e| BackendError::new(ErrorKind::Unreachable, format!("cannot build an HTTP client: {e}")))
+}
+
+/// How often and how patiently transient failures are retried.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    pub max_retries: u32,
+    pub base: Duration,
+    /// Retry errors that happen after the request may have reached the server (time-outs).
+    /// Off for submissions, which must never be doubled.
+    pub retry_ambiguous: bool,
+}
+
+/// Whether an answer is worth retrying: rate limits and server errors.
+pub fn is_transient(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+}
+
+/// Sends the request built by `build`, retrying transient answers and connection failures.
+/// Returns the last answer (which may still be a 429/5xx once retries are spent) or the last
+/// transport error.
+pub async fn send_retrying(
+    policy: RetryPolicy,
+    build: impl Fn() -> RequestBuilder,
+) -> Result<Response, reqwest::Error> {
+    let mut attempt = 0;
+    loop {
+        let result = build().send().await;
+        let wait = match &result {
+            Ok(resp) if is_transient(resp.status()) => retry_after(resp),
+            Ok(_) => return result,
+            Err(e) if e.is_connect() || (policy.retry_ambiguous && e.is_timeout()) => None,
+            Err(_) => return result,
+        };
+        if attempt >= policy.max_retries {
+            return result;
+        }
+        let delay = wait.unwrap_or_else(|| backoff(policy.base, attempt));
+        tracing::debug!(attempt, ?delay, "transient answer; retrying");
+        tokio::time::sleep(delay).await;
+        attempt += 1;
+    }
+}
+
+/// Exponential backoff with full jitter in [50 %, 100 %] of the step.
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let step = base.saturating_mul(1u32 << attempt.min(10));
+    let factor = rand::rng().random_range(0.5..=1.0);
+    step.mul_f64(factor).min(Duration::from_secs(60))
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is rare on APIs and ignored), capped.
+fn retry_after(resp: &Response) -> Option<Duration> {
+    let secs = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(Duration::from_secs(secs.min(120)))
+}
+
+/// Downloads an image URL exactly as given, without credentials, refusing non-200 answers
+/// and bodies over [`MAX_IMAGE_BYTES`]. A body that breaks off is an error, so no partial
+/// image ever reaches the disk.
+pub async fn download(
+    client: &reqwest::Client,
+    policy: RetryPolicy,
+    url: &str,
+    what: &str,
+) -> Result<Fetched, BackendError> {
+    let fail = |msg: String| BackendError::new(ErrorKind::Download, msg);
+    let resp = send_retrying(policy, || client.get(url)).await.map_err(|e| {
+        fail(format!(
+            "could not download {what} from {url}: {}; nothing was saved",
+            transport_reason(&e)
+        ))
+    })?;
+    let status = resp.status();
+    if status != StatusCode::OK {
+        let hint = if status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN {
+            " (result URLs expire; generate again if this persists)"
+        } else {
+            ""
+        };
+        return Err(fail(format!(
+            "downloading {what} from {url} answered HTTP {status}{hint}"
+        )));
+    }
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_IMAGE_BYTES as u64)
+    {
+        return Err(fail(format!(
+            "{what} at {url} is larger than {} MiB; refusing to download it",
+            MAX_IMAGE_BYTES / (1024 * 1024)
+        )));
+    }
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let bytes = read_body(resp).await.map_err(|e| {
+        fail(format!(
+            "the download of {what} from {url} broke off: {e}; nothing was saved"
+        ))
+    })?;
+    Ok(Fetched {
+        bytes,
+        content_type,
+    })
+}
+
+async fn read_body(mut resp: Response) -> Result<Bytes, String> {
+    let mut buf = Vec::with_capacity(resp.content_length().unwrap_or(0).min(1 << 24) as usize);
+    while let Some(chunk) = resp.chunk().await.map_err(|e| transport_reason(&e))? {
+        if buf.len() + chunk.len() > MAX_IMAGE_BYTES {
+            return Err(format!(
+                "more than {} MiB",
+                MAX_IMAGE_BYTES / (1024 * 1024)
+            ));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buf))
+}
+
+/// A short reason for a transport error, without the URL query (which could carry tokens on
+/// some services) and with its causes.
+pub fn transport_reason(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "connection lost while reading the answer"
+    } else if e.is_request() {
+        "the connection broke off"
+    } else {
+        "request failed"
+    };
+    let mut source = std::error::Error::source(e);
+    let mut detail = Vec::new();
+    while let Some(s) = source {
+        detail.push(s.to_string());
+        source = s.source();
+    }
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind} ({})", detail.join(": "))
+    }
+}

@@ -1,0 +1,116 @@
+//! The one job model every backend implements (DESIGN decision 1): `submit` a request and
+//! get a ticket, `track` the ticket to its images while reporting progress, `fetch` each
+//! image's bytes, `cancel`. Nothing here knows about MCP; nothing above knows a wire format.
+
+mod error;
+pub mod http;
+pub mod modelscope;
+mod poll;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::request::{GenerateRequest, InvalidInput};
+
+pub use error::{BackendError, ErrorKind};
+pub use poll::PollSchedule;
+
+/// A backend's handle on submitted work (ModelScope task ids, a ComfyUI prompt id, …).
+/// Opaque to the job layer, which stores it before tracking starts so that a restart can
+/// resume tracking instead of paying for a second generation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ticket(pub serde_json::Value);
+
+/// Where one finished image can be fetched from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RemoteImage {
+    /// Position in the request (0-based); file names and seeds follow it.
+    pub index: u32,
+    pub seed: Option<u64>,
+    /// Public URL of the image, when the backend has one.
+    pub url: Option<String>,
+}
+
+/// The outcome of one requested image: a backend can finish some images of a request and
+/// fail others (one ModelScope task per image).
+pub type ImageOutcome = Result<RemoteImage, BackendError>;
+
+/// Downloaded bytes and the type the server declared for them.
+#[derive(Clone, Debug)]
+pub struct Fetched {
+    pub bytes: Bytes,
+    pub content_type: Option<String>,
+}
+
+/// What a backend can say while a ticket runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Progress {
+    /// Work done so far, in `total` units when `total` is known.
+    pub done: u64,
+    pub total: Option<u64>,
+    /// Position in the backend's queue, when it is waiting there.
+    pub queue_position: Option<u32>,
+    pub message: String,
+}
+
+/// Receives progress reports from a backend while it tracks a ticket.
+#[derive(Clone)]
+pub struct EventSink(Arc<dyn Fn(Progress) + Send + Sync>);
+
+impl EventSink {
+    pub fn new(f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        EventSink(Arc::new(f))
+    }
+
+    /// A sink that drops every report.
+    pub fn ignore() -> Self {
+        EventSink::new(|_| {})
+    }
+
+    pub fn send(&self, progress: Progress) {
+        (self.0)(progress)
+    }
+}
+
+/// Whether cancelling reached the backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CancelOutcome {
+    Cancelled,
+    /// The backend offers no way to stop the work; the reason says so for the user.
+    NotSupported(String),
+}
+
+#[async_trait]
+pub trait Backend: Send + Sync {
+    /// The name callers use to pick this backend (`modelscope`, …).
+    fn name(&self) -> &str;
+
+    /// Model used when the caller names none.
+    fn default_model(&self) -> &str;
+
+    /// Backend-specific checks (sizes per model family, …), before anything is sent.
+    fn validate(&self, request: &GenerateRequest) -> Result<(), InvalidInput>;
+
+    /// Whether the backend can be used at all (credentials present, …); fails the call, not
+    /// the server start.
+    fn preflight(&self) -> Result<(), BackendError> {
+        Ok(())
+    }
+
+    async fn submit(&self, request: &GenerateRequest) -> Result<Ticket, BackendError>;
+
+    /// Follows `ticket` until every image is finished or failed. Errors here fail the whole
+    /// ticket (auth lost, time-out); per-image failures come back as outcomes.
+    async fn track(
+        &self,
+        ticket: &Ticket,
+        events: &EventSink,
+    ) -> Result<Vec<ImageOutcome>, BackendError>;
+
+    async fn fetch(&self, image: &RemoteImage) -> Result<Fetched, BackendError>;
+
+    async fn cancel(&self, ticket: &Ticket) -> CancelOutcome;
+}

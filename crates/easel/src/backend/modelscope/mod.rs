@@ -1,0 +1,190 @@
+//! ModelScope API-Inference (contracts/modelscope.md): asynchronous submit, adaptive
+//! polling, one task per image, images downloaded without credentials.
+
+mod answer;
+mod limits;
+mod task;
+mod wire;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::future::join_all;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use super::http::{self, RetryPolicy};
+use super::{
+    Backend, BackendError, CancelOutcome, ErrorKind, EventSink, Fetched, ImageOutcome,
+    RemoteImage, Ticket,
+};
+use crate::clock::now_ms;
+use crate::config::ModelScopeSettings;
+use crate::request::{GenerateRequest, InvalidInput};
+
+pub use limits::{check_size, family, is_edit_model};
+
+/// Where tokens come from, for every message about credentials.
+const TOKEN_HELP: &str = "Create an access token at https://modelscope.cn/my/myaccesstoken and set it as MODELSCOPE_SDK_TOKEN in the environment of easel (in an MCP client, the \"env\" of easel's entry).";
+
+/// One submitted task (one image) of a ticket, or why its submission failed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct TaskEntry {
+    index: u32,
+    seed: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    task_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    error: Option<BackendError>,
+}
+
+/// The ticket: the tasks, and when they were submitted (the time-out counts from there,
+/// also after a restart).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct TicketBody {
+    submitted_at_ms: u64,
+    tasks: Vec<TaskEntry>,
+}
+
+pub struct ModelScope {
+    http: reqwest::Client,
+    settings: ModelScopeSettings,
+}
+
+impl ModelScope {
+    pub fn new(settings: ModelScopeSettings) -> Result<Self, BackendError> {
+        Ok(ModelScope {
+            http: http::client(settings.http_timeout)?,
+            settings,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.settings.base_url)
+    }
+
+    fn token(&self) -> Result<&SecretString, BackendError> {
+        self.settings.token.as_ref().ok_or_else(|| {
+            BackendError::new(
+                ErrorKind::Auth,
+                format!("ModelScope needs an access token and none is set. {TOKEN_HELP} The ModelScope account must be bound to an Alibaba Cloud account with real-name verification."),
+            )
+        })
+    }
+
+    fn retry(&self, ambiguous: bool) -> RetryPolicy {
+        RetryPolicy {
+            max_retries: self.settings.max_retries,
+            base: self.settings.retry_base,
+            retry_ambiguous: ambiguous,
+        }
+    }
+
+    /// Submits one task; its seed is the image's own.
+    async fn submit_one(&self, req: &GenerateRequest, seed: u64) -> Result<String, BackendError> {
+        let token = self.token()?;
+        let body = wire::SubmitBody::new(req, seed);
+        let resp = http::send_retrying(self.retry(false), || {
+            self.http
+                .post(self.url("v1/images/generations"))
+                .bearer_auth(token.expose_secret())
+                .header("X-ModelScope-Async-Mode", "true")
+                .json(&body)
+        })
+        .await
+        .map_err(|e| answer::unreachable(&self.settings.base_url, &e))?;
+        let accepted: wire::SubmitAnswer = answer::parse(resp, &req.model).await?;
+        tracing::info!(task_id = %accepted.task_id, request_id = ?accepted.request_id, model = %req.model, seed, "ModelScope task submitted");
+        Ok(accepted.task_id)
+    }
+}
+
+fn ticket_body(ticket: &Ticket) -> Result<TicketBody, BackendError> {
+    serde_json::from_value(ticket.0.clone()).map_err(|e| {
+        BackendError::new(ErrorKind::Protocol, format!("stored ModelScope ticket is unreadable: {e}"))
+    })
+}
+
+#[async_trait]
+impl Backend for ModelScope {
+    fn name(&self) -> &str {
+        "modelscope"
+    }
+
+    fn default_model(&self) -> &str {
+        &self.settings.default_model
+    }
+
+    fn validate(&self, request: &GenerateRequest) -> Result<(), InvalidInput> {
+        if is_edit_model(&request.model) {
+            return Err(InvalidInput::new(
+                "model",
+                format!("{} is an image-edit model and needs a source image", request.model),
+                "Use a text-to-image model such as \"Qwen/Qwen-Image\" or \"Tongyi-MAI/Z-Image-Turbo\".",
+            ));
+        }
+        check_size(&request.model, request.size)
+    }
+
+    fn preflight(&self) -> Result<(), BackendError> {
+        self.token().map(|_| ())
+    }
+
+    /// One task per image (ModelScope makes one image per task), all submitted at once.
+    /// Images whose submission failed are recorded in the ticket so that the others still
+    /// count; only when none was accepted does the submission fail.
+    async fn submit(&self, request: &GenerateRequest) -> Result<Ticket, BackendError> {
+        let submitted_at_ms = now_ms();
+        let results = join_all((0..request.count).map(|i| {
+            let seed = request.seed_for(i);
+            async move { (i, seed, self.submit_one(request, seed).await) }
+        }))
+        .await;
+        if let Some(err) = results
+            .iter()
+            .all(|(_, _, r)| r.is_err())
+            .then(|| results.iter().find_map(|(_, _, r)| r.as_ref().err().cloned()))
+            .flatten()
+        {
+            return Err(err);
+        }
+        let tasks = results
+            .into_iter()
+            .map(|(index, seed, r)| match r {
+                Ok(id) => TaskEntry { index, seed, task_id: Some(id), error: None },
+                Err(e) => TaskEntry { index, seed, task_id: None, error: Some(e) },
+            })
+            .collect();
+        let body = TicketBody { submitted_at_ms, tasks };
+        serde_json::to_value(body)
+            .map(Ticket)
+            .map_err(|e| BackendError::new(ErrorKind::Protocol, format!("cannot record ticket: {e}")))
+    }
+
+    async fn track(
+        &self,
+        ticket: &Ticket,
+        events: &EventSink,
+    ) -> Result<Vec<ImageOutcome>, BackendError> {
+        let body = ticket_body(ticket)?;
+        let token = self.token()?;
+        let elapsed = Duration::from_millis(now_ms().saturating_sub(body.submitted_at_ms));
+        let remaining = self.settings.timeout.saturating_sub(elapsed);
+        let tracker = task::Tracker::new(self, token, remaining, body.tasks.len() as u64, events.clone());
+        Ok(join_all(body.tasks.iter().map(|t| tracker.follow(t))).await)
+    }
+
+    async fn fetch(&self, image: &RemoteImage) -> Result<Fetched, BackendError> {
+        let url = image.url.as_deref().ok_or_else(|| {
+            BackendError::new(ErrorKind::Protocol, "ModelScope image has no URL")
+        })?;
+        // The storage host is public: never send the bearer token there (§7).
+        http::download(&self.http, self.retry(true), url, &format!("image {}", image.index + 1)).await
+    }
+
+    async fn cancel(&self, _ticket: &Ticket) -> CancelOutcome {
+        CancelOutcome::NotSupported(
+            "ModelScope has no API to stop a submitted task: it will finish at ModelScope (and count against the daily quota), but easel will not download or save its images".into(),
+        )
+    }
+}

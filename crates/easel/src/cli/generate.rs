@@ -1,0 +1,108 @@
+//! `easel generate "prompt"`: the same job as the MCP tool, for people.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use rand::Rng;
+
+use super::progress::Display;
+use crate::config::Config;
+use crate::jobs::{JobStatus, OutputSpec};
+use crate::outputs::OutputFormat;
+use crate::request::{GenerateRequest, MAX_SEED, Size};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// What to draw.
+    prompt: String,
+    /// What to keep out of the image.
+    #[arg(long)]
+    negative: Option<String>,
+    /// Backend name (default from configuration).
+    #[arg(long)]
+    backend: Option<String>,
+    /// Model id (default: the backend's, e.g. Qwen/Qwen-Image).
+    #[arg(long)]
+    model: Option<String>,
+    /// WIDTHxHEIGHT.
+    #[arg(long, default_value = "1024x1024")]
+    size: String,
+    /// 0-2147483647; random when omitted.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Sampling steps, 1-100.
+    #[arg(long)]
+    steps: Option<u32>,
+    /// Guidance, 1.5-20.
+    #[arg(long)]
+    guidance: Option<f64>,
+    /// Images to make, 1-8.
+    #[arg(long, default_value_t = 1)]
+    count: u32,
+    /// Folder relative to the output root.
+    #[arg(long, value_name = "DIR")]
+    out: Option<String>,
+    /// File name stem.
+    #[arg(long)]
+    filename: Option<String>,
+    /// original, png, jpeg or webp.
+    #[arg(long, default_value = "original", value_parser = parse_format)]
+    format: OutputFormat,
+}
+
+fn parse_format(s: &str) -> Result<OutputFormat, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| format!("{s:?} is not one of original, png, jpeg, webp"))
+}
+
+pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
+    let jobs = crate::app::jobs(config)?;
+    let backend = jobs.backend(args.backend.as_deref())?;
+    let request = GenerateRequest {
+        prompt: args.prompt,
+        negative_prompt: args.negative,
+        model: args.model.unwrap_or_else(|| backend.default_model().to_string()),
+        size: Size::parse(&args.size)?,
+        seed: args.seed.unwrap_or_else(|| rand::rng().random_range(0..=MAX_SEED)),
+        steps: args.steps,
+        guidance: args.guidance,
+        loras: None,
+        count: args.count,
+    };
+    let output = OutputSpec {
+        dir: args.out,
+        stem: args.filename,
+        format: args.format,
+    };
+    let job = jobs.submit(Some(backend.name()), request, output)?;
+    let mut display = Display::new();
+    // The backend's own time-out bounds the job; this only has to outlast it.
+    let waited = tokio::select! {
+        w = jobs.wait(&job.id, Duration::from_secs(24 * 3600), |j| display.show(j)) => w?,
+        _ = tokio::signal::ctrl_c() => {
+            jobs.cancel(&job.id);
+            display.finish();
+            eprintln!("interrupted; job {} cancelled", job.id);
+            return Ok(ExitCode::from(130));
+        }
+    };
+    display.finish();
+    let Some(job) = waited else {
+        anyhow::bail!("job {} vanished", job.id);
+    };
+    for image in &job.images {
+        println!("{}", image.path.display());
+    }
+    for f in &job.failures {
+        eprintln!("error: image {} failed: {}", f.index + 1, f.error);
+    }
+    match job.status {
+        JobStatus::Succeeded if job.failures.is_empty() => Ok(ExitCode::SUCCESS),
+        JobStatus::Succeeded => Ok(ExitCode::from(2)),
+        _ => {
+            let why = job.error.map_or_else(|| "unknown error".to_string(), |e| e.to_string());
+            eprintln!("error: {why}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! The command line: `easel serve`, `easel generate`, `easel config`, `easel demo`.
+
+mod config_cmd;
+mod demo;
+mod generate;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(name = "easel", version, about = "Make images from MCP clients and the command line (ModelScope, ComfyUI, OpenAI-compatible).")]
+pub struct Cli {
+    /// Configuration file (default: the platform config dir, e.g. ~/.config/easel/easel.toml).
+    #[arg(long, global = true, env = "EASEL_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve MCP to one client over stdio (what MCP clients launch).
+    Serve,
+    /// Generate images and print where they were saved.
+    Generate(generate::Args),
+    /// Print the effective configuration, where each value came from, secrets redacted.
+    Config,
+    /// Run a real generate_image through the MCP server against a local ModelScope simulator (offline).
+    Demo(demo::Args),
+}
+
+/// Parses the command line, runs the command, and turns errors into a message and exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.command {
+        Command::Serve | Command::Demo(_) => "easel=info",
+        _ => "easel=warn",
+    };
+    crate::logging::init(level);
+    crate::logging::install_tls_provider();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => {
+            let jobs = crate::app::jobs(&config)?;
+            crate::serve::stdio(crate::app::server(&config, jobs)).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Generate(args) => generate::run(&config, args).await,
+        Command::Config => {
+            config_cmd::print(&config);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo(args) => demo::run(config, args).await,
+    }
+}

@@ -1,0 +1,356 @@
+//! Layering: default < file < environment, one value at a time, remembering the source.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use super::file::FileConfig;
+use super::paths::{default_data_dir, default_output_dir, expand_home};
+use super::{Config, ConfigError, ConfigFile, ModelScopeSettings};
+
+/// Where a value came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File(PathBuf),
+    Env(String),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::File(p) => write!(f, "file {}", p.display()),
+            Source::Env(name) => write!(f, "env {name}"),
+        }
+    }
+}
+
+/// One line of `easel config`: the key, its display value (secrets redacted), its source.
+#[derive(Clone, Debug)]
+pub struct Setting {
+    pub key: &'static str,
+    pub value: String,
+    pub source: Source,
+}
+
+pub const MODELSCOPE_BASE_URL: &str = "https://api-inference.modelscope.cn/";
+pub const MODELSCOPE_MODEL: &str = "Qwen/Qwen-Image";
+
+struct Resolver<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+    file: PathBuf,
+    settings: Vec<Setting>,
+}
+
+impl Resolver<'_> {
+    /// Picks the first set environment variable among `vars`, else the file value, else
+    /// `default`; parses environment text with `FromStr`.
+    fn pick<T>(
+        &mut self,
+        key: &'static str,
+        vars: &[&str],
+        file: Option<T>,
+        default: impl FnOnce() -> Result<T, ConfigError>,
+        show: impl Fn(&T) -> String,
+    ) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        let from_env = vars
+            .iter()
+            .find_map(|v| (self.env)(v).filter(|s| !s.trim().is_empty()).map(|s| (*v, s)));
+        let (value, source) = match (from_env, file) {
+            (Some((var, text)), _) => {
+                let source = Source::Env(var.to_string());
+                let value = text.trim().parse::<T>().map_err(|e| ConfigError::Value {
+                    key: key.to_string(),
+                    origin: source.clone(),
+                    message: format!("{e}"),
+                })?;
+                (value, source)
+            }
+            (None, Some(v)) => (v, Source::File(self.file.clone())),
+            (None, None) => (default()?, Source::Default),
+        };
+        self.settings.push(Setting {
+            key,
+            value: show(&value),
+            source,
+        });
+        Ok(value)
+    }
+}
+
+fn plain<T: fmt::Display>(v: &T) -> String {
+    v.to_string()
+}
+
+fn path_text(p: &PathBuf) -> String {
+    p.display().to_string()
+}
+
+/// Parses `PathBuf` through `~` expansion.
+#[derive(Clone)]
+struct HomePath(PathBuf);
+
+impl FromStr for HomePath {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(HomePath(expand_home(s)))
+    }
+}
+
+/// An optional token read from env or file; displayed only as set or not set.
+struct Token(Option<SecretString>);
+
+impl FromStr for Token {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Token(Some(SecretString::from(s.to_string()))))
+    }
+}
+
+fn millis(v: &u64) -> String {
+    format!("{v} ms")
+}
+
+fn secs(v: &u64) -> String {
+    format!("{v} s")
+}
+
+pub fn resolve(
+    file: FileConfig,
+    config_file: ConfigFile,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let mut r = Resolver {
+        env,
+        file: config_file.path.clone(),
+        settings: Vec::new(),
+    };
+    let output_dir = r
+        .pick(
+            "output_dir",
+            &["EASEL_OUTPUT_DIR"],
+            file.output_dir.map(|s| HomePath(expand_home(&s))),
+            || default_output_dir().map(HomePath),
+            |p| path_text(&p.0),
+        )?
+        .0;
+    let data_dir = r
+        .pick(
+            "data_dir",
+            &["EASEL_DATA_DIR"],
+            file.data_dir.map(|s| HomePath(expand_home(&s))),
+            || default_data_dir().map(HomePath),
+            |p| path_text(&p.0),
+        )?
+        .0;
+    let default_backend = r.pick(
+        "default_backend",
+        &["EASEL_DEFAULT_BACKEND"],
+        file.default_backend,
+        || Ok("modelscope".to_string()),
+        plain,
+    )?;
+    let wait_seconds = r.pick(
+        "wait_seconds",
+        &["EASEL_WAIT_SECONDS"],
+        file.wait_seconds,
+        || Ok(45),
+        secs,
+    )?;
+    if wait_seconds > 600 {
+        return Err(ConfigError::Value {
+            key: "wait_seconds".into(),
+            origin: r.settings.last().map_or(Source::Default, |s| s.source.clone()),
+            message: format!("{wait_seconds} is above the maximum of 600; use 0 to 600"),
+        });
+    }
+
+    let ms = file.modelscope;
+    let token = r
+        .pick(
+            "modelscope.token",
+            &[
+                "EASEL_MODELSCOPE_TOKEN",
+                "MODELSCOPE_SDK_TOKEN",
+                "MODELSCOPE_API_TOKEN",
+            ],
+            ms.token.map(|t| Token(Some(t))),
+            || Ok(Token(None)),
+            |t: &Token| match t.0 {
+                Some(_) => "(set, redacted)".to_string(),
+                None => "(not set)".to_string(),
+            },
+        )?
+        .0;
+    let mut base_url = r.pick(
+        "modelscope.base_url",
+        &["EASEL_MODELSCOPE_BASE_URL", "MODELSCOPE_BASE_URL"],
+        ms.base_url,
+        || Ok(MODELSCOPE_BASE_URL.to_string()),
+        plain,
+    )?;
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        return Err(ConfigError::Value {
+            key: "modelscope.base_url".into(),
+            origin: r.settings.last().map_or(Source::Default, |s| s.source.clone()),
+            message: format!(
+                "{base_url:?} is not an http(s) URL; use e.g. {MODELSCOPE_BASE_URL:?}"
+            ),
+        });
+    }
+    if !base_url.ends_with('/') {
+        base_url.push('/');
+    }
+    let default_model = r.pick(
+        "modelscope.default_model",
+        &["EASEL_MODELSCOPE_MODEL"],
+        ms.default_model,
+        || Ok(MODELSCOPE_MODEL.to_string()),
+        plain,
+    )?;
+    let poll_initial = r.pick(
+        "modelscope.poll_initial_ms",
+        &["EASEL_MODELSCOPE_POLL_INITIAL_MS"],
+        ms.poll_initial_ms,
+        || Ok(250),
+        millis,
+    )?;
+    let poll_max = r.pick(
+        "modelscope.poll_max_ms",
+        &["EASEL_MODELSCOPE_POLL_MAX_MS"],
+        ms.poll_max_ms,
+        || Ok(5000),
+        millis,
+    )?;
+    let timeout = r.pick(
+        "modelscope.timeout_secs",
+        &["EASEL_MODELSCOPE_TIMEOUT_SECS"],
+        ms.timeout_secs,
+        || Ok(600),
+        secs,
+    )?;
+    let max_retries = r.pick(
+        "modelscope.max_retries",
+        &["EASEL_MODELSCOPE_MAX_RETRIES"],
+        ms.max_retries,
+        || Ok(4),
+        plain,
+    )?;
+    let retry_base = r.pick(
+        "modelscope.retry_base_ms",
+        &["EASEL_MODELSCOPE_RETRY_BASE_MS"],
+        ms.retry_base_ms,
+        || Ok(500),
+        millis,
+    )?;
+    let http_timeout = r.pick(
+        "modelscope.http_timeout_secs",
+        &["EASEL_MODELSCOPE_HTTP_TIMEOUT_SECS"],
+        ms.http_timeout_secs,
+        || Ok(60),
+        secs,
+    )?;
+
+    Ok(Config {
+        output_dir,
+        data_dir,
+        default_backend,
+        wait_seconds,
+        modelscope: ModelScopeSettings {
+            token,
+            base_url,
+            default_model,
+            poll_initial: Duration::from_millis(poll_initial),
+            poll_max: Duration::from_millis(poll_max.max(poll_initial)),
+            timeout: Duration::from_secs(timeout),
+            max_retries,
+            retry_base: Duration::from_millis(retry_base),
+            http_timeout: Duration::from_secs(http_timeout.max(1)),
+        },
+        file: config_file,
+        settings: r.settings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use secrecy::ExposeSecret;
+    use std::collections::HashMap;
+
+    fn load(toml: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("easel.toml");
+        std::fs::write(&path, toml).expect("write");
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load_with(Some(&path), &|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn env_beats_file_beats_default_and_sources_are_recorded() {
+        let c = load(
+            "output_dir = \"/srv/img\"\n[modelscope]\npoll_max_ms = 2000\n",
+            &[("EASEL_OUTPUT_DIR", "/env/img"), ("MODELSCOPE_SDK_TOKEN", "ms-secret-1")],
+        )
+        .expect("config");
+        assert_eq!(c.output_dir, PathBuf::from("/env/img"));
+        assert_eq!(c.modelscope.poll_max, Duration::from_millis(2000));
+        assert_eq!(c.modelscope.timeout, Duration::from_secs(600));
+        let tok = c.modelscope.token.as_ref().expect("token");
+        assert_eq!(tok.expose_secret(), "ms-secret-1");
+        let find = |k: &str| c.settings.iter().find(|s| s.key == k).expect(k).clone();
+        assert_eq!(find("output_dir").source, Source::Env("EASEL_OUTPUT_DIR".into()));
+        assert!(matches!(find("modelscope.poll_max_ms").source, Source::File(_)));
+        assert_eq!(find("modelscope.timeout_secs").source, Source::Default);
+        let shown = format!("{:?}", c.settings);
+        assert!(!shown.contains("ms-secret-1"), "token leaked: {shown}");
+        assert!(!format!("{c:?}").contains("ms-secret-1"));
+    }
+
+    #[test]
+    fn prototype_token_names_and_base_url_work() {
+        let c = load(
+            "",
+            &[("MODELSCOPE_API_TOKEN", "ms-2"), ("MODELSCOPE_BASE_URL", "http://127.0.0.1:9")],
+        )
+        .expect("config");
+        assert!(c.modelscope.token.is_some());
+        assert_eq!(c.modelscope.base_url, "http://127.0.0.1:9/");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = load("[modelscope]\npoll_maxms = 3\n", &[]).expect_err("must fail");
+        let text = err.to_string();
+        assert!(text.contains("poll_maxms"), "{text}");
+    }
+
+    #[test]
+    fn bad_env_value_names_the_variable() {
+        let err = load("", &[("EASEL_MODELSCOPE_TIMEOUT_SECS", "soon")]).expect_err("fail");
+        let text = err.to_string();
+        assert!(text.contains("EASEL_MODELSCOPE_TIMEOUT_SECS"), "{text}");
+        assert!(text.contains("modelscope.timeout_secs"), "{text}");
+    }
+
+    #[test]
+    fn explicit_missing_file_is_an_error() {
+        let err = Config::load_with(Some(std::path::Path::new("/nonexistent/easel.toml")), &|_| {
+            None
+        })
+        .expect_err("fail");
+        assert!(err.to_string().contains("/nonexistent/easel.toml"));
+    }
+}

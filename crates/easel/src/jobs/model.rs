@@ -1,0 +1,106 @@
+//! What a job is: the request, the backend's ticket, where it stands, and what it produced.
+
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{BackendError, Ticket};
+use crate::outputs::OutputFormat;
+use crate::request::GenerateRequest;
+
+/// Where a job stands. Terminal: succeeded, failed, cancelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// How far a job is. `fraction` never decreases.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct JobProgress {
+    /// 0.0 to 1.0.
+    pub fraction: f64,
+    /// What is happening now, e.g. "ModelScope: 1 of 4 image(s) finished".
+    pub message: String,
+    /// Position in the backend's queue, when waiting there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_position: Option<u32>,
+}
+
+/// Where and how to save a job's images.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OutputSpec {
+    /// Folder relative to the output root.
+    pub dir: Option<String>,
+    /// File name stem; the extension comes from the image type.
+    pub stem: Option<String>,
+    pub format: OutputFormat,
+}
+
+/// One image saved on disk.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SavedImage {
+    /// Position in the request (0-based).
+    pub index: u32,
+    /// Absolute path of the saved file.
+    pub path: PathBuf,
+    /// Where the backend served it, if it has a URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub mime: String,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+/// One image of a job that could not be made or saved, with the reason.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImageFailure {
+    pub index: u32,
+    pub seed: Option<u64>,
+    pub error: BackendError,
+}
+
+/// A generation job, as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: String,
+    pub backend: String,
+    pub request: GenerateRequest,
+    pub output: OutputSpec,
+    pub status: JobStatus,
+    pub progress: JobProgress,
+    /// Written before tracking starts.
+    pub ticket: Option<Ticket>,
+    pub images: Vec<SavedImage>,
+    pub failures: Vec<ImageFailure>,
+    /// Why the whole job failed or was cancelled.
+    pub error: Option<BackendError>,
+    pub idempotency_key: Option<String>,
+    pub created_at_ms: u64,
+    pub updated_at_ms: u64,
+    pub finished_at_ms: Option<u64>,
+}

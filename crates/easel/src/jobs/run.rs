@@ -1,0 +1,196 @@
+//! Running one job: submit (ticket stored before tracking), track, then fetch and save each
+//! image. Runs on its own task; a cancelled token stops it at the next await.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use futures::future::join_all;
+use tokio_util::sync::CancellationToken;
+
+use super::model::{ImageFailure, Job, JobStatus, SavedImage};
+use super::Jobs;
+use crate::backend::{Backend, BackendError, CancelOutcome, ErrorKind, EventSink, RemoteImage};
+use crate::outputs::{SaveRequest, default_stem, inspect};
+
+/// Progress fractions of the phases: submitting, backend work, saving.
+const SUBMITTED: f64 = 0.05;
+const TRACKED: f64 = 0.85;
+
+pub(super) async fn run(jobs: Jobs, id: String, backend: Arc<dyn Backend>, cancel: CancellationToken) {
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => stop(&jobs, &id, &*backend).await,
+        result = drive(&jobs, &id, &*backend) => match result {
+            Ok(()) => {}
+            Err(error) => jobs.finish(&id, |job| {
+                job.status = JobStatus::Failed;
+                job.progress.message = format!("failed: {}", error.message);
+                job.error = Some(error);
+            }),
+        },
+    }
+}
+
+/// Cancels at the backend (when the job got that far) and records the outcome.
+async fn stop(jobs: &Jobs, id: &str, backend: &dyn Backend) {
+    let ticket = jobs.get(id).ok().flatten().and_then(|j| j.ticket);
+    let note = match ticket {
+        None => "cancelled before it was submitted".to_string(),
+        Some(t) => match backend.cancel(&t).await {
+            CancelOutcome::Cancelled => format!("cancelled at {}", backend.name()),
+            CancelOutcome::NotSupported(why) => format!("cancelled in easel; {why}"),
+        },
+    };
+    jobs.finish(id, |job| {
+        job.status = JobStatus::Cancelled;
+        job.progress.message = note.clone();
+        job.error = Some(BackendError::new(ErrorKind::Cancelled, note));
+    });
+}
+
+fn raise(job: &mut Job, fraction: f64, message: String) {
+    job.progress.fraction = job.progress.fraction.max(fraction.min(1.0));
+    job.progress.message = message;
+}
+
+async fn drive(jobs: &Jobs, id: &str, backend: &dyn Backend) -> Result<(), BackendError> {
+    let gone = || BackendError::new(ErrorKind::Protocol, "job vanished while running");
+    let job = jobs.get(id).ok().flatten().ok_or_else(gone)?;
+    let ticket = match job.ticket.clone() {
+        Some(ticket) => ticket,
+        None => {
+            jobs.update(id, true, |j| {
+                j.status = JobStatus::Running;
+                raise(j, 0.01, format!("submitting to {}", backend.name()));
+            });
+            let ticket = backend.submit(&job.request).await?;
+            // The ticket is stored before tracking starts: a restart resumes from here.
+            jobs.update(id, true, |j| {
+                j.ticket = Some(ticket.clone());
+                raise(j, SUBMITTED, format!("submitted to {}", backend.name()));
+            });
+            ticket
+        }
+    };
+
+    let sink = {
+        let (jobs, id) = (jobs.clone(), id.to_string());
+        EventSink::new(move |p| {
+            let share = match p.total {
+                Some(total) if total > 0 => p.done as f64 / total as f64,
+                _ => 0.0,
+            };
+            jobs.update(&id, false, |j| {
+                raise(j, SUBMITTED + (TRACKED - SUBMITTED) * share, p.message.clone());
+                j.progress.queue_position = p.queue_position;
+            });
+        })
+    };
+    let outcomes = backend.track(&ticket, &sink).await?;
+
+    let total = outcomes.len();
+    jobs.update(id, true, |j| raise(j, TRACKED, format!("downloading {total} image(s)")));
+    let job = &job;
+    let saves = outcomes.into_iter().map(|outcome| async move {
+        match outcome {
+            Ok(image) if job.images.iter().any(|s| s.index == image.index) => Ok(None),
+            Ok(image) => collect(jobs, job, backend, image).await.map(Some),
+            Err(e) => Err((None, None, e)),
+        }
+    });
+    let mut images = job.images.clone();
+    let mut failures = Vec::new();
+    for result in join_all(saves).await {
+        match result {
+            Ok(Some(saved)) => images.push(saved),
+            Ok(None) => {}
+            Err((index, seed, error)) => failures.push((index, seed, error)),
+        }
+    }
+    images.sort_by_key(|s| s.index);
+    let failures: Vec<ImageFailure> = failures
+        .into_iter()
+        .map(|(index, seed, error)| ImageFailure {
+            index: index.unwrap_or(u32::MAX),
+            seed,
+            error,
+        })
+        .collect();
+    if images.is_empty() {
+        let error = summarize(&failures);
+        jobs.finish(id, |j| {
+            j.status = JobStatus::Failed;
+            j.progress.message = format!("failed: {}", error.message);
+            j.failures = failures;
+            j.error = Some(error);
+        });
+        return Ok(());
+    }
+    jobs.finish(id, |j| {
+        j.status = JobStatus::Succeeded;
+        raise(j, 1.0, format!("saved {} image(s)", images.len()));
+        j.images = images;
+        j.failures = failures;
+    });
+    Ok(())
+}
+
+type Failure = (Option<u32>, Option<u64>, BackendError);
+
+/// Downloads one image, checks it, and saves it under the output root.
+async fn collect(jobs: &Jobs, job: &Job, backend: &dyn Backend, image: RemoteImage) -> Result<SavedImage, Failure> {
+    let fail = |e: BackendError| (Some(image.index), image.seed, e);
+    let fetched = backend.fetch(&image).await.map_err(fail)?;
+    inspect(&fetched.bytes, fetched.content_type.as_deref())
+        .map_err(|e| fail(BackendError::new(ErrorKind::Download, e.to_string())))?;
+    let seed = image.seed.unwrap_or_else(|| job.request.seed_for(image.index));
+    let stem = match &job.output.stem {
+        Some(stem) if job.request.count > 1 => format!("{stem}-{}", image.index + 1),
+        Some(stem) => stem.clone(),
+        None => default_stem(&job.request.prompt, seed, SystemTime::now()),
+    };
+    let outputs = jobs.outputs().clone();
+    let dir = job.output.dir.clone();
+    let format = job.output.format;
+    let bytes = fetched.bytes.clone();
+    let saved = tokio::task::spawn_blocking(move || {
+        outputs.save(&SaveRequest {
+            dir: dir.as_deref(),
+            stem: &stem,
+            bytes: &bytes,
+            format,
+        })
+    })
+    .await
+    .map_err(|e| fail(BackendError::new(ErrorKind::Save, format!("saving was interrupted: {e}"))))?
+    .map_err(|e| fail(BackendError::new(ErrorKind::Save, e.to_string())))?;
+    tracing::info!(job = %job.id, path = %saved.path.display(), "image saved");
+    Ok(SavedImage {
+        index: image.index,
+        path: saved.path.clone(),
+        url: image.url,
+        mime: saved.mime().to_string(),
+        width: saved.width,
+        height: saved.height,
+        bytes: saved.bytes,
+        seed: Some(seed),
+    })
+}
+
+/// One error for a job none of whose images could be made.
+fn summarize(failures: &[ImageFailure]) -> BackendError {
+    match failures {
+        [] => BackendError::new(ErrorKind::Failed, "the backend returned no images; generate again"),
+        [one] => one.error.clone(),
+        [first, rest @ ..] => {
+            let mut e = first.error.clone();
+            if rest.iter().all(|f| f.error.message == first.error.message) {
+                e.message = format!("all {} images failed: {}", failures.len(), e.message);
+            } else {
+                let others: Vec<String> = rest.iter().map(|f| f.error.to_string()).collect();
+                e.message = format!("all {} images failed: {}; {}", failures.len(), e.message, others.join("; "));
+            }
+            e
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Where jobs are kept, behind a small trait so that a shared database can replace SQLite
+//! (or the in-memory map used by tests) without touching callers.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use super::model::{Job, JobStatus};
+
+/// Errors of the store itself (not of jobs).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreError(pub String);
+
+/// Which jobs to list, newest first.
+#[derive(Clone, Debug)]
+pub struct JobFilter {
+    pub status: Option<JobStatus>,
+    /// Only jobs created at or after this time (ms since the epoch).
+    pub since_ms: u64,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+impl Default for JobFilter {
+    fn default() -> Self {
+        JobFilter {
+            status: None,
+            since_ms: 0,
+            limit: 50,
+            offset: 0,
+        }
+    }
+}
+
+/// The result of inserting a job that may carry an idempotency key already in use.
+#[derive(Debug)]
+pub enum Inserted {
+    New,
+    Existing(Box<Job>),
+}
+
+pub trait JobStore: Send + Sync {
+    /// Inserts a new job leased to `owner`, unless its idempotency key is taken: then the
+    /// job holding the key is returned and nothing is written.
+    fn insert(&self, job: &Job, owner: &str, lease_until_ms: u64) -> Result<Inserted, StoreError>;
+    /// Replaces the stored state of an existing job.
+    fn put(&self, job: &Job) -> Result<(), StoreError>;
+    fn get(&self, id: &str) -> Result<Option<Job>, StoreError>;
+    fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
+    /// Takes over unfinished jobs nobody holds a live lease on, for `owner`.
+    fn claim_unfinished(&self, owner: &str, now_ms: u64, lease_until_ms: u64) -> Result<Vec<Job>, StoreError>;
+    /// Extends the lease on every unfinished job `owner` runs.
+    fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<(), StoreError>;
+    /// Deletes finished jobs that finished before the given time; returns how many.
+    fn prune(&self, finished_before_ms: u64) -> Result<usize, StoreError>;
+}
+
+struct Entry {
+    job: Job,
+    owner: Option<String>,
+    lease_until_ms: u64,
+}
+
+/// Jobs in memory, lost when the process ends (tests, and `easel demo`).
+#[derive(Default)]
+pub struct MemoryStore {
+    jobs: Mutex<HashMap<String, Entry>>,
+}
+
+impl MemoryStore {
+    fn lock(&self) -> Result<MutexGuard<'_, HashMap<String, Entry>>, StoreError> {
+        self.jobs
+            .lock()
+            .map_err(|_| StoreError("in-memory store poisoned by an earlier panic".into()))
+    }
+}
+
+impl JobStore for MemoryStore {
+    fn insert(&self, job: &Job, owner: &str, lease_until_ms: u64) -> Result<Inserted, StoreError> {
+        let mut jobs = self.lock()?;
+        if let Some(key) = &job.idempotency_key
+            && let Some(e) = jobs.values().find(|e| e.job.idempotency_key.as_ref() == Some(key))
+        {
+            return Ok(Inserted::Existing(Box::new(e.job.clone())));
+        }
+        jobs.insert(
+            job.id.clone(),
+            Entry {
+                job: job.clone(),
+                owner: Some(owner.to_string()),
+                lease_until_ms,
+            },
+        );
+        Ok(Inserted::New)
+    }
+
+    fn put(&self, job: &Job) -> Result<(), StoreError> {
+        let mut jobs = self.lock()?;
+        match jobs.get_mut(&job.id) {
+            Some(e) => e.job = job.clone(),
+            None => {
+                jobs.insert(
+                    job.id.clone(),
+                    Entry {
+                        job: job.clone(),
+                        owner: None,
+                        lease_until_ms: 0,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn get(&self, id: &str) -> Result<Option<Job>, StoreError> {
+        Ok(self.lock()?.get(id).map(|e| e.job.clone()))
+    }
+
+    fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
+        let mut all: Vec<Job> = self
+            .lock()?
+            .values()
+            .map(|e| &e.job)
+            .filter(|j| filter.status.is_none_or(|s| j.status == s) && j.created_at_ms >= filter.since_ms)
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then(b.id.cmp(&a.id)));
+        Ok(all.into_iter().skip(filter.offset).take(filter.limit).collect())
+    }
+
+    fn claim_unfinished(&self, owner: &str, now_ms: u64, lease_until_ms: u64) -> Result<Vec<Job>, StoreError> {
+        let mut jobs = self.lock()?;
+        let mut claimed = Vec::new();
+        for e in jobs.values_mut() {
+            if e.job.finished_at_ms.is_none() && (e.owner.is_none() || e.lease_until_ms < now_ms) {
+                e.owner = Some(owner.to_string());
+                e.lease_until_ms = lease_until_ms;
+                claimed.push(e.job.clone());
+            }
+        }
+        Ok(claimed)
+    }
+
+    fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<(), StoreError> {
+        for e in self.lock()?.values_mut() {
+            if e.owner.as_deref() == Some(owner) && e.job.finished_at_ms.is_none() {
+                e.lease_until_ms = lease_until_ms;
+            }
+        }
+        Ok(())
+    }
+
+    fn prune(&self, finished_before_ms: u64) -> Result<usize, StoreError> {
+        let mut jobs = self.lock()?;
+        let before = jobs.len();
+        jobs.retain(|_, e| e.job.finished_at_ms.is_none_or(|t| t >= finished_before_ms));
+        Ok(before - jobs.len())
+    }
+}

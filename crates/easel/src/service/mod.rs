@@ -1,0 +1,115 @@
+//! The MCP face of easel: tools, resources and prompts. Thin: parse, validate, call `jobs`,
+//! report. Nothing here knows a backend's wire format.
+
+mod params;
+mod report;
+mod resources;
+mod tools;
+mod wait;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{
+    Implementation, ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool_handler};
+
+use crate::jobs::Jobs;
+
+pub use params::{GenerateImageParams, GetJobParams};
+pub use report::{FileReport, JobReport, image_uri};
+
+/// Settings of the MCP service that are not about backends.
+#[derive(Clone, Debug)]
+pub struct ServiceOptions {
+    /// Default and ceiling of `wait_seconds`.
+    pub wait_seconds: u64,
+    pub max_wait_seconds: u64,
+    /// Interval of progress heartbeats while a backend is silent.
+    pub heartbeat: Duration,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        ServiceOptions {
+            wait_seconds: 45,
+            max_wait_seconds: 600,
+            heartbeat: Duration::from_secs(10),
+        }
+    }
+}
+
+struct State {
+    jobs: Jobs,
+    options: ServiceOptions,
+}
+
+/// One MCP server value; cheap to clone, one per connection or session.
+#[derive(Clone)]
+pub struct EaselServer {
+    state: Arc<State>,
+    tool_router: ToolRouter<Self>,
+}
+
+impl EaselServer {
+    pub fn new(jobs: Jobs, options: ServiceOptions) -> Self {
+        EaselServer {
+            state: Arc::new(State { jobs, options }),
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    /// The tool list, for documentation and schema tests.
+    pub fn tools(&self) -> Vec<rmcp::model::Tool> {
+        self.tool_router.list_all()
+    }
+}
+
+const INSTRUCTIONS: &str = "easel makes images and saves them under its output root. \
+Call generate_image with a prompt; the result lists saved file paths, URLs and a small preview. \
+Long generations return a job_id with status \"running\": call get_job with it to wait for the files.";
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for EaselServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .build(),
+        )
+        .with_server_info(Implementation::new(
+            env!("CARGO_PKG_NAME"),
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        resources::list(&self.state.jobs, request)
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        Ok(resources::templates())
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        resources::read(&self.state.jobs, &request.uri).await.map(Into::into)
+    }
+}

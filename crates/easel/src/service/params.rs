@@ -1,0 +1,78 @@
+//! Tool parameters. Field doc comments become the schema descriptions an LLM reads, so they
+//! are short and say range and default.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::outputs::{OutputFormat, PreviewMode};
+use crate::request::Loras;
+
+fn default_size() -> String {
+    "1024x1024".to_string()
+}
+
+fn default_count() -> u32 {
+    1
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateImageParams {
+    /// What to draw, under 2000 characters. English often works best.
+    pub prompt: String,
+    /// What to keep out of the image.
+    #[serde(default)]
+    pub negative_prompt: Option<String>,
+    /// Backend name; default from configuration ("modelscope").
+    #[serde(default)]
+    pub backend: Option<String>,
+    /// Model id; default "Qwen/Qwen-Image". Others: "Tongyi-MAI/Z-Image-Turbo" (fast), "black-forest-labs/FLUX.1-Krea-dev".
+    #[serde(default)]
+    pub model: Option<String>,
+    /// WIDTHxHEIGHT. Each side: Qwen-Image 64-1664, FLUX 64-1024, SD 64-2048, Z-Image 512-2048.
+    #[serde(default = "default_size")]
+    pub size: String,
+    /// 0-2147483647; random when omitted. The seed used is always reported.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Sampling steps, 1-100; model default when omitted.
+    #[serde(default)]
+    pub steps: Option<u32>,
+    /// Prompt guidance, 1.5-20; model default when omitted.
+    #[serde(default)]
+    pub guidance: Option<f64>,
+    /// LoRA repo id, or {"repo/a": 0.6, "repo/b": 0.4} (at most 6, weights sum to 1).
+    #[serde(default)]
+    pub loras: Option<Loras>,
+    /// Images to make, 1-8; each gets its own seed (seed, seed+1, ...).
+    #[serde(default = "default_count")]
+    pub count: u32,
+    /// Folder for the files, relative to the output root; created if missing.
+    #[serde(default)]
+    pub output_dir: Option<String>,
+    /// File name without folder; the extension follows the real image type. Never overwrites: a clash gets -2, -3...
+    #[serde(default)]
+    pub filename: Option<String>,
+    /// "original" keeps the backend's bytes; "png", "jpeg" or "webp" converts.
+    #[serde(default)]
+    pub format: OutputFormat,
+    /// Inline image in the result: "thumbnail" (max 512 px), "none", or "full" (only if small enough).
+    #[serde(default)]
+    pub preview: PreviewMode,
+    /// Seconds to wait for the images, 0-600 (default 45). If the job is still running then, a job_id is returned for get_job; 0 returns at once.
+    #[serde(default)]
+    pub wait_seconds: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetJobParams {
+    /// The job_id returned by generate_image.
+    pub job_id: String,
+    /// Seconds to wait for the job to finish, 0-600 (default 45).
+    #[serde(default)]
+    pub wait_seconds: Option<u64>,
+    /// Inline image in the result: "thumbnail" (default), "none", or "full".
+    #[serde(default)]
+    pub preview: PreviewMode,
+}

@@ -1,0 +1,284 @@
+//! The result of every job tool: a short text for people, `structuredContent` matching the
+//! declared output schema, one `resource_link` per file, and bounded inline previews.
+
+use rmcp::model::{CallToolResult, ContentBlock, Resource};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::clock::now_ms;
+use crate::jobs::{Job, JobProgress, JobStatus};
+use crate::outputs::{PreviewMode, plan_previews};
+
+/// A saved file, as reported to callers.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FileReport {
+    /// Position in the request (0-based).
+    pub index: u32,
+    /// Absolute path on the machine running easel.
+    pub path: String,
+    /// MCP resource URI that serves the same bytes.
+    pub uri: String,
+    /// Where the backend served the image, if it has a URL (may expire).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub mime: String,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+/// Why a job, or one of its images, failed.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ErrorReport {
+    /// auth, rate_limited, rejected, failed, timeout, unreachable, protocol, download, save, cancelled.
+    pub kind: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Which image (0-based), for per-image failures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+}
+
+impl ErrorReport {
+    /// The message with the service's request id, which support desks ask for.
+    pub fn describe(&self) -> String {
+        match &self.request_id {
+            Some(id) => format!("{} (request id {id})", self.message),
+            None => self.message.clone(),
+        }
+    }
+}
+
+/// Timestamps in milliseconds since the Unix epoch, and elapsed time.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Timings {
+    pub created_at_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at_ms: Option<u64>,
+    /// Milliseconds from creation to finish (or to now, while running).
+    pub elapsed_ms: u64,
+}
+
+/// Structured result of generate_image and get_job.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct JobReport {
+    pub job_id: String,
+    /// queued, running, succeeded, failed or cancelled.
+    pub status: JobStatus,
+    pub backend: String,
+    pub model: String,
+    /// Seed of the first image; image i used seed + i.
+    pub seed: u64,
+    pub size: String,
+    /// Images requested.
+    pub count: u32,
+    pub progress: JobProgress,
+    pub files: Vec<FileReport>,
+    /// Images that failed while others succeeded.
+    pub failures: Vec<ErrorReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorReport>,
+    pub timings: Timings,
+    /// What to do next, when there is something to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_step: Option<String>,
+    /// Why previews were reduced or left out, when they were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preview_note: Option<String>,
+}
+
+/// The MCP resource URI of a job's image.
+pub fn image_uri(job_id: &str, index: u32) -> String {
+    format!("easel://jobs/{job_id}/images/{index}")
+}
+
+fn kb(bytes: u64) -> String {
+    if bytes >= 1024 * 1024 {
+        format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+    } else {
+        format!("{} KiB", bytes.div_ceil(1024))
+    }
+}
+
+impl JobReport {
+    pub fn new(job: &Job) -> JobReport {
+        let elapsed_ms = job.finished_at_ms.unwrap_or_else(now_ms).saturating_sub(job.created_at_ms);
+        let files = job
+            .images
+            .iter()
+            .map(|i| FileReport {
+                index: i.index,
+                path: i.path.display().to_string(),
+                uri: image_uri(&job.id, i.index),
+                url: i.url.clone(),
+                mime: i.mime.clone(),
+                width: i.width,
+                height: i.height,
+                bytes: i.bytes,
+                seed: i.seed,
+            })
+            .collect();
+        let failures = job
+            .failures
+            .iter()
+            .map(|f| ErrorReport {
+                kind: kind_name(&f.error),
+                message: f.error.message.clone(),
+                request_id: f.error.request_id.clone(),
+                index: (f.index != u32::MAX).then_some(f.index),
+            })
+            .collect();
+        let error = job.error.as_ref().map(|e| ErrorReport {
+            kind: kind_name(e),
+            message: e.message.clone(),
+            request_id: e.request_id.clone(),
+            index: None,
+        });
+        let next_step = match job.status {
+            JobStatus::Queued | JobStatus::Running => Some(format!(
+                "The job is still running. Call get_job with job_id \"{}\" to wait for the images.",
+                job.id
+            )),
+            _ => None,
+        };
+        JobReport {
+            job_id: job.id.clone(),
+            status: job.status,
+            backend: job.backend.clone(),
+            model: job.request.model.clone(),
+            seed: job.request.seed,
+            size: job.request.size.to_string(),
+            count: job.request.count,
+            progress: job.progress.clone(),
+            files,
+            failures,
+            error,
+            timings: Timings {
+                created_at_ms: job.created_at_ms,
+                finished_at_ms: job.finished_at_ms,
+                elapsed_ms,
+            },
+            next_step,
+            preview_note: None,
+        }
+    }
+
+    /// The human summary at the head of the result.
+    pub fn text(&self) -> String {
+        let secs = self.timings.elapsed_ms as f64 / 1000.0;
+        let mut out = match self.status {
+            JobStatus::Succeeded => format!(
+                "Generated {} of {} image(s) with {} on {} (seed {}, {}) in {secs:.1} s:",
+                self.files.len(),
+                self.count,
+                self.model,
+                self.backend,
+                self.seed,
+                self.size
+            ),
+            JobStatus::Queued | JobStatus::Running => format!(
+                "Job {} is still {} after {secs:.0} s ({:.0}%: {}).",
+                self.job_id,
+                self.status.as_str(),
+                self.progress.fraction * 100.0,
+                self.progress.message
+            ),
+            JobStatus::Failed => format!(
+                "Generation failed after {secs:.1} s: {}",
+                self.error.as_ref().map_or("unknown error".into(), ErrorReport::describe)
+            ),
+            JobStatus::Cancelled => format!(
+                "Job {} was cancelled: {}",
+                self.job_id,
+                self.error.as_ref().map_or("", |e| e.message.as_str())
+            ),
+        };
+        for f in &self.files {
+            out.push_str(&format!(
+                "\n- {} ({}x{}, {}, seed {})",
+                f.path,
+                f.width,
+                f.height,
+                kb(f.bytes),
+                f.seed.map_or("?".into(), |s| s.to_string())
+            ));
+            if let Some(url) = &f.url {
+                out.push_str(&format!("\n  from {url}"));
+            }
+        }
+        // A failed job's error already is its images' failure; list them only beside successes.
+        if self.status == JobStatus::Succeeded {
+            for f in &self.failures {
+                let which = f.index.map_or("an image".into(), |i| format!("image {}", i + 1));
+                out.push_str(&format!("\n- {which} failed: {}", f.describe()));
+            }
+        }
+        if let Some(next) = &self.next_step {
+            out.push('\n');
+            out.push_str(next);
+        }
+        if let Some(note) = &self.preview_note {
+            out.push_str(&format!("\nPreview: {note}"));
+        }
+        out.push_str(&format!("\njob_id: {}", self.job_id));
+        out
+    }
+}
+
+fn kind_name(e: &crate::backend::BackendError) -> String {
+    serde_json::to_value(e.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "failed".into())
+}
+
+/// Builds the tool result for `job`: error results for failed and cancelled jobs.
+pub async fn tool_result(job: &Job, preview: PreviewMode) -> CallToolResult {
+    let mut report = JobReport::new(job);
+    let paths: Vec<_> = job.images.iter().map(|i| i.path.clone()).collect();
+    let plan = if preview == PreviewMode::None || paths.is_empty() {
+        None
+    } else {
+        tokio::task::spawn_blocking(move || {
+            let blobs: Vec<Vec<u8>> = paths.iter().filter_map(|p| std::fs::read(p).ok()).collect();
+            let refs: Vec<&[u8]> = blobs.iter().map(Vec::as_slice).collect();
+            plan_previews(&refs, preview)
+        })
+        .await
+        .ok()
+    };
+    let mut images = Vec::new();
+    if let Some(plan) = plan {
+        report.preview_note = plan.note;
+        images = plan
+            .previews
+            .into_iter()
+            .map(|p| ContentBlock::image(p.base64, p.mime))
+            .collect();
+    }
+    let mut content = vec![ContentBlock::text(report.text())];
+    content.extend(images);
+    for (f, saved) in report.files.iter().zip(&job.images) {
+        let name = saved
+            .path
+            .file_name()
+            .map_or_else(|| f.uri.clone(), |n| n.to_string_lossy().into_owned());
+        content.push(ContentBlock::resource_link(
+            Resource::new(f.uri.clone(), name)
+                .with_mime_type(f.mime.clone())
+                .with_size(f.bytes)
+                .with_description(format!("{}x{} image saved at {}", f.width, f.height, f.path)),
+        ));
+    }
+    let failed = matches!(job.status, JobStatus::Failed | JobStatus::Cancelled);
+    let mut result = if failed {
+        CallToolResult::error(content)
+    } else {
+        CallToolResult::success(content)
+    };
+    result.structured_content = serde_json::to_value(&report).ok();
+    result
+}

@@ -1,0 +1,170 @@
+//! Shared test harness: a ModelScope simulator, an easel configured against it, and a real
+//! rmcp client talking MCP to easel (in-process over a byte stream, or to the binary).
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use easel::config::Config;
+use easel_sim::{ModelScopeConfig, ModelScopeSim};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientRequest, NumberOrString,
+    ProgressNotificationParam, ProgressToken, Request, RequestMetaObject, ServerResult,
+};
+use rmcp::service::{NotificationContext, RoleClient, RunningService};
+use rmcp::{ClientHandler, ServiceExt};
+use serde_json::{Value, json};
+
+/// Records progress notifications in arrival order.
+#[derive(Clone, Default)]
+pub struct Recorder {
+    pub progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+}
+
+impl ClientHandler for Recorder {
+    async fn on_progress(&self, p: ProgressNotificationParam, _: NotificationContext<RoleClient>) {
+        if let Ok(mut v) = self.progress.lock() {
+            v.push(p);
+        }
+    }
+}
+
+impl Recorder {
+    pub fn seen(&self) -> Vec<ProgressNotificationParam> {
+        self.progress.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+pub struct Harness {
+    pub sim: ModelScopeSim,
+    pub dir: tempfile::TempDir,
+    pub client: RunningService<RoleClient, Recorder>,
+    pub recorder: Recorder,
+    pub config: Config,
+}
+
+/// Fast polling and retries so tests take milliseconds; `extra` adds env overrides.
+pub fn test_env(sim: &ModelScopeSim, out: &Path, extra: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut env: HashMap<String, String> = [
+        ("EASEL_OUTPUT_DIR", out.display().to_string()),
+        ("EASEL_DATA_DIR", out.join(".data").display().to_string()),
+        ("MODELSCOPE_BASE_URL", sim.base_url()),
+        ("MODELSCOPE_SDK_TOKEN", "ms-test-token".to_string()),
+        ("EASEL_MODELSCOPE_POLL_INITIAL_MS", "5".to_string()),
+        ("EASEL_MODELSCOPE_POLL_MAX_MS", "20".to_string()),
+        ("EASEL_MODELSCOPE_RETRY_BASE_MS", "5".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    for (k, v) in extra {
+        if v.is_empty() {
+            env.remove(*k);
+        } else {
+            env.insert(k.to_string(), v.to_string());
+        }
+    }
+    env
+}
+
+pub fn config(dir: &Path, env: &HashMap<String, String>) -> Config {
+    let file = dir.join("easel.toml");
+    std::fs::write(&file, "").expect("write config");
+    Config::load_with(Some(&file), &|k| env.get(k).cloned()).expect("config")
+}
+
+pub async fn start(sim_config: ModelScopeConfig, extra_env: &[(&str, &str)]) -> Harness {
+    easel::logging::install_tls_provider();
+    let sim = ModelScopeSim::start(sim_config).await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let env = test_env(&sim, &out, extra_env);
+    let config = config(dir.path(), &env);
+    let jobs = easel::app::jobs(&config).expect("jobs");
+    let server = easel::app::server(&config, jobs);
+    let (server_io, client_io) = tokio::io::duplex(1 << 16);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let recorder = Recorder::default();
+    let client = recorder.clone().serve(client_io).await.expect("client");
+    Harness { sim, dir, client, recorder, config }
+}
+
+impl Harness {
+    pub fn out(&self) -> PathBuf {
+        self.config.output_dir.clone()
+    }
+
+    /// Calls a tool with a progress token, returning the raw result.
+    pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {
+        call(&self.client, tool, args).await
+    }
+
+    /// Every file under the output root (recursively), excluding easel's data folder.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        walk(&self.out(), &mut out);
+        out.retain(|p| !p.components().any(|c| c.as_os_str() == ".data"));
+        out.sort();
+        out
+    }
+}
+
+pub async fn call<H: ClientHandler>(client: &RunningService<RoleClient, H>, tool: &str, args: Value) -> CallToolResult {
+    let mut params = CallToolRequestParams::new(tool.to_string());
+    params.arguments = args.as_object().cloned();
+    params.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(
+        NumberOrString::String(format!("t-{tool}").into()),
+    )));
+    let answer = client
+        .send_request(ClientRequest::CallToolRequest(Request::new(params)))
+        .await
+        .expect("tools/call answered");
+    match answer {
+        ServerResult::CallToolResult(r) => r,
+        other => panic!("unexpected answer {other:?}"),
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+pub fn text(r: &CallToolResult) -> String {
+    r.content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn structured(r: &CallToolResult) -> Value {
+    r.structured_content.clone().expect("structured content")
+}
+
+pub fn is_error(r: &CallToolResult) -> bool {
+    r.is_error == Some(true)
+}
+
+/// The fields of a quick generate call, plus `extra`.
+pub fn gen_args(extra: Value) -> Value {
+    let mut base = json!({"prompt": "a golden cat in a garden", "size": "256x256", "seed": 42});
+    if let (Some(b), Some(e)) = (base.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            b.insert(k.clone(), v.clone());
+        }
+    }
+    base
+}

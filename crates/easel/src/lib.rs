@@ -3,13 +3,14 @@
 //! Data flows down once: `service` (MCP) and `cli` parse and validate, `jobs` runs every
 //! generation through a [`backend::Backend`], and `outputs` saves the files.
 
-pub mod config;
-pub mod backend;
-pub mod request;
-pub mod clock;
-pub mod jobs;
-pub mod service;
 pub mod app;
+pub mod backend;
 pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod jobs;
 pub mod logging;
+pub mod outputs;
+pub mod request;
 pub mod serve;
+pub mod service;

@@ -1,0 +1,109 @@
+//! Decoding and re-encoding, shared by format conversion and previews.
+
+use std::borrow::Cow;
+use std::io::Cursor;
+
+use image::codecs::jpeg::JpegEncoder;
+use image::codecs::png::PngEncoder;
+use image::codecs::webp::WebPEncoder;
+use image::{DynamicImage, ImageReader, RgbImage};
+
+use super::error::OutputError;
+use super::kind::ImageKind;
+use super::save::OutputFormat;
+
+/// JPEG quality for saved conversions: visually lossless for generated images.
+const SAVE_JPEG_QUALITY: u8 = 90;
+
+/// The bytes to write for `format`: the input itself when no conversion is needed (including
+/// when the image already is of the requested type, so nothing is lost re-encoding it).
+pub(crate) fn convert(
+    bytes: &[u8],
+    kind: ImageKind,
+    format: OutputFormat,
+) -> Result<Cow<'_, [u8]>, OutputError> {
+    let Some(target) = format.target_kind() else {
+        return Ok(Cow::Borrowed(bytes));
+    };
+    if target == kind {
+        return Ok(Cow::Borrowed(bytes));
+    }
+    let fail = |detail: String| OutputError::Convert {
+        format,
+        kind,
+        detail,
+    };
+    let img = decode(bytes, kind).map_err(fail)?;
+    let mut out = Vec::new();
+    let written = match target {
+        ImageKind::Png => img.write_with_encoder(PngEncoder::new(&mut out)),
+        ImageKind::Jpeg => flatten_on_white(img)
+            .write_with_encoder(JpegEncoder::new_with_quality(&mut out, SAVE_JPEG_QUALITY)),
+        // The WebP encoder takes 8-bit RGB(A) only, and is lossless.
+        ImageKind::Webp if img.color().has_alpha() => img
+            .into_rgba8()
+            .write_with_encoder(WebPEncoder::new_lossless(&mut out)),
+        ImageKind::Webp => img
+            .into_rgb8()
+            .write_with_encoder(WebPEncoder::new_lossless(&mut out)),
+        ImageKind::Gif => return Err(fail("easel does not write GIF files".into())),
+    };
+    written.map_err(|e| fail(format!("encoding failed: {e}")))?;
+    Ok(Cow::Owned(out))
+}
+
+/// Decodes the whole image; the error says why in words fit for a message.
+pub(crate) fn decode(bytes: &[u8], kind: ImageKind) -> Result<DynamicImage, String> {
+    if kind == ImageKind::Gif {
+        return Err("easel is built without a GIF decoder".into());
+    }
+    ImageReader::with_format(Cursor::new(bytes), kind.format())
+        .decode()
+        .map_err(|e| format!("it could not be decoded: {e}"))
+}
+
+/// 8-bit RGB with any transparency composited over white, as JPEG has no alpha channel and
+/// black (what dropping alpha gives) makes transparent areas look like damage.
+pub(crate) fn flatten_on_white(img: DynamicImage) -> RgbImage {
+    if !img.color().has_alpha() {
+        return img.into_rgb8();
+    }
+    let rgba = img.into_rgba8();
+    let mut out = RgbImage::new(rgba.width(), rgba.height());
+    for (src, dst) in rgba.pixels().zip(out.pixels_mut()) {
+        let alpha = u16::from(src[3]);
+        for c in 0..3 {
+            let blended = (u16::from(src[c]) * alpha + 255 * (255 - alpha) + 127) / 255;
+            dst[c] = blended as u8;
+        }
+    }
+    out
+}
+
+/// JPEG bytes of `img` at `quality` (1–100).
+pub(crate) fn encode_jpeg(img: &RgbImage, quality: u8) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    img.write_with_encoder(JpegEncoder::new_with_quality(&mut out, quality))
+        .map_err(|e| format!("JPEG encoding failed: {e}"))?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outputs::test_images::{TINY_GIF, noise_rgba};
+
+    #[test]
+    fn transparency_is_flattened_on_white() {
+        let flat = flatten_on_white(noise_rgba(8, 2, 3));
+        assert_eq!(flat.get_pixel(0, 0).0, [255, 255, 255]);
+        assert_ne!(flat.get_pixel(7, 0).0, [255, 255, 255]);
+    }
+
+    #[test]
+    fn gif_cannot_be_converted() {
+        let err = convert(TINY_GIF, ImageKind::Gif, OutputFormat::Png).expect_err("no GIF decoder");
+        assert_eq!(err.field(), Some("format"));
+        assert!(err.to_string().contains("use format \"original\""), "{err}");
+    }
+}

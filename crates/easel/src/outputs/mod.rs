@@ -1,0 +1,29 @@
+//! Outputs: turning downloaded image bytes into files under the output root, and inline previews.
+//!
+//! "Files are the product" (DESIGN.md, decision 3): an image exists for the caller only once it
+//! is on disk, complete, under a name nobody else had. Every path a caller gives is relative to
+//! the output root and is refused if it could leave it; the bytes are kept exactly as
+//! downloaded unless the caller asked for another format; a file is never overwritten and never
+//! visible half-written. Inline previews are bounded so results stay under client size caps.
+
+mod convert;
+mod error;
+mod kind;
+mod names;
+mod preview;
+mod root;
+mod save;
+mod write;
+
+pub use error::OutputError;
+pub use kind::{ImageInfo, ImageKind, inspect};
+pub use names::{default_stem, strip_image_extension, validate_relative_dir, validate_stem};
+pub use preview::{
+    FULL_BUDGET_B64, Preview, PreviewMode, PreviewPlan, THUMBNAIL_BUDGET_B64, THUMBNAIL_MAX_SIDE,
+    plan_previews,
+};
+pub use root::OutputRoot;
+pub use save::{OutputFormat, SaveRequest, SavedFile};
+
+#[cfg(test)]
+pub(crate) mod test_images;

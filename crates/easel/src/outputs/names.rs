@@ -1,0 +1,328 @@
+//! Validation of caller-given folder and file names, and the default file name.
+//!
+//! Names come from AI agents and from people on any OS, so both `/` and `\` count as
+//! separators and the rules are the union of what Unix and Windows need: a name that passes
+//! here means the same thing, and stays inside the output root, everywhere.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::error::OutputError;
+
+/// Longest accepted file name stem, in characters.
+const STEM_MAX_CHARS: usize = 120;
+/// Longest accepted stem in bytes: leaves room under the common 255-byte file name limit for a
+/// `-NNNNN` suffix, an extension, and the hidden temporary name used while writing.
+const STEM_MAX_BYTES: usize = 200;
+/// Characters Windows forbids in names (besides separators and control characters).
+const WINDOWS_FORBIDDEN: &[char] = &['*', '?', '"', '<', '>', '|'];
+/// Extensions a caller may put on a file name; the real one is chosen from the image type.
+const IMAGE_EXTENSIONS: &[&str] = &[".png", ".jpg", ".jpeg", ".webp", ".gif"];
+/// How much of the prompt the default name keeps.
+const SLUG_MAX_WORDS: usize = 6;
+const SLUG_MAX_CHARS: usize = 48;
+
+/// Checks an `output_dir` value: a folder path relative to the output root.
+///
+/// Empty means the root itself, and empty components (`a//b`) are ignored. Refused: absolute
+/// and network paths, drive letters and any `:`, `..` components (split on `/` and `\`),
+/// control characters, characters Windows forbids and Windows device names.
+pub fn validate_relative_dir(s: &str) -> Result<(), OutputError> {
+    let refuse = |reason: String| {
+        Err(OutputError::InvalidDir {
+            value: s.to_owned(),
+            reason,
+        })
+    };
+    if s.chars().any(char::is_control) {
+        return refuse("contains a control character (such as NUL or a line break)".into());
+    }
+    if s.starts_with("\\\\") || s.starts_with("//") {
+        return refuse("is a network (UNC) path".into());
+    }
+    if s.starts_with(['/', '\\']) {
+        return refuse("is an absolute path".into());
+    }
+    if s.contains(':') {
+        return refuse(
+            "contains \":\" (a drive letter such as \"C:\" or a Windows stream name)".into(),
+        );
+    }
+    if let Some(c) = s.chars().find(|c| WINDOWS_FORBIDDEN.contains(c)) {
+        return refuse(format!(
+            "contains {c:?}, which Windows does not allow in names"
+        ));
+    }
+    for part in s.split(['/', '\\']) {
+        if is_parent_reference(part) {
+            return refuse("leaves the output root (it contains \"..\")".into());
+        }
+        if let Some(device) = windows_device_name(part) {
+            return refuse(format!(
+                "contains {device:?}, a name Windows reserves for devices"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a `filename` value (without extension; see [`strip_image_extension`]).
+///
+/// A stem is one plain name: non-empty, at most 120 characters, no folder separators, no `..`,
+/// no leading `.` (hidden files), no control characters and nothing Windows forbids.
+pub fn validate_stem(s: &str) -> Result<(), OutputError> {
+    let refuse = |reason: String| {
+        Err(OutputError::InvalidFilename {
+            value: s.to_owned(),
+            reason,
+        })
+    };
+    let chars = s.chars().count();
+    if s.is_empty() {
+        return refuse("is empty".into());
+    }
+    if chars > STEM_MAX_CHARS || s.len() > STEM_MAX_BYTES {
+        return refuse(format!(
+            "is too long ({chars} characters, {} bytes; at most {STEM_MAX_CHARS} characters and {STEM_MAX_BYTES} bytes)",
+            s.len()
+        ));
+    }
+    if s.chars().any(char::is_control) {
+        return refuse("contains a control character (such as NUL or a line break)".into());
+    }
+    if s.contains(['/', '\\']) {
+        return refuse(
+            "contains a folder separator; put folders in output_dir and only the name in filename"
+                .into(),
+        );
+    }
+    if s.contains(':') {
+        return refuse("contains \":\", which Windows does not allow in names".into());
+    }
+    if let Some(c) = s.chars().find(|c| WINDOWS_FORBIDDEN.contains(c)) {
+        return refuse(format!(
+            "contains {c:?}, which Windows does not allow in names"
+        ));
+    }
+    if s.contains("..") {
+        return refuse("contains \"..\"".into());
+    }
+    if s.starts_with('.') {
+        return refuse("starts with \".\", which would make a hidden file".into());
+    }
+    // Windows silently drops trailing dots and spaces, so such a name would not round-trip.
+    if s.ends_with(['.', ' ']) || s.starts_with(' ') {
+        return refuse("starts or ends with a space, or ends with \".\"".into());
+    }
+    if let Some(device) = windows_device_name(s) {
+        return refuse(format!(
+            "is {device:?}, a name Windows reserves for devices"
+        ));
+    }
+    Ok(())
+}
+
+/// Removes one trailing image extension (`.png`, `.jpg`, `.jpeg`, `.webp`, `.gif`, any case):
+/// callers often say `cat.png`, but the extension written is always the image's real type.
+pub fn strip_image_extension(s: &str) -> &str {
+    for ext in IMAGE_EXTENSIONS {
+        if let Some(cut) = s.len().checked_sub(ext.len())
+            && s.get(cut..)
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(ext))
+        {
+            return &s[..cut];
+        }
+    }
+    s
+}
+
+/// The file name stem used when the caller gives none, e.g.
+/// `20261121-063012-golden-cat-in-a-garden-s42`: UTC time, the first words of the prompt as
+/// lowercase ASCII, and the seed. A prompt without ASCII words (e.g. Chinese) adds no slug.
+pub fn default_stem(prompt: &str, seed: u64, now: SystemTime) -> String {
+    let secs = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+    let time = secs.rem_euclid(86_400);
+    let stamp = format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        time / 3600,
+        time % 3600 / 60,
+        time % 60
+    );
+    let slug = slug(prompt);
+    if slug.is_empty() {
+        format!("{stamp}-s{seed}")
+    } else {
+        format!("{stamp}-{slug}-s{seed}")
+    }
+}
+
+fn slug(prompt: &str) -> String {
+    let mut slug = String::new();
+    // Apostrophes join rather than split words: "cat's" → "cats", not "cat-s".
+    let cleaned: String = prompt
+        .chars()
+        .filter(|c| !matches!(c, '\'' | '’'))
+        .collect();
+    let words = cleaned
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(SLUG_MAX_WORDS);
+    for word in words {
+        let room = SLUG_MAX_CHARS.saturating_sub(slug.len() + usize::from(!slug.is_empty()));
+        if room == 0 {
+            break;
+        }
+        if !slug.is_empty() {
+            slug.push('-');
+        }
+        // Words are ASCII here, so byte length is character count.
+        slug.extend(word.chars().take(room).map(|c| c.to_ascii_lowercase()));
+    }
+    slug
+}
+
+/// Gregorian (year, month, day) for days since 1970-01-01 (Howard Hinnant's algorithm), so the
+/// name needs no date library.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// `..` and, because Windows trims trailing dots and spaces, `...` or `.. ` too.
+fn is_parent_reference(part: &str) -> bool {
+    let dots = part.chars().filter(|&c| c == '.').count();
+    dots >= 2 && part.chars().all(|c| c == '.' || c == ' ')
+}
+
+/// `CON`, `NUL`, `COM1`, … (with or without an extension): Windows opens the device instead.
+fn windows_device_name(part: &str) -> Option<&str> {
+    let base = part.split('.').next().unwrap_or(part).trim_end();
+    let upper = base.to_ascii_uppercase();
+    let reserved = matches!(upper.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || ((upper.starts_with("COM") || upper.starts_with("LPT"))
+            && upper.len() == 4
+            && upper.as_bytes()[3].is_ascii_digit()
+            && upper.as_bytes()[3] != b'0');
+    reserved.then_some(base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn traversal_and_absolute_dirs_are_refused() {
+        for bad in [
+            "..",
+            "../x",
+            "a/../../b",
+            "/abs",
+            "C:\\x",
+            "C:x",
+            "\\\\srv\\s",
+            "//server/share",
+            "a\\..\\..\\b",
+            "a\0b",
+            "a\nb",
+            "a/.../b",
+            "x/con",
+            "a*b",
+        ] {
+            let err = validate_relative_dir(bad).expect_err(bad);
+            assert_eq!(err.field(), Some("output_dir"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dotdot_message_names_field_reason_and_fix() {
+        let err = validate_relative_dir("../x").expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "output_dir \"../x\" leaves the output root (it contains \"..\"); give a folder relative to the output root, such as \"cats/2026\""
+        );
+    }
+
+    #[test]
+    fn plain_relative_dirs_are_accepted() {
+        for good in [
+            "",
+            "cats",
+            "cats/2026",
+            "a//b",
+            "a\\b",
+            "./a",
+            "a..b",
+            "猫/2026",
+        ] {
+            validate_relative_dir(good).expect(good);
+        }
+    }
+
+    #[test]
+    fn bad_stems_are_refused() {
+        let long = "x".repeat(121);
+        for bad in [
+            "", "a/b", "a\\b", "..", "a..b", ".hidden", "a:b", "a*b", "a?b", "a\"b", "a<b", "a>b",
+            "a|b", "a\0b", "nul", "COM1", "cat.", " cat", &long,
+        ] {
+            let err = validate_stem(bad).expect_err(bad);
+            assert_eq!(err.field(), Some("filename"), "{bad:?}");
+        }
+        validate_stem("golden-cat_01 v2").expect("plain name");
+        validate_stem("金色的猫").expect("non-ASCII name");
+        validate_stem(&"x".repeat(120)).expect("120 characters");
+        // 100 three-byte characters stay under 120 characters but exceed the byte cap.
+        validate_stem(&"猫".repeat(100)).expect_err("too many bytes");
+    }
+
+    #[test]
+    fn image_extensions_are_stripped_once() {
+        assert_eq!(strip_image_extension("cat.png"), "cat");
+        assert_eq!(strip_image_extension("cat.JPEG"), "cat");
+        assert_eq!(strip_image_extension("cat.jpg.webp"), "cat.jpg");
+        assert_eq!(strip_image_extension("cat.txt"), "cat.txt");
+        assert_eq!(strip_image_extension("猫.png"), "猫");
+        assert_eq!(strip_image_extension("png"), "png");
+    }
+
+    #[test]
+    fn default_stem_for_english_prompt() {
+        // 2026-11-21T06:30:12Z
+        let now = UNIX_EPOCH + Duration::from_secs(1_795_242_612);
+        assert_eq!(
+            default_stem("A golden cat in a garden, at dusk; oil painting", 42, now),
+            "20261121-063012-a-golden-cat-in-a-garden-s42"
+        );
+        assert_eq!(
+            default_stem("Golden cat's garden!", 7, now),
+            "20261121-063012-golden-cats-garden-s7"
+        );
+    }
+
+    #[test]
+    fn default_stem_for_chinese_prompt_has_no_slug() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_795_242_612);
+        let stem = default_stem("一只在花园里的金色的猫", 42, now);
+        assert_eq!(stem, "20261121-063012-s42");
+        validate_stem(&stem).expect("default stems are valid");
+    }
+
+    #[test]
+    fn default_stem_is_always_a_valid_stem() {
+        let now = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29T00:00:00Z
+        let stem = default_stem(&"supercalifragilistic ".repeat(20), u64::MAX, now);
+        assert!(stem.starts_with("20000229-000000-supercalifragilistic-"));
+        validate_stem(&stem).expect("valid");
+    }
+}

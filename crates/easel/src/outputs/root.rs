@@ -1,0 +1,216 @@
+//! The output root: the one folder every saved image must end up inside.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::error::OutputError;
+use super::names::validate_relative_dir;
+
+/// The folder images are saved under, canonical (absolute, symbolic links resolved), so that
+/// "is this inside the root" is a plain prefix check on canonical paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputRoot {
+    root: PathBuf,
+}
+
+impl OutputRoot {
+    /// Uses `root` as the output root, creating it (and its parents) if missing.
+    pub fn new(root: impl Into<PathBuf>) -> Result<Self, OutputError> {
+        let path = root.into();
+        let fail = |action: &'static str, cause: io::Error| OutputError::Root {
+            action,
+            path: path.clone(),
+            cause,
+        };
+        fs::create_dir_all(&path).map_err(|e| fail("create it", e))?;
+        let root = fs::canonicalize(&path).map_err(|e| fail("resolve it", e))?;
+        if !root.is_dir() {
+            return Err(fail(
+                "use it as a folder",
+                io::Error::other("it is not a folder"),
+            ));
+        }
+        Ok(Self { root })
+    }
+
+    /// The canonical path of the root.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// The canonical folder for `output_dir` value `rel` (`None` or `""`: the root itself),
+    /// created if missing.
+    ///
+    /// Folders are walked one at a time, and an existing one (possibly a symbolic link) is
+    /// resolved and checked before anything is created beneath it, so a link pointing outside
+    /// the root is refused without creating folders out there. (A concurrent swap of a checked
+    /// folder for a link is not defended against; that needs `openat`-style APIs.)
+    pub fn resolve_dir(&self, rel: Option<&str>) -> Result<PathBuf, OutputError> {
+        let value = rel.unwrap_or("");
+        validate_relative_dir(value)?;
+        let io_error = |action: &'static str, path: &Path, cause: io::Error| OutputError::DirIo {
+            value: value.to_owned(),
+            action,
+            path: path.to_owned(),
+            cause,
+        };
+        let mut current = self.root.clone();
+        for part in value
+            .split(['/', '\\'])
+            .filter(|p| !p.is_empty() && *p != ".")
+        {
+            let next = current.join(part);
+            match fs::create_dir(&next) {
+                // A folder just made inside a checked folder is inside the root.
+                Ok(()) => current = next,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let real =
+                        fs::canonicalize(&next).map_err(|e| io_error("resolve", &next, e))?;
+                    self.check_inside(value, &real)?;
+                    if !real.is_dir() {
+                        return Err(OutputError::NotADirectory {
+                            value: value.to_owned(),
+                            path: next,
+                        });
+                    }
+                    current = real;
+                }
+                Err(e) => return Err(io_error("create the folder", &next, e)),
+            }
+        }
+        let real = fs::canonicalize(&current).map_err(|e| io_error("resolve", &current, e))?;
+        self.check_inside(value, &real)?;
+        Ok(real)
+    }
+
+    /// Whether `path` (absolute, or relative to the root) exists and really is inside the root
+    /// once symbolic links are resolved. For serving files back to clients.
+    pub fn contains(&self, path: &Path) -> bool {
+        fs::canonicalize(self.root.join(path)).is_ok_and(|real| real.starts_with(&self.root))
+    }
+
+    fn check_inside(&self, value: &str, real: &Path) -> Result<(), OutputError> {
+        if real.starts_with(&self.root) {
+            Ok(())
+        } else {
+            Err(OutputError::DirEscapesRoot {
+                value: value.to_owned(),
+                resolved: real.to_owned(),
+                root: self.root.clone(),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_is_created_and_canonical() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = OutputRoot::new(tmp.path().join("a/b/../c")).expect("root");
+        assert!(root.path().is_dir());
+        assert_eq!(
+            root.path(),
+            fs::canonicalize(tmp.path().join("a/c")).expect("c")
+        );
+    }
+
+    #[test]
+    fn root_that_is_a_file_is_refused() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let file = tmp.path().join("file");
+        fs::write(&file, b"x").expect("write");
+        let err = OutputRoot::new(&file).expect_err("a file");
+        assert_eq!(err.field(), None);
+    }
+
+    #[test]
+    fn dirs_are_created_inside_the_root() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = OutputRoot::new(tmp.path()).expect("root");
+        assert_eq!(root.resolve_dir(None).expect("none"), root.path());
+        assert_eq!(root.resolve_dir(Some("")).expect("empty"), root.path());
+        let dir = root.resolve_dir(Some("cats//2026/./x\\y")).expect("nested");
+        assert_eq!(dir, root.path().join("cats/2026/x/y"));
+        assert!(dir.is_dir());
+        assert_eq!(root.resolve_dir(Some("cats/2026/x/y")).expect("again"), dir);
+    }
+
+    #[test]
+    fn traversal_is_refused_before_touching_the_disk() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = OutputRoot::new(tmp.path().join("root")).expect("root");
+        for bad in [
+            "..",
+            "../x",
+            "a/../../b",
+            "/abs",
+            "C:\\x",
+            "\\\\srv\\s",
+            "a\\..\\..\\b",
+            "a\0b",
+        ] {
+            let err = root.resolve_dir(Some(bad)).expect_err(bad);
+            assert_eq!(err.field(), Some("output_dir"), "{bad}");
+        }
+        let made: Vec<_> = fs::read_dir(tmp.path()).expect("list").collect();
+        assert_eq!(made.len(), 1, "only the root exists");
+        assert_eq!(fs::read_dir(root.path()).expect("list").count(), 0);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlink_out_of_the_root_is_refused() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let outside = tmp.path().join("outside");
+        fs::create_dir(&outside).expect("outside");
+        let root = OutputRoot::new(tmp.path().join("root")).expect("root");
+        std::os::unix::fs::symlink(&outside, root.path().join("escape")).expect("symlink");
+
+        let err = root
+            .resolve_dir(Some("escape/deeper"))
+            .expect_err("escapes");
+        assert!(matches!(err, OutputError::DirEscapesRoot { .. }), "{err}");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(!outside.join("deeper").exists(), "nothing created outside");
+        assert!(!root.contains(Path::new("escape")));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlink_within_the_root_is_followed() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = OutputRoot::new(tmp.path()).expect("root");
+        let real = root.resolve_dir(Some("real")).expect("real");
+        std::os::unix::fs::symlink(&real, root.path().join("alias")).expect("symlink");
+        assert_eq!(
+            root.resolve_dir(Some("alias/x")).expect("inside"),
+            real.join("x")
+        );
+    }
+
+    #[test]
+    fn a_file_in_the_way_is_reported() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = OutputRoot::new(tmp.path()).expect("root");
+        fs::write(root.path().join("taken"), b"x").expect("write");
+        let err = root.resolve_dir(Some("taken/x")).expect_err("file");
+        assert!(matches!(err, OutputError::NotADirectory { .. }), "{err}");
+    }
+
+    #[test]
+    fn contains_checks_real_paths() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = OutputRoot::new(tmp.path().join("root")).expect("root");
+        let file = root.path().join("a.png");
+        fs::write(&file, b"x").expect("write");
+        assert!(root.contains(&file));
+        assert!(root.contains(Path::new("a.png")));
+        assert!(!root.contains(Path::new("../root/../")));
+        assert!(!root.contains(tmp.path()));
+        assert!(!root.contains(Path::new("missing.png")));
+    }
+}

@@ -62,9 +62,9 @@ fn gradient(pixels: &mut [u8], w: usize, h: usize, rng: &mut SplitMix64) {
     let wx = rng.below(17) as i64;
     let wy = 16 - wx;
     let span = (wx * w as i64 + wy * h as i64).max(1);
-    let col: Vec<i64> = (0..w as i64).map(|x| (x * wx << 16) / span).collect();
+    let col: Vec<i64> = (0..w as i64).map(|x| ((x * wx) << 16) / span).collect();
     for y in 0..h {
-        let row_t = ((y as i64) * wy << 16) / span;
+        let row_t = (((y as i64) * wy) << 16) / span;
         let line = &mut pixels[y * w * 3..(y + 1) * w * 3];
         for (x, px) in line.chunks_exact_mut(3).enumerate() {
             let t = col[x] + row_t;

@@ -6,5 +6,9 @@
 //! faults (errors, quotas, slow or broken answers) that the real services show only
 //! rarely.
 
+#![warn(missing_docs)]
+
+pub mod modelscope;
 pub mod picture;
 
+pub use modelscope::{ModelScopeConfig, ModelScopeSim, RecordedRequest};

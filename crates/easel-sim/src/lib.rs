@@ -1,1 +1,14 @@
 //! Simulators of the services easel talks to, written from `shared/contracts/`.
+//!
+//! Production code must never know it is talking to a simulator: each one serves the
+//! real protocol over real HTTP on a local port, so only the base URL differs. Tests,
+//! benchmarks and `easel demo` use them to run the whole flow offline, and switch on
+//! faults (errors, quotas, slow or broken answers) that the real services show only
+//! rarely.
+
+#![warn(missing_docs)]
+
+pub mod modelscope;
+pub mod picture;
+
+pub use modelscope::{ModelScopeConfig, ModelScopeSim, RecordedRequest};

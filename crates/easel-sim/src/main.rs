@@ -1,0 +1,113 @@
+//! `easel-sim`: runs a simulator as its own process, for benchmarks and manual testing.
+//!
+//! ```text
+//! easel-sim modelscope [--addr 127.0.0.1:0] [--latency-ms N] [--in-progress-polls N] [--failure-rate F]
+//! ```
+//!
+//! Prints exactly one line, `modelscope <base_url>`, once the server is listening, then
+//! serves until interrupted (ctrl-c or SIGTERM). A parent process reads that line to
+//! learn the port.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use easel_sim::{ModelScopeConfig, ModelScopeSim};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "easel-sim",
+    version,
+    about = "Simulators of the services easel talks to"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the ModelScope image-generation API.
+    Modelscope(ModelScopeArgs),
+}
+
+#[derive(Args, Debug)]
+struct ModelScopeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    addr: SocketAddr,
+    /// Milliseconds a task stays in progress after its submit.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// In-progress poll answers before a task's terminal one.
+    #[arg(long, default_value_t = 2)]
+    in_progress_polls: u32,
+    /// Fraction of tasks that end FAILED (0.0 to 1.0).
+    #[arg(long, default_value_t = 0.0, value_parser = fraction)]
+    failure_rate: f64,
+    /// Accepted submits per token before 429.
+    #[arg(long, default_value_t = 2000)]
+    daily_limit_per_token: u32,
+    /// Accepted submits per token and model before 429.
+    #[arg(long, default_value_t = 500)]
+    daily_limit_per_model: u32,
+}
+
+fn fraction(text: &str) -> Result<f64, String> {
+    let value: f64 = text.parse().map_err(|e| format!("{e}"))?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{value} is not between 0.0 and 1.0"))
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Modelscope(args) => modelscope(args).await,
+    }
+}
+
+async fn modelscope(args: ModelScopeArgs) -> anyhow::Result<()> {
+    let config = ModelScopeConfig {
+        latency: Duration::from_millis(args.latency_ms),
+        in_progress_polls: args.in_progress_polls,
+        failure_rate: args.failure_rate,
+        daily_limit_per_token: args.daily_limit_per_token,
+        daily_limit_per_model: args.daily_limit_per_model,
+        // Nobody can read the log of a separate process; keep memory flat.
+        record_requests: false,
+        ..ModelScopeConfig::default()
+    };
+    let sim = ModelScopeSim::start_on(args.addr, config).await?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "modelscope {}", sim.base_url()).context("writing the base URL")?;
+    stdout.flush().context("flushing stdout")?;
+    drop(stdout);
+    interrupted().await?;
+    sim.shutdown();
+    Ok(())
+}
+
+/// Resolves on ctrl-c, or on SIGTERM where there is one.
+async fn interrupted() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.context("listening for ctrl-c"),
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c()
+            .await
+            .context("listening for ctrl-c")
+    }
+}

@@ -68,8 +68,15 @@ impl Answer {
     }
 }
 
+/// In a workspace build reqwest is unified with easel's `rustls-no-provider` feature, so a
+/// crypto provider must exist before any client is built (even for plain HTTP).
+fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl Client {
     fn new(sim: &ModelScopeSim) -> Client {
+        install_tls_provider();
         Client {
             http: reqwest::Client::new(),
             base: sim.base_url(),
@@ -929,6 +936,7 @@ async fn shutdown_stops_the_server() {
     let url = format!("{}v1/tasks/1", sim.base_url());
     sim.shutdown();
     // A fresh connection is refused once the listener is gone.
+    install_tls_provider();
     let fresh = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .build()

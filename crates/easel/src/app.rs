@@ -12,7 +12,9 @@ use crate::service::{EaselServer, ServiceOptions};
 /// Why easel could not start; each names what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("output root {path}: {message}. Set EASEL_OUTPUT_DIR or output_dir in the configuration file to a writable folder.")]
+    #[error(
+        "output root {path}: {message}. Set EASEL_OUTPUT_DIR or output_dir in the configuration file to a writable folder."
+    )]
     Output { path: String, message: String },
     #[error("backend {name}: {message}")]
     Backend { name: &'static str, message: String },
@@ -24,10 +26,11 @@ pub fn jobs(config: &Config) -> Result<Jobs, StartError> {
         path: config.output_dir.display().to_string(),
         message: e.to_string(),
     })?;
-    let modelscope = ModelScope::new(config.modelscope.clone()).map_err(|e| StartError::Backend {
-        name: "modelscope",
-        message: e.to_string(),
-    })?;
+    let modelscope =
+        ModelScope::new(config.modelscope.clone()).map_err(|e| StartError::Backend {
+            name: "modelscope",
+            message: e.to_string(),
+        })?;
     let backends: Vec<Arc<dyn Backend>> = vec![Arc::new(modelscope)];
     Ok(Jobs::new(
         Arc::new(MemoryStore::default()),

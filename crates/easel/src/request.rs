@@ -159,7 +159,10 @@ fn check_text(field: &'static str, text: &str, required: bool) -> Result<(), Inv
     if chars >= MAX_PROMPT_CHARS {
         return Err(InvalidInput::new(
             field,
-            format!("has {chars} characters; the limit is {}", MAX_PROMPT_CHARS - 1),
+            format!(
+                "has {chars} characters; the limit is {}",
+                MAX_PROMPT_CHARS - 1
+            ),
             "Shorten it: keep the subject, style and key details.",
         ));
     }
@@ -211,7 +214,10 @@ mod tests {
             prompt: "a cat".into(),
             negative_prompt: None,
             model: "Qwen/Qwen-Image".into(),
-            size: Size { width: 1024, height: 1024 },
+            size: Size {
+                width: 1024,
+                height: 1024,
+            },
             seed: 1,
             steps: None,
             guidance: None,
@@ -222,7 +228,13 @@ mod tests {
 
     #[test]
     fn size_parses_and_refuses() {
-        assert_eq!(Size::parse("1664X928").expect("ok"), Size { width: 1664, height: 928 });
+        assert_eq!(
+            Size::parse("1664X928").expect("ok"),
+            Size {
+                width: 1664,
+                height: 928
+            }
+        );
         assert_eq!(Size::parse("512×512").expect("ok").width, 512);
         for bad in ["1024", "axb", "0x5", "-1x3", ""] {
             assert_eq!(Size::parse(bad).expect_err(bad).field, "size");
@@ -232,14 +244,62 @@ mod tests {
     #[test]
     fn each_range_names_its_field() {
         let cases: Vec<(GenerateRequest, &str)> = vec![
-            (GenerateRequest { prompt: " ".into(), ..req() }, "prompt"),
-            (GenerateRequest { prompt: "x".repeat(2000), ..req() }, "prompt"),
-            (GenerateRequest { negative_prompt: Some("y".repeat(2500)), ..req() }, "negative_prompt"),
-            (GenerateRequest { seed: MAX_SEED + 1, ..req() }, "seed"),
-            (GenerateRequest { steps: Some(0), ..req() }, "steps"),
-            (GenerateRequest { steps: Some(101), ..req() }, "steps"),
-            (GenerateRequest { guidance: Some(1.4), ..req() }, "guidance"),
-            (GenerateRequest { guidance: Some(20.5), ..req() }, "guidance"),
+            (
+                GenerateRequest {
+                    prompt: " ".into(),
+                    ..req()
+                },
+                "prompt",
+            ),
+            (
+                GenerateRequest {
+                    prompt: "x".repeat(2000),
+                    ..req()
+                },
+                "prompt",
+            ),
+            (
+                GenerateRequest {
+                    negative_prompt: Some("y".repeat(2500)),
+                    ..req()
+                },
+                "negative_prompt",
+            ),
+            (
+                GenerateRequest {
+                    seed: MAX_SEED + 1,
+                    ..req()
+                },
+                "seed",
+            ),
+            (
+                GenerateRequest {
+                    steps: Some(0),
+                    ..req()
+                },
+                "steps",
+            ),
+            (
+                GenerateRequest {
+                    steps: Some(101),
+                    ..req()
+                },
+                "steps",
+            ),
+            (
+                GenerateRequest {
+                    guidance: Some(1.4),
+                    ..req()
+                },
+                "guidance",
+            ),
+            (
+                GenerateRequest {
+                    guidance: Some(20.5),
+                    ..req()
+                },
+                "guidance",
+            ),
             (GenerateRequest { count: 0, ..req() }, "count"),
             (GenerateRequest { count: 9, ..req() }, "count"),
             (
@@ -260,7 +320,11 @@ mod tests {
 
     #[test]
     fn seeds_are_distinct_and_in_range() {
-        let r = GenerateRequest { seed: MAX_SEED, count: 3, ..req() };
+        let r = GenerateRequest {
+            seed: MAX_SEED,
+            count: 3,
+            ..req()
+        };
         assert_eq!(r.seed_for(0), MAX_SEED);
         assert_eq!(r.seed_for(1), 0);
         assert_eq!(r.seed_for(2), 1);

@@ -16,7 +16,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_easel");
 
 #[tokio::test]
 async fn serve_over_stdio_generates_through_a_spawned_process() {
-    let sim = ModelScopeSim::start(ModelScopeConfig::default()).await.expect("sim");
+    let sim = ModelScopeSim::start(ModelScopeConfig::default())
+        .await
+        .expect("sim");
     let dir = tempfile::tempdir().expect("dir");
     let out = dir.path().join("out");
     let env = test_env(&sim, &out, &[]);
@@ -32,12 +34,27 @@ async fn serve_over_stdio_generates_through_a_spawned_process() {
     .expect("spawn easel");
     let client = ().serve(transport).await.expect("initialize");
     let info = client.peer_info().expect("server info");
-    assert_eq!(info.server_info.as_ref().expect("implementation").name, "easel");
-    let tools: Vec<String> = client.list_all_tools().await.expect("tools").into_iter().map(|t| t.name.to_string()).collect();
-    assert!(tools.contains(&"generate_image".to_string()) && tools.contains(&"get_job".to_string()), "{tools:?}");
+    assert_eq!(
+        info.server_info.as_ref().expect("implementation").name,
+        "easel"
+    );
+    let tools: Vec<String> = client
+        .list_all_tools()
+        .await
+        .expect("tools")
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(
+        tools.contains(&"generate_image".to_string()) && tools.contains(&"get_job".to_string()),
+        "{tools:?}"
+    );
     let r = call(&client, "generate_image", gen_args(json!({}))).await;
     assert!(!is_error(&r), "{}", text(&r));
-    let path = structured(&r)["files"][0]["path"].as_str().expect("p").to_string();
+    let path = structured(&r)["files"][0]["path"]
+        .as_str()
+        .expect("p")
+        .to_string();
     assert!(std::path::Path::new(&path).starts_with(out.canonicalize().expect("canon")));
     client.cancel().await.expect("close");
 }
@@ -58,15 +75,27 @@ async fn demo_runs_offline_and_leaves_real_pngs() {
         .await
         .expect("run demo");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.contains("SIMULATION"), "{stdout}");
     assert!(stdout.contains("progress"), "{stdout}");
-    let pngs: Vec<_> = std::fs::read_dir(out.join("easel-demo")).expect("demo dir").flatten().map(|e| e.path()).collect();
+    let pngs: Vec<_> = std::fs::read_dir(out.join("easel-demo"))
+        .expect("demo dir")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     assert_eq!(pngs.len(), 2, "{pngs:?}");
     for p in pngs {
         let img = image::open(&p).expect("a real image");
         assert_eq!((img.width(), img.height()), (1024, 1024));
-        assert!(stdout.contains(p.to_str().expect("utf8")), "path not printed: {}", p.display());
+        assert!(
+            stdout.contains(p.to_str().expect("utf8")),
+            "path not printed: {}",
+            p.display()
+        );
     }
 }
 
@@ -76,45 +105,79 @@ async fn config_command_redacts_secrets_and_names_sources() {
     let cfg = dir.path().join("easel.toml");
     std::fs::write(&cfg, "[modelscope]\npoll_max_ms = 3000\n").expect("cfg");
     let output = Command::new(BIN)
-        .arg("--config").arg(&cfg).arg("config")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("config")
         .env("MODELSCOPE_SDK_TOKEN", "ms-very-secret")
-        .output().await.expect("run");
+        .output()
+        .await
+        .expect("run");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success());
     assert!(!stdout.contains("ms-very-secret"), "{stdout}");
     assert!(stdout.contains("env MODELSCOPE_SDK_TOKEN"), "{stdout}");
-    assert!(stdout.contains("poll_max_ms") && stdout.contains("file "), "{stdout}");
+    assert!(
+        stdout.contains("poll_max_ms") && stdout.contains("file "),
+        "{stdout}"
+    );
 
     std::fs::write(&cfg, "[modelscope]\ntokn = \"x\"\n").expect("cfg");
-    let bad = Command::new(BIN).arg("--config").arg(&cfg).arg("config").output().await.expect("run");
+    let bad = Command::new(BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("config")
+        .output()
+        .await
+        .expect("run");
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("tokn"));
 }
 
 #[tokio::test]
 async fn generate_command_prints_paths_and_fails_clearly() {
-    let sim = ModelScopeSim::start(ModelScopeConfig::default()).await.expect("sim");
+    let sim = ModelScopeSim::start(ModelScopeConfig::default())
+        .await
+        .expect("sim");
     let dir = tempfile::tempdir().expect("dir");
     let out = dir.path().join("out");
     let env = test_env(&sim, &out, &[]);
     let cfg = dir.path().join("easel.toml");
     std::fs::write(&cfg, "").expect("cfg");
     let ok = Command::new(BIN)
-        .arg("--config").arg(&cfg)
-        .args(["generate", "a red kite", "--size", "128x128", "--count", "2"])
-        .env_clear().envs(&env)
-        .output().await.expect("run");
+        .arg("--config")
+        .arg(&cfg)
+        .args([
+            "generate",
+            "a red kite",
+            "--size",
+            "128x128",
+            "--count",
+            "2",
+        ])
+        .env_clear()
+        .envs(&env)
+        .output()
+        .await
+        .expect("run");
     let stdout = String::from_utf8_lossy(&ok.stdout);
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{stdout}");
     assert!(lines.iter().all(|l| std::path::Path::new(l).exists()));
 
     let bad = Command::new(BIN)
-        .arg("--config").arg(&cfg)
+        .arg("--config")
+        .arg(&cfg)
         .args(["generate", "a red kite", "--steps", "500"])
-        .env_clear().envs(&env)
-        .output().await.expect("run");
+        .env_clear()
+        .envs(&env)
+        .output()
+        .await
+        .expect("run");
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("steps: 500 is outside 1..=100"));
 }

@@ -15,11 +15,20 @@ async fn invalid_input_is_refused_before_anything_is_sent() {
     let cases = [
         (json!({"prompt": ""}), "prompt"),
         (json!({"prompt": "x".repeat(2000)}), "prompt"),
-        (json!({"prompt": "a", "negative_prompt": "n".repeat(2001)}), "negative_prompt"),
+        (
+            json!({"prompt": "a", "negative_prompt": "n".repeat(2001)}),
+            "negative_prompt",
+        ),
         (json!({"prompt": "a", "size": "big"}), "size"),
         (json!({"prompt": "a", "size": "1700x1024"}), "size"),
-        (json!({"prompt": "a", "model": "black-forest-labs/FLUX.1-Krea-dev", "size": "1280x720"}), "size"),
-        (json!({"prompt": "a", "model": "Tongyi-MAI/Z-Image-Turbo", "size": "256x256"}), "size"),
+        (
+            json!({"prompt": "a", "model": "black-forest-labs/FLUX.1-Krea-dev", "size": "1280x720"}),
+            "size",
+        ),
+        (
+            json!({"prompt": "a", "model": "Tongyi-MAI/Z-Image-Turbo", "size": "256x256"}),
+            "size",
+        ),
         (json!({"prompt": "a", "seed": 2147483648u64}), "seed"),
         (json!({"prompt": "a", "steps": 0}), "steps"),
         (json!({"prompt": "a", "steps": 101}), "steps"),
@@ -27,15 +36,33 @@ async fn invalid_input_is_refused_before_anything_is_sent() {
         (json!({"prompt": "a", "guidance": 25}), "guidance"),
         (json!({"prompt": "a", "count": 0}), "count"),
         (json!({"prompt": "a", "count": 9}), "count"),
-        (json!({"prompt": "a", "loras": {"a/b": 0.3, "c/d": 0.3}}), "loras"),
-        (json!({"prompt": "a", "model": "Qwen/Qwen-Image-Edit"}), "model"),
+        (
+            json!({"prompt": "a", "loras": {"a/b": 0.3, "c/d": 0.3}}),
+            "loras",
+        ),
+        (
+            json!({"prompt": "a", "model": "Qwen/Qwen-Image-Edit"}),
+            "model",
+        ),
         (json!({"prompt": "a", "wait_seconds": 601}), "wait_seconds"),
         (json!({"prompt": "a", "backend": "nope"}), "backend"),
-        (json!({"prompt": "a", "output_dir": "../outside"}), "output_dir"),
+        (
+            json!({"prompt": "a", "output_dir": "../outside"}),
+            "output_dir",
+        ),
         (json!({"prompt": "a", "output_dir": "/etc"}), "output_dir"),
-        (json!({"prompt": "a", "output_dir": "C:\\Windows"}), "output_dir"),
-        (json!({"prompt": "a", "output_dir": "\\\\server\\share"}), "output_dir"),
-        (json!({"prompt": "a", "output_dir": "a/../../b"}), "output_dir"),
+        (
+            json!({"prompt": "a", "output_dir": "C:\\Windows"}),
+            "output_dir",
+        ),
+        (
+            json!({"prompt": "a", "output_dir": "\\\\server\\share"}),
+            "output_dir",
+        ),
+        (
+            json!({"prompt": "a", "output_dir": "a/../../b"}),
+            "output_dir",
+        ),
         (json!({"prompt": "a", "filename": "../x"}), "filename"),
         (json!({"prompt": "a", "filename": "a\u{0}b"}), "filename"),
     ];
@@ -43,7 +70,12 @@ async fn invalid_input_is_refused_before_anything_is_sent() {
         let r = h.call("generate_image", args.clone()).await;
         let t = text(&r);
         assert!(is_error(&r), "{args} must be refused, got {t}");
-        assert!(t.starts_with(field) || t.contains(&format!("{field}:")) || t.contains(&format!("{field} ")), "{args}: {t}");
+        assert!(
+            t.starts_with(field)
+                || t.contains(&format!("{field}:"))
+                || t.contains(&format!("{field} ")),
+            "{args}: {t}"
+        );
     }
     assert_eq!(h.sim.submissions(), 0, "nothing may reach the service");
     assert!(h.files().is_empty());
@@ -52,10 +84,18 @@ async fn invalid_input_is_refused_before_anything_is_sent() {
 #[tokio::test]
 async fn wrongly_typed_arguments_are_tool_errors() {
     let h = start(ModelScopeConfig::default(), &[]).await;
-    let r = h.call("generate_image", json!({"prompt": "a", "steps": "many"})).await;
+    let r = h
+        .call("generate_image", json!({"prompt": "a", "steps": "many"}))
+        .await;
     assert!(is_error(&r));
-    assert!(text(&r).contains("steps") || text(&r).contains("invalid type"), "{}", text(&r));
-    let r = h.call("generate_image", json!({"prompt": "a", "colour": "red"})).await;
+    assert!(
+        text(&r).contains("steps") || text(&r).contains("invalid type"),
+        "{}",
+        text(&r)
+    );
+    let r = h
+        .call("generate_image", json!({"prompt": "a", "colour": "red"}))
+        .await;
     assert!(is_error(&r));
     assert!(text(&r).contains("colour"), "{}", text(&r));
 }
@@ -63,7 +103,11 @@ async fn wrongly_typed_arguments_are_tool_errors() {
 #[tokio::test]
 async fn a_failed_task_reports_the_service_message_and_request_id() {
     let h = start(
-        ModelScopeConfig { failure_rate: 1.0, failure_message: "Model inference failed: Out of memory".into(), ..Default::default() },
+        ModelScopeConfig {
+            failure_rate: 1.0,
+            failure_message: "Model inference failed: Out of memory".into(),
+            ..Default::default()
+        },
         &[],
     )
     .await;
@@ -80,7 +124,15 @@ async fn a_failed_task_reports_the_service_message_and_request_id() {
 
 #[tokio::test]
 async fn a_failure_without_detail_still_says_what_to_do() {
-    let h = start(ModelScopeConfig { failure_rate: 1.0, fail_without_detail: true, ..Default::default() }, &[]).await;
+    let h = start(
+        ModelScopeConfig {
+            failure_rate: 1.0,
+            fail_without_detail: true,
+            ..Default::default()
+        },
+        &[],
+    )
+    .await;
     let r = h.call("generate_image", gen_args(json!({}))).await;
     assert!(is_error(&r));
     assert!(text(&r).contains("no reason"), "{}", text(&r));
@@ -89,18 +141,34 @@ async fn a_failure_without_detail_still_says_what_to_do() {
 #[tokio::test]
 async fn unauthorized_says_which_variable_and_where_to_get_a_token() {
     let h = start(
-        ModelScopeConfig { valid_tokens: Some(vec!["ms-the-real-one".into()]), ..Default::default() },
+        ModelScopeConfig {
+            valid_tokens: Some(vec!["ms-the-real-one".into()]),
+            ..Default::default()
+        },
         &[],
     )
     .await;
     let r = h.call("generate_image", gen_args(json!({}))).await;
     assert!(is_error(&r));
     let t = text(&r);
-    assert!(t.contains("401") && t.contains("MODELSCOPE_SDK_TOKEN") && t.contains("modelscope.cn/my/myaccesstoken"), "{t}");
-    assert!(!t.contains("ms-test-token"), "the token must never be echoed: {t}");
+    assert!(
+        t.contains("401")
+            && t.contains("MODELSCOPE_SDK_TOKEN")
+            && t.contains("modelscope.cn/my/myaccesstoken"),
+        "{t}"
+    );
+    assert!(
+        !t.contains("ms-test-token"),
+        "the token must never be echoed: {t}"
+    );
     assert_eq!(structured(&r)["error"]["kind"], "auth");
     // 401 is not retried.
-    let submits = h.sim.requests().iter().filter(|q| q.method == "POST").count();
+    let submits = h
+        .sim
+        .requests()
+        .iter()
+        .filter(|q| q.method == "POST")
+        .count();
     assert_eq!(submits, 1);
 }
 
@@ -110,7 +178,10 @@ async fn a_missing_token_fails_the_call_not_the_server() {
     let r = h.call("generate_image", gen_args(json!({}))).await;
     assert!(is_error(&r));
     let t = text(&r);
-    assert!(t.contains("MODELSCOPE_SDK_TOKEN") && t.contains("myaccesstoken"), "{t}");
+    assert!(
+        t.contains("MODELSCOPE_SDK_TOKEN") && t.contains("myaccesstoken"),
+        "{t}"
+    );
     assert!(h.sim.requests().is_empty());
     // The server still answers.
     assert!(h.client.list_all_tools().await.expect("tools").len() >= 2);
@@ -118,45 +189,99 @@ async fn a_missing_token_fails_the_call_not_the_server() {
 
 #[tokio::test]
 async fn rate_limits_are_retried_then_succeed() {
-    let h = start(ModelScopeConfig { reject_next_submits: 2, retry_after: Some(0), ..Default::default() }, &[]).await;
+    let h = start(
+        ModelScopeConfig {
+            reject_next_submits: 2,
+            retry_after: Some(0),
+            ..Default::default()
+        },
+        &[],
+    )
+    .await;
     let r = h.call("generate_image", gen_args(json!({}))).await;
     assert!(!is_error(&r), "{}", text(&r));
-    let submits = h.sim.requests().iter().filter(|q| q.method == "POST").count();
+    let submits = h
+        .sim
+        .requests()
+        .iter()
+        .filter(|q| q.method == "POST")
+        .count();
     assert_eq!(submits, 3, "two 429s then one accepted submission");
     assert_eq!(h.sim.submissions(), 1);
 }
 
 #[tokio::test]
 async fn exhausted_rate_limit_explains_the_quota() {
-    let h = start(ModelScopeConfig { reject_next_submits: 100, ..Default::default() }, &[("EASEL_MODELSCOPE_MAX_RETRIES", "2")]).await;
+    let h = start(
+        ModelScopeConfig {
+            reject_next_submits: 100,
+            ..Default::default()
+        },
+        &[("EASEL_MODELSCOPE_MAX_RETRIES", "2")],
+    )
+    .await;
     let r = h.call("generate_image", gen_args(json!({}))).await;
     assert!(is_error(&r));
     let t = text(&r);
-    assert!(t.contains("429") && t.contains("quota") && t.contains("calls left today"), "{t}");
+    assert!(
+        t.contains("429") && t.contains("quota") && t.contains("calls left today"),
+        "{t}"
+    );
     assert_eq!(structured(&r)["error"]["kind"], "rate_limited");
-    assert_eq!(h.sim.requests().iter().filter(|q| q.method == "POST").count(), 3);
+    assert_eq!(
+        h.sim
+            .requests()
+            .iter()
+            .filter(|q| q.method == "POST")
+            .count(),
+        3
+    );
 }
 
 #[tokio::test]
 async fn server_errors_on_polls_are_retried() {
-    let h = start(ModelScopeConfig { fail_next_polls_500: 2, ..Default::default() }, &[]).await;
+    let h = start(
+        ModelScopeConfig {
+            fail_next_polls_500: 2,
+            ..Default::default()
+        },
+        &[],
+    )
+    .await;
     let r = h.call("generate_image", gen_args(json!({}))).await;
     assert!(!is_error(&r), "{}", text(&r));
 }
 
 #[tokio::test]
 async fn an_aborted_download_leaves_no_partial_file() {
-    let h = start(ModelScopeConfig { download_abort_after: Some(100), ..Default::default() }, &[]).await;
+    let h = start(
+        ModelScopeConfig {
+            download_abort_after: Some(100),
+            ..Default::default()
+        },
+        &[],
+    )
+    .await;
     let r = h.call("generate_image", gen_args(json!({}))).await;
     assert!(is_error(&r));
     let t = text(&r);
-    assert!((t.contains("broke off") || t.contains("connection")) && t.contains("nothing was saved"), "{t}");
+    assert!(
+        (t.contains("broke off") || t.contains("connection")) && t.contains("nothing was saved"),
+        "{t}"
+    );
     assert!(h.files().is_empty(), "left behind: {:?}", h.files());
 }
 
 #[tokio::test]
 async fn an_html_page_instead_of_an_image_is_refused() {
-    let h = start(ModelScopeConfig { download_html: true, ..Default::default() }, &[]).await;
+    let h = start(
+        ModelScopeConfig {
+            download_html: true,
+            ..Default::default()
+        },
+        &[],
+    )
+    .await;
     let r = h.call("generate_image", gen_args(json!({}))).await;
     assert!(is_error(&r));
     assert!(text(&r).to_lowercase().contains("html"), "{}", text(&r));
@@ -165,15 +290,33 @@ async fn an_html_page_instead_of_an_image_is_refused() {
 
 #[tokio::test]
 async fn an_expired_image_url_is_explained() {
-    let h = start(ModelScopeConfig { download_404: true, ..Default::default() }, &[]).await;
+    let h = start(
+        ModelScopeConfig {
+            download_404: true,
+            ..Default::default()
+        },
+        &[],
+    )
+    .await;
     let r = h.call("generate_image", gen_args(json!({}))).await;
     assert!(is_error(&r));
-    assert!(text(&r).contains("404") && text(&r).contains("expire"), "{}", text(&r));
+    assert!(
+        text(&r).contains("404") && text(&r).contains("expire"),
+        "{}",
+        text(&r)
+    );
 }
 
 #[tokio::test]
 async fn succeed_without_images_is_a_failure() {
-    let h = start(ModelScopeConfig { succeed_with_empty_outputs: true, ..Default::default() }, &[]).await;
+    let h = start(
+        ModelScopeConfig {
+            succeed_with_empty_outputs: true,
+            ..Default::default()
+        },
+        &[],
+    )
+    .await;
     let r = h.call("generate_image", gen_args(json!({}))).await;
     assert!(is_error(&r));
     assert!(text(&r).contains("no output images"), "{}", text(&r));
@@ -182,25 +325,38 @@ async fn succeed_without_images_is_a_failure() {
 #[tokio::test]
 async fn the_total_timeout_ends_the_job_with_advice() {
     let h = start(
-        ModelScopeConfig { latency: Duration::from_secs(3600), ..Default::default() },
+        ModelScopeConfig {
+            latency: Duration::from_secs(3600),
+            ..Default::default()
+        },
         &[("EASEL_MODELSCOPE_TIMEOUT_SECS", "1")],
     )
     .await;
-    let r = h.call("generate_image", gen_args(json!({"wait_seconds": 30}))).await;
+    let r = h
+        .call("generate_image", gen_args(json!({"wait_seconds": 30})))
+        .await;
     assert!(is_error(&r));
     let t = text(&r);
-    assert!(t.contains("did not finish within 1 s") && t.contains("EASEL_MODELSCOPE_TIMEOUT_SECS"), "{t}");
+    assert!(
+        t.contains("did not finish within 1 s") && t.contains("EASEL_MODELSCOPE_TIMEOUT_SECS"),
+        "{t}"
+    );
     assert_eq!(structured(&r)["error"]["kind"], "timeout");
 }
 
 #[tokio::test]
 async fn one_failed_image_of_several_does_not_lose_the_others() {
     let h = start(
-        ModelScopeConfig { reject_next_submits: 1, ..Default::default() },
+        ModelScopeConfig {
+            reject_next_submits: 1,
+            ..Default::default()
+        },
         &[("EASEL_MODELSCOPE_MAX_RETRIES", "0")],
     )
     .await;
-    let r = h.call("generate_image", gen_args(json!({"count": 3}))).await;
+    let r = h
+        .call("generate_image", gen_args(json!({"count": 3})))
+        .await;
     assert!(!is_error(&r), "{}", text(&r));
     let s = structured(&r);
     assert_eq!(s["status"], "succeeded");

@@ -19,7 +19,12 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, BackendError> {
         .connect_timeout(Duration::from_secs(10).min(timeout))
         .timeout(timeout)
         .build()
-        .map_err(|e| BackendError::new(ErrorKind::Unreachable, format!("cannot build an HTTP client: {e}")))
+        .map_err(|e| {
+            BackendError::new(
+                ErrorKind::Unreachable,
+                format!("cannot build an HTTP client: {e}"),
+            )
+        })
 }
 
 /// How often and how patiently transient failures are retried.
@@ -93,12 +98,14 @@ pub async fn download(
     what: &str,
 ) -> Result<Fetched, BackendError> {
     let fail = |msg: String| BackendError::new(ErrorKind::Download, msg);
-    let resp = send_retrying(policy, || client.get(url)).await.map_err(|e| {
-        fail(format!(
-            "could not download {what} from {url}: {}; nothing was saved",
-            transport_reason(&e)
-        ))
-    })?;
+    let resp = send_retrying(policy, || client.get(url))
+        .await
+        .map_err(|e| {
+            fail(format!(
+                "could not download {what} from {url}: {}; nothing was saved",
+                transport_reason(&e)
+            ))
+        })?;
     let status = resp.status();
     if status != StatusCode::OK {
         let hint = if status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN {
@@ -139,10 +146,7 @@ async fn read_body(mut resp: Response) -> Result<Bytes, String> {
     let mut buf = Vec::with_capacity(resp.content_length().unwrap_or(0).min(1 << 24) as usize);
     while let Some(chunk) = resp.chunk().await.map_err(|e| transport_reason(&e))? {
         if buf.len() + chunk.len() > MAX_IMAGE_BYTES {
-            return Err(format!(
-                "more than {} MiB",
-                MAX_IMAGE_BYTES / (1024 * 1024)
-            ));
+            return Err(format!("more than {} MiB", MAX_IMAGE_BYTES / (1024 * 1024)));
         }
         buf.extend_from_slice(&chunk);
     }

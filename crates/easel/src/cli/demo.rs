@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use easel_sim::{ModelScopeConfig, ModelScopeSim};
 use rmcp::model::{
-    CallToolRequestParams, ClientRequest, NumberOrString, ProgressNotificationParam,
-    ProgressToken, RequestMetaObject, ServerResult,
+    CallToolRequestParams, ClientRequest, NumberOrString, ProgressNotificationParam, ProgressToken,
+    RequestMetaObject, ServerResult,
 };
 use rmcp::service::{NotificationContext, RoleClient};
 use rmcp::{ClientHandler, ServiceExt};
@@ -45,7 +45,9 @@ impl ClientHandler for ShowProgress {
 
 pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
     println!("easel demo: this is a SIMULATION. A ModelScope simulator runs on this machine;");
-    println!("no request leaves it and no real model runs. The MCP server, jobs, downloads and files are real.\n");
+    println!(
+        "no request leaves it and no real model runs. The MCP server, jobs, downloads and files are real.\n"
+    );
     let sim = ModelScopeSim::start(ModelScopeConfig {
         latency: Duration::from_millis(1500),
         ..ModelScopeConfig::default()
@@ -94,7 +96,9 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
         NumberOrString::String("demo".into()),
     )));
     let response = client
-        .send_request(ClientRequest::CallToolRequest(rmcp::model::Request::new(params)))
+        .send_request(ClientRequest::CallToolRequest(rmcp::model::Request::new(
+            params,
+        )))
         .await?;
     let ServerResult::CallToolResult(result) = response else {
         anyhow::bail!("unexpected answer to tools/call: {response:?}");
@@ -105,9 +109,19 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
             println!("{}", text.text);
         }
     }
-    let images = result.content.iter().filter(|b| b.as_image().is_some()).count();
-    let links = result.content.iter().filter(|b| b.as_resource_link().is_some()).count();
-    println!("\n(result: {images} inline thumbnail(s), {links} resource link(s), structured content included)");
+    let images = result
+        .content
+        .iter()
+        .filter(|b| b.as_image().is_some())
+        .count();
+    let links = result
+        .content
+        .iter()
+        .filter(|b| b.as_resource_link().is_some())
+        .count();
+    println!(
+        "\n(result: {images} inline thumbnail(s), {links} resource link(s), structured content included)"
+    );
     println!("output root: {}", root.display());
     let _ = client.cancel().await;
     sim.shutdown();

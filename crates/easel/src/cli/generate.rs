@@ -61,9 +61,13 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let request = GenerateRequest {
         prompt: args.prompt,
         negative_prompt: args.negative,
-        model: args.model.unwrap_or_else(|| backend.default_model().to_string()),
+        model: args
+            .model
+            .unwrap_or_else(|| backend.default_model().to_string()),
         size: Size::parse(&args.size)?,
-        seed: args.seed.unwrap_or_else(|| rand::rng().random_range(0..=MAX_SEED)),
+        seed: args
+            .seed
+            .unwrap_or_else(|| rand::rng().random_range(0..=MAX_SEED)),
         steps: args.steps,
         guidance: args.guidance,
         loras: None,
@@ -100,7 +104,9 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         JobStatus::Succeeded if job.failures.is_empty() => Ok(ExitCode::SUCCESS),
         JobStatus::Succeeded => Ok(ExitCode::from(2)),
         _ => {
-            let why = job.error.map_or_else(|| "unknown error".to_string(), |e| e.to_string());
+            let why = job
+                .error
+                .map_or_else(|| "unknown error".to_string(), |e| e.to_string());
             eprintln!("error: {why}");
             Ok(ExitCode::FAILURE)
         }

@@ -13,7 +13,11 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 
 #[derive(Debug, Parser)]
-#[command(name = "easel", version, about = "Make images from MCP clients and the command line (ModelScope, ComfyUI, OpenAI-compatible).")]
+#[command(
+    name = "easel",
+    version,
+    about = "Make images from MCP clients and the command line (ModelScope, ComfyUI, OpenAI-compatible)."
+)]
 pub struct Cli {
     /// Configuration file (default: the platform config dir, e.g. ~/.config/easel/easel.toml).
     #[arg(long, global = true, env = "EASEL_CONFIG", value_name = "PATH")]
@@ -43,7 +47,10 @@ pub fn main() -> ExitCode {
     };
     crate::logging::init(level);
     crate::logging::install_tls_provider();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -15,13 +15,17 @@ impl Display {
     pub fn new() -> Display {
         if std::io::stderr().is_terminal() {
             let bar = ProgressBar::new(100);
-            if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos:>3}% {msg}") {
+            if let Ok(style) = ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos:>3}% {msg}",
+            ) {
                 bar.set_style(style);
             }
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
             Display::Bar(bar)
         } else {
-            Display::Lines { last: String::new() }
+            Display::Lines {
+                last: String::new(),
+            }
         }
     }
 

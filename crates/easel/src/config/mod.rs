@@ -65,13 +65,23 @@ pub struct ModelScopeSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read the configuration file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("configuration file {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{key} (from {origin}): {message}")]
-    Value { key: String, origin: Source, message: String },
+    Value {
+        key: String,
+        origin: Source,
+        message: String,
+    },
     #[error("no home directory found to place easel's {what}; set {env} to a folder")]
-    NoHome { what: &'static str, env: &'static str },
+    NoHome {
+        what: &'static str,
+        env: &'static str,
+    },
 }
 
 impl Config {

@@ -61,9 +61,11 @@ impl Resolver<'_> {
         T: FromStr,
         T::Err: fmt::Display,
     {
-        let from_env = vars
-            .iter()
-            .find_map(|v| (self.env)(v).filter(|s| !s.trim().is_empty()).map(|s| (*v, s)));
+        let from_env = vars.iter().find_map(|v| {
+            (self.env)(v)
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| (*v, s))
+        });
         let (value, source) = match (from_env, file) {
             (Some((var, text)), _) => {
                 let source = Source::Env(var.to_string());
@@ -90,7 +92,7 @@ fn plain<T: fmt::Display>(v: &T) -> String {
     v.to_string()
 }
 
-fn path_text(p: &PathBuf) -> String {
+fn path_text(p: &std::path::Path) -> String {
     p.display().to_string()
 }
 
@@ -168,7 +170,10 @@ pub fn resolve(
     if wait_seconds > 600 {
         return Err(ConfigError::Value {
             key: "wait_seconds".into(),
-            origin: r.settings.last().map_or(Source::Default, |s| s.source.clone()),
+            origin: r
+                .settings
+                .last()
+                .map_or(Source::Default, |s| s.source.clone()),
             message: format!("{wait_seconds} is above the maximum of 600; use 0 to 600"),
         });
     }
@@ -200,7 +205,10 @@ pub fn resolve(
     if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
         return Err(ConfigError::Value {
             key: "modelscope.base_url".into(),
-            origin: r.settings.last().map_or(Source::Default, |s| s.source.clone()),
+            origin: r
+                .settings
+                .last()
+                .map_or(Source::Default, |s| s.source.clone()),
             message: format!(
                 "{base_url:?} is not an http(s) URL; use e.g. {MODELSCOPE_BASE_URL:?}"
             ),
@@ -302,7 +310,10 @@ mod tests {
     fn env_beats_file_beats_default_and_sources_are_recorded() {
         let c = load(
             "output_dir = \"/srv/img\"\n[modelscope]\npoll_max_ms = 2000\n",
-            &[("EASEL_OUTPUT_DIR", "/env/img"), ("MODELSCOPE_SDK_TOKEN", "ms-secret-1")],
+            &[
+                ("EASEL_OUTPUT_DIR", "/env/img"),
+                ("MODELSCOPE_SDK_TOKEN", "ms-secret-1"),
+            ],
         )
         .expect("config");
         assert_eq!(c.output_dir, PathBuf::from("/env/img"));
@@ -311,8 +322,14 @@ mod tests {
         let tok = c.modelscope.token.as_ref().expect("token");
         assert_eq!(tok.expose_secret(), "ms-secret-1");
         let find = |k: &str| c.settings.iter().find(|s| s.key == k).expect(k).clone();
-        assert_eq!(find("output_dir").source, Source::Env("EASEL_OUTPUT_DIR".into()));
-        assert!(matches!(find("modelscope.poll_max_ms").source, Source::File(_)));
+        assert_eq!(
+            find("output_dir").source,
+            Source::Env("EASEL_OUTPUT_DIR".into())
+        );
+        assert!(matches!(
+            find("modelscope.poll_max_ms").source,
+            Source::File(_)
+        ));
         assert_eq!(find("modelscope.timeout_secs").source, Source::Default);
         let shown = format!("{:?}", c.settings);
         assert!(!shown.contains("ms-secret-1"), "token leaked: {shown}");
@@ -323,7 +340,10 @@ mod tests {
     fn prototype_token_names_and_base_url_work() {
         let c = load(
             "",
-            &[("MODELSCOPE_API_TOKEN", "ms-2"), ("MODELSCOPE_BASE_URL", "http://127.0.0.1:9")],
+            &[
+                ("MODELSCOPE_API_TOKEN", "ms-2"),
+                ("MODELSCOPE_BASE_URL", "http://127.0.0.1:9"),
+            ],
         )
         .expect("config");
         assert!(c.modelscope.token.is_some());
@@ -347,9 +367,10 @@ mod tests {
 
     #[test]
     fn explicit_missing_file_is_an_error() {
-        let err = Config::load_with(Some(std::path::Path::new("/nonexistent/easel.toml")), &|_| {
-            None
-        })
+        let err = Config::load_with(
+            Some(std::path::Path::new("/nonexistent/easel.toml")),
+            &|_| None,
+        )
         .expect_err("fail");
         assert!(err.to_string().contains("/nonexistent/easel.toml"));
     }

@@ -41,7 +41,7 @@ pub enum SubmitError {
 /// A job that is still running has a live channel; a finished one is read from the store.
 pub enum Watch {
     Live(watch::Receiver<Job>),
-    Done(Job),
+    Done(Box<Job>),
 }
 
 struct Live {
@@ -192,7 +192,7 @@ impl Jobs {
         {
             return Ok(Some(Watch::Live(l.tx.subscribe())));
         }
-        Ok(self.inner.store.get(id)?.map(Watch::Done))
+        Ok(self.inner.store.get(id)?.map(|j| Watch::Done(Box::new(j))))
     }
 
     /// Waits until the job ends or `budget` passes, calling `seen` with every new state.
@@ -206,7 +206,7 @@ impl Jobs {
             None => return Ok(None),
             Some(Watch::Done(job)) => {
                 seen(&job);
-                return Ok(Some(job));
+                return Ok(Some(*job));
             }
             Some(Watch::Live(rx)) => rx,
         };
@@ -261,7 +261,12 @@ impl Jobs {
             change(job);
             job.finished_at_ms = Some(now_ms());
         }) {
-            tracing::info!(job = id, status = job.status.as_str(), images = job.images.len(), "job finished");
+            tracing::info!(
+                job = id,
+                status = job.status.as_str(),
+                images = job.images.len(),
+                "job finished"
+            );
         }
         if let Ok(mut live) = self.inner.live.lock() {
             live.remove(id);

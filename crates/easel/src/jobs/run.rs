@@ -7,8 +7,8 @@ use std::time::SystemTime;
 use futures::future::join_all;
 use tokio_util::sync::CancellationToken;
 
-use super::model::{ImageFailure, Job, JobStatus, SavedImage};
 use super::Jobs;
+use super::model::{ImageFailure, Job, JobStatus, SavedImage};
 use crate::backend::{Backend, BackendError, CancelOutcome, ErrorKind, EventSink, RemoteImage};
 use crate::outputs::{SaveRequest, default_stem, inspect};
 
@@ -16,7 +16,12 @@ use crate::outputs::{SaveRequest, default_stem, inspect};
 const SUBMITTED: f64 = 0.05;
 const TRACKED: f64 = 0.85;
 
-pub(super) async fn run(jobs: Jobs, id: String, backend: Arc<dyn Backend>, cancel: CancellationToken) {
+pub(super) async fn run(
+    jobs: Jobs,
+    id: String,
+    backend: Arc<dyn Backend>,
+    cancel: CancellationToken,
+) {
     tokio::select! {
         biased;
         _ = cancel.cancelled() => stop(&jobs, &id, &*backend).await,
@@ -81,7 +86,11 @@ async fn drive(jobs: &Jobs, id: &str, backend: &dyn Backend) -> Result<(), Backe
                 _ => 0.0,
             };
             jobs.update(&id, false, |j| {
-                raise(j, SUBMITTED + (TRACKED - SUBMITTED) * share, p.message.clone());
+                raise(
+                    j,
+                    SUBMITTED + (TRACKED - SUBMITTED) * share,
+                    p.message.clone(),
+                );
                 j.progress.queue_position = p.queue_position;
             });
         })
@@ -89,7 +98,9 @@ async fn drive(jobs: &Jobs, id: &str, backend: &dyn Backend) -> Result<(), Backe
     let outcomes = backend.track(&ticket, &sink).await?;
 
     let total = outcomes.len();
-    jobs.update(id, true, |j| raise(j, TRACKED, format!("downloading {total} image(s)")));
+    jobs.update(id, true, |j| {
+        raise(j, TRACKED, format!("downloading {total} image(s)"))
+    });
     let job = &job;
     let saves = outcomes.into_iter().map(|outcome| async move {
         match outcome {
@@ -138,12 +149,19 @@ async fn drive(jobs: &Jobs, id: &str, backend: &dyn Backend) -> Result<(), Backe
 type Failure = (Option<u32>, Option<u64>, BackendError);
 
 /// Downloads one image, checks it, and saves it under the output root.
-async fn collect(jobs: &Jobs, job: &Job, backend: &dyn Backend, image: RemoteImage) -> Result<SavedImage, Failure> {
+async fn collect(
+    jobs: &Jobs,
+    job: &Job,
+    backend: &dyn Backend,
+    image: RemoteImage,
+) -> Result<SavedImage, Failure> {
     let fail = |e: BackendError| (Some(image.index), image.seed, e);
     let fetched = backend.fetch(&image).await.map_err(fail)?;
     inspect(&fetched.bytes, fetched.content_type.as_deref())
         .map_err(|e| fail(BackendError::new(ErrorKind::Download, e.to_string())))?;
-    let seed = image.seed.unwrap_or_else(|| job.request.seed_for(image.index));
+    let seed = image
+        .seed
+        .unwrap_or_else(|| job.request.seed_for(image.index));
     let stem = match &job.output.stem {
         Some(stem) if job.request.count > 1 => format!("{stem}-{}", image.index + 1),
         Some(stem) => stem.clone(),
@@ -162,7 +180,12 @@ async fn collect(jobs: &Jobs, job: &Job, backend: &dyn Backend, image: RemoteIma
         })
     })
     .await
-    .map_err(|e| fail(BackendError::new(ErrorKind::Save, format!("saving was interrupted: {e}"))))?
+    .map_err(|e| {
+        fail(BackendError::new(
+            ErrorKind::Save,
+            format!("saving was interrupted: {e}"),
+        ))
+    })?
     .map_err(|e| fail(BackendError::new(ErrorKind::Save, e.to_string())))?;
     tracing::info!(job = %job.id, path = %saved.path.display(), "image saved");
     Ok(SavedImage {
@@ -180,7 +203,10 @@ async fn collect(jobs: &Jobs, job: &Job, backend: &dyn Backend, image: RemoteIma
 /// One error for a job none of whose images could be made.
 fn summarize(failures: &[ImageFailure]) -> BackendError {
     match failures {
-        [] => BackendError::new(ErrorKind::Failed, "the backend returned no images; generate again"),
+        [] => BackendError::new(
+            ErrorKind::Failed,
+            "the backend returned no images; generate again",
+        ),
         [one] => one.error.clone(),
         [first, rest @ ..] => {
             let mut e = first.error.clone();
@@ -188,7 +214,12 @@ fn summarize(failures: &[ImageFailure]) -> BackendError {
                 e.message = format!("all {} images failed: {}", failures.len(), e.message);
             } else {
                 let others: Vec<String> = rest.iter().map(|f| f.error.to_string()).collect();
-                e.message = format!("all {} images failed: {}; {}", failures.len(), e.message, others.join("; "));
+                e.message = format!(
+                    "all {} images failed: {}; {}",
+                    failures.len(),
+                    e.message,
+                    others.join("; ")
+                );
             }
             e
         }

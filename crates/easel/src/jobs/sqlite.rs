@@ -51,7 +51,10 @@ fn open_error(path: &Path, e: &rusqlite::Error) -> StoreError {
         "it is not a readable SQLite database (damaged, or another file). Move it aside (for example rename it to jobs.db.broken) and start easel again; saved images are not affected"
     } else if text.contains("locked") || text.contains("busy") {
         "another process holds it locked. Close other programs using it, or give this easel its own EASEL_DATA_DIR"
-    } else if text.contains("unable to open") || text.contains("readonly") || text.contains("permission") {
+    } else if text.contains("unable to open")
+        || text.contains("readonly")
+        || text.contains("permission")
+    {
         "it cannot be opened for writing. Check the folder's permissions or set EASEL_DATA_DIR to a writable folder"
     } else {
         "set EASEL_DATA_DIR to another folder if this persists"
@@ -65,7 +68,11 @@ fn to_json<T: Serialize>(v: &T) -> Result<String, StoreError> {
 
 fn from_json<T: DeserializeOwned>(text: &str, what: &str) -> rusqlite::Result<T> {
     serde_json::from_str(text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, format!("{what}: {e}").into())
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("{what}: {e}").into(),
+        )
     })
 }
 
@@ -197,9 +204,13 @@ impl JobStore for SqliteStore {
 
     fn get(&self, id: &str) -> Result<Option<Job>, StoreError> {
         let conn = self.lock()?;
-        conn.query_row(&format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"), [id], row_to_job)
-            .optional()
-            .map_err(sql_err)
+        conn.query_row(
+            &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"),
+            [id],
+            row_to_job,
+        )
+        .optional()
+        .map_err(sql_err)
     }
 
     fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
@@ -214,14 +225,24 @@ impl JobStore for SqliteStore {
         let status = filter.status.map(JobStatus::as_str);
         let rows = stmt
             .query_map(
-                params![status, filter.since_ms as i64, filter.limit as i64, filter.offset as i64],
+                params![
+                    status,
+                    filter.since_ms as i64,
+                    filter.limit as i64,
+                    filter.offset as i64
+                ],
                 row_to_job,
             )
             .map_err(sql_err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(sql_err)
     }
 
-    fn claim_unfinished(&self, owner: &str, now_ms: u64, lease_until_ms: u64) -> Result<Vec<Job>, StoreError> {
+    fn claim_unfinished(
+        &self,
+        owner: &str,
+        now_ms: u64,
+        lease_until_ms: u64,
+    ) -> Result<Vec<Job>, StoreError> {
         let conn = self.lock()?;
         let tx = conn.unchecked_transaction().map_err(sql_err)?;
         let claimed = {
@@ -233,7 +254,10 @@ impl JobStore for SqliteStore {
                 ))
                 .map_err(sql_err)?;
             let rows = stmt
-                .query_map(params![owner, now_ms as i64, lease_until_ms as i64], row_to_job)
+                .query_map(
+                    params![owner, now_ms as i64, lease_until_ms as i64],
+                    row_to_job,
+                )
                 .map_err(sql_err)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(sql_err)?
         };

@@ -48,7 +48,12 @@ pub trait JobStore: Send + Sync {
     fn get(&self, id: &str) -> Result<Option<Job>, StoreError>;
     fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
     /// Takes over unfinished jobs nobody holds a live lease on, for `owner`.
-    fn claim_unfinished(&self, owner: &str, now_ms: u64, lease_until_ms: u64) -> Result<Vec<Job>, StoreError>;
+    fn claim_unfinished(
+        &self,
+        owner: &str,
+        now_ms: u64,
+        lease_until_ms: u64,
+    ) -> Result<Vec<Job>, StoreError>;
     /// Extends the lease on every unfinished job `owner` runs.
     fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<(), StoreError>;
     /// Deletes finished jobs that finished before the given time; returns how many.
@@ -79,7 +84,9 @@ impl JobStore for MemoryStore {
     fn insert(&self, job: &Job, owner: &str, lease_until_ms: u64) -> Result<Inserted, StoreError> {
         let mut jobs = self.lock()?;
         if let Some(key) = &job.idempotency_key
-            && let Some(e) = jobs.values().find(|e| e.job.idempotency_key.as_ref() == Some(key))
+            && let Some(e) = jobs
+                .values()
+                .find(|e| e.job.idempotency_key.as_ref() == Some(key))
         {
             return Ok(Inserted::Existing(Box::new(e.job.clone())));
         }
@@ -121,14 +128,25 @@ impl JobStore for MemoryStore {
             .lock()?
             .values()
             .map(|e| &e.job)
-            .filter(|j| filter.status.is_none_or(|s| j.status == s) && j.created_at_ms >= filter.since_ms)
+            .filter(|j| {
+                filter.status.is_none_or(|s| j.status == s) && j.created_at_ms >= filter.since_ms
+            })
             .cloned()
             .collect();
         all.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then(b.id.cmp(&a.id)));
-        Ok(all.into_iter().skip(filter.offset).take(filter.limit).collect())
+        Ok(all
+            .into_iter()
+            .skip(filter.offset)
+            .take(filter.limit)
+            .collect())
     }
 
-    fn claim_unfinished(&self, owner: &str, now_ms: u64, lease_until_ms: u64) -> Result<Vec<Job>, StoreError> {
+    fn claim_unfinished(
+        &self,
+        owner: &str,
+        now_ms: u64,
+        lease_until_ms: u64,
+    ) -> Result<Vec<Job>, StoreError> {
         let mut jobs = self.lock()?;
         let mut claimed = Vec::new();
         for e in jobs.values_mut() {

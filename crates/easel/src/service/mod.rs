@@ -110,6 +110,8 @@ impl ServerHandler for EaselServer {
         request: ReadResourceRequestParams,
         _: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        resources::read(&self.state.jobs, &request.uri).await.map(Into::into)
+        resources::read(&self.state.jobs, &request.uri)
+            .await
+            .map(Into::into)
     }
 }

@@ -105,7 +105,10 @@ fn kb(bytes: u64) -> String {
 
 impl JobReport {
     pub fn new(job: &Job) -> JobReport {
-        let elapsed_ms = job.finished_at_ms.unwrap_or_else(now_ms).saturating_sub(job.created_at_ms);
+        let elapsed_ms = job
+            .finished_at_ms
+            .unwrap_or_else(now_ms)
+            .saturating_sub(job.created_at_ms);
         let files = job
             .images
             .iter()
@@ -188,7 +191,9 @@ impl JobReport {
             ),
             JobStatus::Failed => format!(
                 "Generation failed after {secs:.1} s: {}",
-                self.error.as_ref().map_or("unknown error".into(), ErrorReport::describe)
+                self.error
+                    .as_ref()
+                    .map_or("unknown error".into(), ErrorReport::describe)
             ),
             JobStatus::Cancelled => format!(
                 "Job {} was cancelled: {}",
@@ -212,7 +217,9 @@ impl JobReport {
         // A failed job's error already is its images' failure; list them only beside successes.
         if self.status == JobStatus::Succeeded {
             for f in &self.failures {
-                let which = f.index.map_or("an image".into(), |i| format!("image {}", i + 1));
+                let which = f
+                    .index
+                    .map_or("an image".into(), |i| format!("image {}", i + 1));
                 out.push_str(&format!("\n- {which} failed: {}", f.describe()));
             }
         }
@@ -270,7 +277,10 @@ pub async fn tool_result(job: &Job, preview: PreviewMode) -> CallToolResult {
             Resource::new(f.uri.clone(), name)
                 .with_mime_type(f.mime.clone())
                 .with_size(f.bytes)
-                .with_description(format!("{}x{} image saved at {}", f.width, f.height, f.path)),
+                .with_description(format!(
+                    "{}x{} image saved at {}",
+                    f.width, f.height, f.path
+                )),
         ));
     }
     let failed = matches!(job.status, JobStatus::Failed | JobStatus::Cancelled);

@@ -4,8 +4,8 @@
 use base64::Engine;
 use rmcp::ErrorData as McpError;
 use rmcp::model::{
-    ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
-    ReadResourceResult, Resource, ResourceContents, ResourceTemplate,
+    ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams, ReadResourceResult,
+    Resource, ResourceContents, ResourceTemplate,
 };
 use serde_json::json;
 
@@ -22,7 +22,10 @@ pub fn templates() -> ListResourceTemplatesResult {
 }
 
 /// Newest jobs first, one entry per saved image; the cursor is the offset in jobs.
-pub fn list(jobs: &Jobs, request: Option<PaginatedRequestParams>) -> Result<ListResourcesResult, McpError> {
+pub fn list(
+    jobs: &Jobs,
+    request: Option<PaginatedRequestParams>,
+) -> Result<ListResourcesResult, McpError> {
     let offset = request
         .and_then(|r| r.cursor)
         .map(|c| c.parse::<usize>())
@@ -30,7 +33,10 @@ pub fn list(jobs: &Jobs, request: Option<PaginatedRequestParams>) -> Result<List
         .map_err(|_| McpError::invalid_params("cursor is not one easel issued", None))?
         .unwrap_or(0);
     let all = jobs
-        .list(&JobFilter { limit: offset + PAGE + 1, ..JobFilter::default() })
+        .list(&JobFilter {
+            limit: offset + PAGE + 1,
+            ..JobFilter::default()
+        })
         .map_err(|e| McpError::internal_error(e.to_string(), None))?;
     let more = all.len() > offset + PAGE;
     let resources = all
@@ -70,10 +76,16 @@ pub async fn read(jobs: &Jobs, uri: &str) -> Result<ReadResourceResult, McpError
     let (job_id, index) = rest
         .split_once("/images/")
         .ok_or_else(|| not_found(uri, "expected easel://jobs/{job_id}/images/{index}"))?;
-    if job_id.is_empty() || !job_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+    if job_id.is_empty()
+        || !job_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
         return Err(not_found(uri, "malformed job id"));
     }
-    let index: u32 = index.parse().map_err(|_| not_found(uri, "malformed image index"))?;
+    let index: u32 = index
+        .parse()
+        .map_err(|_| not_found(uri, "malformed image index"))?;
     let job = jobs
         .get(job_id)
         .map_err(|e| McpError::internal_error(e.to_string(), None))?
@@ -84,7 +96,10 @@ pub async fn read(jobs: &Jobs, uri: &str) -> Result<ReadResourceResult, McpError
         .find(|i| i.index == index)
         .ok_or_else(|| not_found(uri, "no such image in this job"))?;
     if !jobs.outputs().contains(&image.path) {
-        return Err(not_found(uri, "the file is no longer inside the output root"));
+        return Err(not_found(
+            uri,
+            "the file is no longer inside the output root",
+        ));
     }
     let bytes = tokio::fs::read(&image.path)
         .await

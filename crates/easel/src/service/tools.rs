@@ -9,10 +9,10 @@ use rmcp::model::{CallToolResult, ContentBlock};
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
 
+use super::EaselServer;
 use super::params::{GenerateImageParams, GetJobParams};
 use super::report::{JobReport, tool_result};
 use super::wait::wait_reporting;
-use super::EaselServer;
 use crate::jobs::{OutputSpec, SubmitError};
 use crate::outputs::PreviewMode;
 use crate::request::{GenerateRequest, InvalidInput, MAX_SEED, Size};
@@ -93,9 +93,13 @@ impl EaselServer {
         let request = GenerateRequest {
             prompt: p.prompt,
             negative_prompt: p.negative_prompt,
-            model: p.model.unwrap_or_else(|| backend.default_model().to_string()),
+            model: p
+                .model
+                .unwrap_or_else(|| backend.default_model().to_string()),
             size,
-            seed: p.seed.unwrap_or_else(|| rand::rng().random_range(0..=MAX_SEED)),
+            seed: p
+                .seed
+                .unwrap_or_else(|| rand::rng().random_range(0..=MAX_SEED)),
             steps: p.steps,
             guidance: p.guidance,
             loras: p.loras,
@@ -108,7 +112,9 @@ impl EaselServer {
         };
         let job = match jobs.submit(Some(backend.name()), request, output) {
             Ok(job) => job,
-            Err(SubmitError::Store(e)) => return refuse(format!("easel could not record the job: {e}")),
+            Err(SubmitError::Store(e)) => {
+                return refuse(format!("easel could not record the job: {e}"));
+            }
             Err(e) => return refuse(e.to_string()),
         };
         self.wait_and_report(&job.id, budget, p.preview, ctx).await
@@ -129,6 +135,7 @@ impl EaselServer {
             Ok(b) => b,
             Err(e) => return refuse(e.to_string()),
         };
-        self.wait_and_report(&p.job_id, budget, p.preview, ctx).await
+        self.wait_and_report(&p.job_id, budget, p.preview, ctx)
+            .await
     }
 }

@@ -61,7 +61,7 @@ pub async fn wait_reporting(
 ) -> Result<Option<Job>, StoreError> {
     let mut rx = match jobs.watch(id)? {
         None => return Ok(None),
-        Some(Watch::Done(job)) => return Ok(Some(job)),
+        Some(Watch::Done(job)) => return Ok(Some(*job)),
         Some(Watch::Live(rx)) => rx,
     };
     let mut reporter = Reporter {

@@ -45,7 +45,11 @@ pub struct Harness {
 }
 
 /// Fast polling and retries so tests take milliseconds; `extra` adds env overrides.
-pub fn test_env(sim: &ModelScopeSim, out: &Path, extra: &[(&str, &str)]) -> HashMap<String, String> {
+pub fn test_env(
+    sim: &ModelScopeSim,
+    out: &Path,
+    extra: &[(&str, &str)],
+) -> HashMap<String, String> {
     let mut env: HashMap<String, String> = [
         ("EASEL_OUTPUT_DIR", out.display().to_string()),
         ("EASEL_DATA_DIR", out.join(".data").display().to_string()),
@@ -91,7 +95,13 @@ pub async fn start(sim_config: ModelScopeConfig, extra_env: &[(&str, &str)]) -> 
     });
     let recorder = Recorder::default();
     let client = recorder.clone().serve(client_io).await.expect("client");
-    Harness { sim, dir, client, recorder, config }
+    Harness {
+        sim,
+        dir,
+        client,
+        recorder,
+        config,
+    }
 }
 
 impl Harness {
@@ -114,7 +124,11 @@ impl Harness {
     }
 }
 
-pub async fn call<H: ClientHandler>(client: &RunningService<RoleClient, H>, tool: &str, args: Value) -> CallToolResult {
+pub async fn call<H: ClientHandler>(
+    client: &RunningService<RoleClient, H>,
+    tool: &str,
+    args: Value,
+) -> CallToolResult {
     let mut params = CallToolRequestParams::new(tool.to_string());
     params.arguments = args.as_object().cloned();
     params.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(
@@ -131,7 +145,9 @@ pub async fn call<H: ClientHandler>(client: &RunningService<RoleClient, H>, tool
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {

@@ -32,7 +32,10 @@ pub async fn parse<T: DeserializeOwned>(resp: Response, model: &str) -> Result<T
         return serde_json::from_str(&text).map_err(|e| {
             BackendError::new(
                 ErrorKind::Protocol,
-                format!("ModelScope answered 200 with an unexpected body ({e}): {}", clip(&text)),
+                format!(
+                    "ModelScope answered 200 with an unexpected body ({e}): {}",
+                    clip(&text)
+                ),
             )
         });
     }
@@ -41,7 +44,11 @@ pub async fn parse<T: DeserializeOwned>(resp: Response, model: &str) -> Result<T
 
 fn clip(text: &str) -> String {
     let t: String = text.chars().take(300).collect();
-    if t.len() < text.len() { format!("{t}…") } else { t }
+    if t.len() < text.len() {
+        format!("{t}…")
+    } else {
+        t
+    }
 }
 
 /// The error for a non-200 answer, worded by status (§5.2).
@@ -70,7 +77,10 @@ pub fn status_error(status: StatusCode, body: &str, quota: &Quota, model: &str) 
             ),
         ),
         429 => {
-            let left = quota.describe().map(|q| format!(" ({q})")).unwrap_or_default();
+            let left = quota
+                .describe()
+                .map(|q| format!(" ({q})"))
+                .unwrap_or_default();
             (
                 ErrorKind::RateLimited,
                 format!(
@@ -84,7 +94,9 @@ pub fn status_error(status: StatusCode, body: &str, quota: &Quota, model: &str) 
         ),
         _ => (
             ErrorKind::Unreachable,
-            format!("ModelScope is failing (HTTP {status}: {said}) even after retries; try again in a few minutes."),
+            format!(
+                "ModelScope is failing (HTTP {status}: {said}) even after retries; try again in a few minutes."
+            ),
         ),
     };
     BackendError::new(kind, message).with_request_id(request_id)

@@ -22,7 +22,12 @@ pub fn family(model: &str) -> Option<Family> {
         f("Z-Image", 512, 2048)
     } else if m.contains("flux") || m.contains("majicflus") {
         f("FLUX", 64, 1024)
-    } else if m.contains("stable-diffusion") || m.contains("sdxl") || m.contains("sd-xl") || m.contains("sd1.5") || m.contains("sd-1.5") {
+    } else if m.contains("stable-diffusion")
+        || m.contains("sdxl")
+        || m.contains("sd-xl")
+        || m.contains("sd1.5")
+        || m.contains("sd-1.5")
+    {
         f("Stable Diffusion", 64, 2048)
     } else {
         None
@@ -65,7 +70,10 @@ mod tests {
     use super::*;
 
     fn s(w: u32, h: u32) -> Size {
-        Size { width: w, height: h }
+        Size {
+            width: w,
+            height: h,
+        }
     }
 
     #[test]

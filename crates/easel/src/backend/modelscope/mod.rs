@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use super::http::{self, RetryPolicy};
 use super::{
-    Backend, BackendError, CancelOutcome, ErrorKind, EventSink, Fetched, ImageOutcome,
-    RemoteImage, Ticket,
+    Backend, BackendError, CancelOutcome, ErrorKind, EventSink, Fetched, ImageOutcome, RemoteImage,
+    Ticket,
 };
 use crate::clock::now_ms;
 use crate::config::ModelScopeSettings;
@@ -101,7 +101,10 @@ impl ModelScope {
 
 fn ticket_body(ticket: &Ticket) -> Result<TicketBody, BackendError> {
     serde_json::from_value(ticket.0.clone()).map_err(|e| {
-        BackendError::new(ErrorKind::Protocol, format!("stored ModelScope ticket is unreadable: {e}"))
+        BackendError::new(
+            ErrorKind::Protocol,
+            format!("stored ModelScope ticket is unreadable: {e}"),
+        )
     })
 }
 
@@ -119,7 +122,10 @@ impl Backend for ModelScope {
         if is_edit_model(&request.model) {
             return Err(InvalidInput::new(
                 "model",
-                format!("{} is an image-edit model and needs a source image", request.model),
+                format!(
+                    "{} is an image-edit model and needs a source image",
+                    request.model
+                ),
                 "Use a text-to-image model such as \"Qwen/Qwen-Image\" or \"Tongyi-MAI/Z-Image-Turbo\".",
             ));
         }
@@ -143,7 +149,11 @@ impl Backend for ModelScope {
         if let Some(err) = results
             .iter()
             .all(|(_, _, r)| r.is_err())
-            .then(|| results.iter().find_map(|(_, _, r)| r.as_ref().err().cloned()))
+            .then(|| {
+                results
+                    .iter()
+                    .find_map(|(_, _, r)| r.as_ref().err().cloned())
+            })
             .flatten()
         {
             return Err(err);
@@ -151,14 +161,27 @@ impl Backend for ModelScope {
         let tasks = results
             .into_iter()
             .map(|(index, seed, r)| match r {
-                Ok(id) => TaskEntry { index, seed, task_id: Some(id), error: None },
-                Err(e) => TaskEntry { index, seed, task_id: None, error: Some(e) },
+                Ok(id) => TaskEntry {
+                    index,
+                    seed,
+                    task_id: Some(id),
+                    error: None,
+                },
+                Err(e) => TaskEntry {
+                    index,
+                    seed,
+                    task_id: None,
+                    error: Some(e),
+                },
             })
             .collect();
-        let body = TicketBody { submitted_at_ms, tasks };
-        serde_json::to_value(body)
-            .map(Ticket)
-            .map_err(|e| BackendError::new(ErrorKind::Protocol, format!("cannot record ticket: {e}")))
+        let body = TicketBody {
+            submitted_at_ms,
+            tasks,
+        };
+        serde_json::to_value(body).map(Ticket).map_err(|e| {
+            BackendError::new(ErrorKind::Protocol, format!("cannot record ticket: {e}"))
+        })
     }
 
     async fn track(
@@ -170,16 +193,29 @@ impl Backend for ModelScope {
         let token = self.token()?;
         let elapsed = Duration::from_millis(now_ms().saturating_sub(body.submitted_at_ms));
         let remaining = self.settings.timeout.saturating_sub(elapsed);
-        let tracker = task::Tracker::new(self, token, remaining, body.tasks.len() as u64, events.clone());
+        let tracker = task::Tracker::new(
+            self,
+            token,
+            remaining,
+            body.tasks.len() as u64,
+            events.clone(),
+        );
         Ok(join_all(body.tasks.iter().map(|t| tracker.follow(t))).await)
     }
 
     async fn fetch(&self, image: &RemoteImage) -> Result<Fetched, BackendError> {
-        let url = image.url.as_deref().ok_or_else(|| {
-            BackendError::new(ErrorKind::Protocol, "ModelScope image has no URL")
-        })?;
+        let url = image
+            .url
+            .as_deref()
+            .ok_or_else(|| BackendError::new(ErrorKind::Protocol, "ModelScope image has no URL"))?;
         // The storage host is public: never send the bearer token there (§7).
-        http::download(&self.http, self.retry(true), url, &format!("image {}", image.index + 1)).await
+        http::download(
+            &self.http,
+            self.retry(true),
+            url,
+            &format!("image {}", image.index + 1),
+        )
+        .await
     }
 
     async fn cancel(&self, _ticket: &Ticket) -> CancelOutcome {

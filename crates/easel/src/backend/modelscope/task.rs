@@ -46,7 +46,10 @@ impl<'a> Tracker<'a> {
         let outcome = match (&task.task_id, &task.error) {
             (_, Some(e)) => Err(e.clone()),
             (Some(id), None) => self.poll_until_done(id, task).await,
-            (None, None) => Err(BackendError::new(ErrorKind::Protocol, "ticket entry without a task id")),
+            (None, None) => Err(BackendError::new(
+                ErrorKind::Protocol,
+                "ticket entry without a task id",
+            )),
         };
         let done = self.finished.fetch_add(1, Ordering::SeqCst) + 1;
         self.events.send(Progress {
@@ -62,6 +65,7 @@ impl<'a> Tracker<'a> {
         let s = &self.backend.settings;
         let mut schedule = PollSchedule::new(s.poll_initial, s.poll_max);
         let mut polls = 0u32;
+        let mut last_status = String::new();
         loop {
             let now = Instant::now();
             if now >= self.deadline {
@@ -93,7 +97,11 @@ impl<'a> Tracker<'a> {
                                 format!("ModelScope task {task_id} succeeded but returned no output images; generate again."),
                             )
                         })?;
-                    return Ok(RemoteImage { index: task.index, seed: Some(task.seed), url: Some(url) });
+                    return Ok(RemoteImage {
+                        index: task.index,
+                        seed: Some(task.seed),
+                        url: Some(url),
+                    });
                 }
                 TaskState::Failed => {
                     let why = answer.reason().unwrap_or_else(|| {
@@ -106,7 +114,21 @@ impl<'a> Tracker<'a> {
                     .with_request_id(answer.request_id()));
                 }
                 TaskState::Queued | TaskState::Running(_) => {
-                    tracing::debug!(task_id, polls, status = ?answer.task_status, "ModelScope task in progress");
+                    let status = answer.task_status.clone().unwrap_or_default();
+                    tracing::debug!(task_id, polls, %status, "ModelScope task in progress");
+                    if status != last_status {
+                        self.events.send(Progress {
+                            done: self.finished.load(Ordering::SeqCst),
+                            total: Some(self.total),
+                            queue_position: None,
+                            message: format!(
+                                "ModelScope: {} of {} image(s) finished; task {task_id} is {status}",
+                                self.finished.load(Ordering::SeqCst),
+                                self.total
+                            ),
+                        });
+                        last_status = status;
+                    }
                 }
             }
         }

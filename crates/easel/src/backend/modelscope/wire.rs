@@ -99,7 +99,13 @@ pub enum TaskState {
 
 impl TaskAnswer {
     pub fn state(&self) -> TaskState {
-        match self.task_status.as_deref().unwrap_or("").to_ascii_uppercase().as_str() {
+        match self
+            .task_status
+            .as_deref()
+            .unwrap_or("")
+            .to_ascii_uppercase()
+            .as_str()
+        {
             "SUCCEED" | "SUCCEEDED" | "SUCCESS" => TaskState::Succeeded,
             "FAILED" | "CANCELED" | "CANCELLED" | "ERROR" => TaskState::Failed,
             "PENDING" | "QUEUED" => TaskState::Queued,
@@ -136,7 +142,11 @@ pub struct Quota {
 
 impl Quota {
     pub fn from_headers(h: &reqwest::header::HeaderMap) -> Quota {
-        let get = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let get = |name: &str| {
+            h.get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
         Quota {
             user_remaining: get("modelscope-ratelimit-requests-remaining"),
             model_remaining: get("modelscope-ratelimit-model-requests-remaining"),
@@ -161,19 +171,25 @@ mod tests {
 
     #[test]
     fn reads_every_documented_shape() {
-        let a: SubmitAnswer = serde_json::from_str(r#"{"task_id":123,"request_id":"r"}"#).expect("n");
+        let a: SubmitAnswer =
+            serde_json::from_str(r#"{"task_id":123,"request_id":"r"}"#).expect("n");
         assert_eq!(a.task_id, "123");
-        let t: TaskAnswer =
-            serde_json::from_str(r#"{"task_status":"FAILED","errors":{"message":"oom","request_id":"x"}}"#)
-                .expect("f");
+        let t: TaskAnswer = serde_json::from_str(
+            r#"{"task_status":"FAILED","errors":{"message":"oom","request_id":"x"}}"#,
+        )
+        .expect("f");
         assert_eq!(t.state(), TaskState::Failed);
         assert_eq!(t.reason().as_deref(), Some("oom"));
         assert_eq!(t.request_id().as_deref(), Some("x"));
         let bare: TaskAnswer = serde_json::from_str(r#"{"task_status":"FAILED"}"#).expect("b");
         assert_eq!(bare.reason(), None);
-        let p: TaskAnswer = serde_json::from_str(r#"{"task_status":"PROCESSING","outputs":{}}"#).expect("p");
+        let p: TaskAnswer =
+            serde_json::from_str(r#"{"task_status":"PROCESSING","outputs":{}}"#).expect("p");
         assert_eq!(p.state(), TaskState::Running("PROCESSING".into()));
-        let s: TaskAnswer = serde_json::from_str(r#"{"task_status":"SUCCEED","output_images":["u"],"time_taken":1.5}"#).expect("s");
+        let s: TaskAnswer = serde_json::from_str(
+            r#"{"task_status":"SUCCEED","output_images":["u"],"time_taken":1.5}"#,
+        )
+        .expect("s");
         assert_eq!(s.state(), TaskState::Succeeded);
     }
 }

@@ -5,9 +5,12 @@ use std::sync::Arc;
 use crate::backend::Backend;
 use crate::backend::modelscope::ModelScope;
 use crate::config::Config;
-use crate::jobs::{Jobs, MemoryStore};
+use crate::jobs::{JobStore, Jobs, MemoryStore, SqliteStore};
 use crate::outputs::OutputRoot;
 use crate::service::{EaselServer, ServiceOptions};
+
+/// File name of the job store inside the data dir.
+pub const JOB_STORE_FILE: &str = "jobs.db";
 
 /// Why easel could not start; each names what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -18,10 +21,21 @@ pub enum StartError {
     Output { path: String, message: String },
     #[error("backend {name}: {message}")]
     Backend { name: &'static str, message: String },
+    #[error("{0}")]
+    Store(String),
 }
 
-/// The job manager for `config`.
-pub fn jobs(config: &Config) -> Result<Jobs, StartError> {
+/// Where jobs are kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Storage {
+    /// SQLite in the data dir: survives restarts (serving, the CLI).
+    Durable,
+    /// Memory only (`easel demo`, whose simulator is gone after it ends).
+    Ephemeral,
+}
+
+/// The job manager for `config`. Call [`Jobs::start_background`] once a runtime runs.
+pub fn jobs(config: &Config, storage: Storage) -> Result<Jobs, StartError> {
     let outputs = OutputRoot::new(&config.output_dir).map_err(|e| StartError::Output {
         path: config.output_dir.display().to_string(),
         message: e.to_string(),
@@ -32,11 +46,19 @@ pub fn jobs(config: &Config) -> Result<Jobs, StartError> {
             message: e.to_string(),
         })?;
     let backends: Vec<Arc<dyn Backend>> = vec![Arc::new(modelscope)];
+    let store: Arc<dyn JobStore> = match storage {
+        Storage::Durable => Arc::new(
+            SqliteStore::open(&config.data_dir.join(JOB_STORE_FILE))
+                .map_err(|e| StartError::Store(e.to_string()))?,
+        ),
+        Storage::Ephemeral => Arc::new(MemoryStore::default()),
+    };
     Ok(Jobs::new(
-        Arc::new(MemoryStore::default()),
+        store,
         backends,
         config.default_backend.clone(),
         outputs,
+        config.jobs.clone(),
     ))
 }
 
@@ -46,6 +68,7 @@ pub fn server(config: &Config, jobs: Jobs) -> EaselServer {
         jobs,
         ServiceOptions {
             wait_seconds: config.wait_seconds,
+            heartbeat: config.jobs.heartbeat,
             ..ServiceOptions::default()
         },
     )

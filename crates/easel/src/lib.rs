@@ -14,3 +14,4 @@ pub mod outputs;
 pub mod request;
 pub mod serve;
 pub mod service;
+pub mod since;

@@ -61,7 +61,7 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
     if let Some(out) = args.out {
         config.output_dir = out;
     }
-    let jobs = crate::app::jobs(&config)?;
+    let jobs = crate::app::jobs(&config, crate::app::Storage::Ephemeral)?;
     let root = jobs.outputs().path().to_path_buf();
     let server = crate::app::server(&config, jobs);
 

@@ -6,8 +6,9 @@ use std::time::Duration;
 use rand::Rng;
 
 use super::progress::Display;
+use crate::app::Storage;
 use crate::config::Config;
-use crate::jobs::{JobStatus, OutputSpec};
+use crate::jobs::{JobStatus, NewJob, OutputSpec};
 use crate::outputs::OutputFormat;
 use crate::request::{GenerateRequest, MAX_SEED, Size};
 
@@ -56,7 +57,8 @@ fn parse_format(s: &str) -> Result<OutputFormat, String> {
 }
 
 pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
-    let jobs = crate::app::jobs(config)?;
+    let jobs = crate::app::jobs(config, Storage::Durable)?;
+    jobs.start_background(false);
     let backend = jobs.backend(args.backend.as_deref())?;
     let request = GenerateRequest {
         prompt: args.prompt,
@@ -78,13 +80,20 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         stem: args.filename,
         format: args.format,
     };
-    let job = jobs.submit(Some(backend.name()), request, output)?;
+    let job = jobs
+        .submit(NewJob {
+            backend: Some(backend.name().to_string()),
+            request,
+            output,
+            idempotency_key: None,
+        })?
+        .job;
     let mut display = Display::new();
     // The backend's own time-out bounds the job; this only has to outlast it.
     let waited = tokio::select! {
         w = jobs.wait(&job.id, Duration::from_secs(24 * 3600), |j| display.show(j)) => w?,
         _ = tokio::signal::ctrl_c() => {
-            jobs.cancel(&job.id);
+            let _ = jobs.cancel(&job.id).await;
             display.finish();
             eprintln!("interrupted; job {} cancelled", job.id);
             return Ok(ExitCode::from(130));

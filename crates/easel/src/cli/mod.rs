@@ -3,6 +3,7 @@
 mod config_cmd;
 mod demo;
 mod generate;
+mod jobs;
 mod progress;
 
 use std::path::PathBuf;
@@ -32,6 +33,9 @@ enum Command {
     Serve,
     /// Generate images and print where they were saved.
     Generate(generate::Args),
+    /// Inspect, wait for, cancel and prune jobs.
+    #[command(subcommand)]
+    Jobs(jobs::Command),
     /// Print the effective configuration, where each value came from, secrets redacted.
     Config,
     /// Run a real generate_image through the MCP server against a local ModelScope simulator (offline).
@@ -70,11 +74,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve => {
-            let jobs = crate::app::jobs(&config)?;
+            let jobs = crate::app::jobs(&config, crate::app::Storage::Durable)?;
+            jobs.start_background(true);
             crate::serve::stdio(crate::app::server(&config, jobs)).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate(args) => generate::run(&config, args).await,
+        Command::Jobs(command) => jobs::run(&config, command).await,
         Command::Config => {
             config_cmd::print(&config);
             Ok(ExitCode::SUCCESS)

@@ -20,7 +20,22 @@ pub struct FileConfig {
     /// Default `wait_seconds` of generating tools.
     pub wait_seconds: Option<u64>,
     #[serde(default)]
+    pub jobs: JobsFile,
+    #[serde(default)]
     pub modelscope: ModelScopeFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsFile {
+    /// Jobs running at once per backend; more wait in a queue.
+    pub max_running_per_backend: Option<usize>,
+    /// Jobs allowed to wait for a slot, over all backends.
+    pub max_queued: Option<usize>,
+    /// How long a process's claim on its running jobs lasts without renewal.
+    pub lease_secs: Option<u64>,
+    /// Interval of progress notifications while a backend is silent.
+    pub heartbeat_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

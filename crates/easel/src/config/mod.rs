@@ -34,11 +34,22 @@ pub struct Config {
     pub default_backend: String,
     /// Default `wait_seconds` of generating tools.
     pub wait_seconds: u64,
+    pub jobs: JobSettings,
     pub modelscope: ModelScopeSettings,
     /// The file that was read (or would have been).
     pub file: ConfigFile,
     /// Every setting with its display value (secrets redacted) and source, for `easel config`.
     pub settings: Vec<Setting>,
+}
+
+/// Limits and timing of the job layer.
+#[derive(Clone, Debug)]
+pub struct JobSettings {
+    pub max_running_per_backend: usize,
+    pub max_queued: usize,
+    /// A crashed process's unfinished jobs are resumed by another once this runs out.
+    pub lease: Duration,
+    pub heartbeat: Duration,
 }
 
 /// How easel talks to ModelScope's API-Inference service.

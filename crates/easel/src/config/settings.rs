@@ -9,7 +9,7 @@ use secrecy::SecretString;
 
 use super::file::FileConfig;
 use super::paths::{default_data_dir, default_output_dir, expand_home};
-use super::{Config, ConfigError, ConfigFile, ModelScopeSettings};
+use super::{Config, ConfigError, ConfigFile, JobSettings, ModelScopeSettings};
 
 /// Where a value came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -178,6 +178,42 @@ pub fn resolve(
         });
     }
 
+    let jf = file.jobs;
+    let max_running_per_backend = r.pick(
+        "jobs.max_running_per_backend",
+        &["EASEL_JOBS_MAX_RUNNING_PER_BACKEND"],
+        jf.max_running_per_backend,
+        || Ok(32),
+        plain,
+    )?;
+    let max_queued = r.pick(
+        "jobs.max_queued",
+        &["EASEL_JOBS_MAX_QUEUED"],
+        jf.max_queued,
+        || Ok(1000),
+        plain,
+    )?;
+    let lease_secs = r.pick(
+        "jobs.lease_secs",
+        &["EASEL_JOBS_LEASE_SECS"],
+        jf.lease_secs,
+        || Ok(30),
+        secs,
+    )?;
+    let heartbeat_ms = r.pick(
+        "jobs.heartbeat_ms",
+        &["EASEL_JOBS_HEARTBEAT_MS"],
+        jf.heartbeat_ms,
+        || Ok(10_000),
+        millis,
+    )?;
+    let jobs = JobSettings {
+        max_running_per_backend: max_running_per_backend.max(1),
+        max_queued,
+        lease: Duration::from_secs(lease_secs.max(1)),
+        heartbeat: Duration::from_millis(heartbeat_ms.clamp(10, 10_000)),
+    };
+
     let ms = file.modelscope;
     let token = r
         .pick(
@@ -272,6 +308,7 @@ pub fn resolve(
         data_dir,
         default_backend,
         wait_seconds,
+        jobs,
         modelscope: ModelScopeSettings {
             token,
             base_url,

@@ -1,9 +1,12 @@
 //! Every generation is a job: submit → track → collect → succeeded / failed / cancelled
-//! (DESIGN decisions 1 and 2). Callers submit and then watch a job for as long as they like;
-//! the job runs on its own task, so a caller that stops waiting never stops the job.
+//! (DESIGN decisions 1 and 2). Jobs are stored before anything is sent, run on their own
+//! tasks (a caller that stops waiting never stops a job), and are resumed from their stored
+//! ticket after a restart, so a paid generation never runs twice by accident.
 
+mod lease;
 mod model;
 mod run;
+mod slots;
 mod sqlite;
 mod store;
 
@@ -14,8 +17,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{Backend, BackendError};
+use crate::backend::{Backend, BackendError, CancelOutcome, ErrorKind};
 use crate::clock::now_ms;
+use crate::config::JobSettings;
 use crate::outputs::{OutputRoot, strip_image_extension, validate_relative_dir, validate_stem};
 use crate::request::{GenerateRequest, InvalidInput};
 
@@ -34,14 +38,48 @@ pub enum SubmitError {
     Output(#[from] crate::outputs::OutputError),
     #[error(transparent)]
     Backend(#[from] BackendError),
-    #[error(transparent)]
+    #[error(
+        "easel already has {0} jobs waiting for a free slot; try again when some finish, or raise jobs.max_queued"
+    )]
+    Busy(usize),
+    #[error("easel could not record the job: {0}")]
     Store(#[from] StoreError),
 }
 
-/// A job that is still running has a live channel; a finished one is read from the store.
+/// What the caller asks for.
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    pub backend: Option<String>,
+    pub request: GenerateRequest,
+    pub output: OutputSpec,
+    /// A second submission with the same key returns the first job instead of a new one.
+    pub idempotency_key: Option<String>,
+}
+
+/// The job a submission produced, or the existing one its idempotency key named.
+#[derive(Clone, Debug)]
+pub struct Submitted {
+    pub job: Job,
+    pub existing: bool,
+}
+
+/// A job that is still running here has a live channel; any other is read from the store.
 pub enum Watch {
     Live(watch::Receiver<Job>),
     Done(Box<Job>),
+}
+
+/// What `cancel` did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cancelled {
+    /// The job was running and is being stopped; its final state follows shortly.
+    Stopping,
+    /// The job was unfinished in the store (run by another easel process) and is now
+    /// marked cancelled; the note says whether the backend could stop it.
+    Marked(String),
+    /// The job had already finished.
+    AlreadyFinished(JobStatus),
+    NotFound,
 }
 
 struct Live {
@@ -54,6 +92,10 @@ struct Inner {
     backends: BTreeMap<String, Arc<dyn Backend>>,
     default_backend: String,
     outputs: OutputRoot,
+    settings: JobSettings,
+    /// This process's name on the leases of the jobs it runs.
+    owner: String,
+    slots: slots::Slots,
     live: Mutex<HashMap<String, Live>>,
 }
 
@@ -69,17 +111,26 @@ impl Jobs {
         backends: Vec<Arc<dyn Backend>>,
         default_backend: String,
         outputs: OutputRoot,
+        settings: JobSettings,
     ) -> Jobs {
         let backends = backends
             .into_iter()
             .map(|b| (b.name().to_string(), b))
             .collect();
+        let slots = slots::Slots::new(settings.max_running_per_backend);
         Jobs {
             inner: Arc::new(Inner {
                 store,
                 backends,
                 default_backend,
                 outputs,
+                settings,
+                owner: format!(
+                    "easel-{}-{}",
+                    std::process::id(),
+                    uuid::Uuid::new_v4().simple()
+                ),
+                slots,
                 live: Mutex::new(HashMap::new()),
             }),
         }
@@ -109,13 +160,14 @@ impl Jobs {
     }
 
     /// Validates everything that can be checked locally, records the job, and starts it.
-    pub fn submit(
-        &self,
-        backend: Option<&str>,
-        request: GenerateRequest,
-        mut output: OutputSpec,
-    ) -> Result<Job, SubmitError> {
-        let backend = self.backend(backend)?;
+    pub fn submit(&self, new: NewJob) -> Result<Submitted, SubmitError> {
+        let NewJob {
+            backend,
+            request,
+            mut output,
+            idempotency_key,
+        } = new;
+        let backend = self.backend(backend.as_deref())?;
         request.validate()?;
         backend.validate(&request)?;
         if let Some(dir) = &output.dir {
@@ -126,7 +178,21 @@ impl Jobs {
             validate_stem(&stem)?;
             output.stem = Some(stem);
         }
+        if let Some(key) = &idempotency_key
+            && (key.is_empty() || key.len() > 200)
+        {
+            return Err(InvalidInput::new(
+                "idempotency_key",
+                format!("has {} characters", key.len()),
+                "Use 1 to 200 characters, e.g. a hash of the request or a batch line id.",
+            )
+            .into());
+        }
         backend.preflight()?;
+        let waiting = self.queued_here();
+        if waiting >= self.inner.settings.max_queued {
+            return Err(SubmitError::Busy(waiting));
+        }
         let now = now_ms();
         let job = Job {
             id: uuid::Uuid::new_v4().simple().to_string(),
@@ -143,20 +209,50 @@ impl Jobs {
             images: Vec::new(),
             failures: Vec::new(),
             error: None,
-            idempotency_key: None,
+            idempotency_key,
             created_at_ms: now,
             updated_at_ms: now,
             finished_at_ms: None,
         };
-        self.inner.store.insert(&job, "local", u64::MAX)?;
-        self.start(job.clone(), backend);
-        Ok(job)
+        let lease_until = now + self.inner.settings.lease.as_millis() as u64;
+        match self
+            .inner
+            .store
+            .insert(&job, &self.inner.owner, lease_until)?
+        {
+            Inserted::Existing(existing) => {
+                tracing::info!(job = %existing.id, "idempotency key matched an existing job");
+                let job = self.get(&existing.id)?.unwrap_or(*existing);
+                Ok(Submitted {
+                    job,
+                    existing: true,
+                })
+            }
+            Inserted::New => {
+                self.start(job.clone(), backend);
+                Ok(Submitted {
+                    job,
+                    existing: false,
+                })
+            }
+        }
+    }
+
+    fn queued_here(&self) -> usize {
+        self.inner.live.lock().map_or(0, |live| {
+            live.values()
+                .filter(|l| l.tx.borrow().status == JobStatus::Queued)
+                .count()
+        })
     }
 
     fn start(&self, job: Job, backend: Arc<dyn Backend>) {
         let cancel = CancellationToken::new();
         let (tx, _) = watch::channel(job.clone());
         if let Ok(mut live) = self.inner.live.lock() {
+            if live.contains_key(&job.id) {
+                return;
+            }
             live.insert(
                 job.id.clone(),
                 Live {
@@ -168,6 +264,13 @@ impl Jobs {
         tokio::spawn(run::run(self.clone(), job.id, backend, cancel));
     }
 
+    /// Renews this process's leases and resumes unfinished jobs nobody else runs, now and
+    /// then every third of a lease. `resume` is false for short-lived commands, which only
+    /// keep their own jobs' leases.
+    pub fn start_background(&self, resume: bool) {
+        tokio::spawn(lease::maintain(self.clone(), resume));
+    }
+
     /// The job as it is now.
     pub fn get(&self, id: &str) -> Result<Option<Job>, StoreError> {
         if let Some(job) = self.live_snapshot(id) {
@@ -177,7 +280,20 @@ impl Jobs {
     }
 
     pub fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
-        self.inner.store.list(filter)
+        let mut jobs = self.inner.store.list(filter)?;
+        for job in &mut jobs {
+            if let Some(live) = self.live_snapshot(&job.id) {
+                *job = live;
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// Deletes finished jobs older than `age` from the store. Files are never deleted.
+    pub fn prune(&self, age: Duration) -> Result<usize, StoreError> {
+        self.inner
+            .store
+            .prune(now_ms().saturating_sub(age.as_millis() as u64))
     }
 
     fn live_snapshot(&self, id: &str) -> Option<Job> {
@@ -224,22 +340,51 @@ impl Jobs {
         }
     }
 
-    /// Asks a running job to stop. Returns false when the job is not running.
-    pub fn cancel(&self, id: &str) -> bool {
-        let Ok(live) = self.inner.live.lock() else {
-            return false;
-        };
-        match live.get(id) {
-            Some(l) => {
-                l.cancel.cancel();
-                true
-            }
-            None => false,
+    /// Stops a job: here if it runs here, else by marking it cancelled in the store (the
+    /// process running it notices and stops) and asking its backend to cancel.
+    pub async fn cancel(&self, id: &str) -> Result<Cancelled, StoreError> {
+        if let Ok(live) = self.inner.live.lock()
+            && let Some(l) = live.get(id)
+        {
+            l.cancel.cancel();
+            return Ok(Cancelled::Stopping);
         }
+        let Some(mut job) = self.inner.store.get(id)? else {
+            return Ok(Cancelled::NotFound);
+        };
+        if job.status.is_terminal() {
+            return Ok(Cancelled::AlreadyFinished(job.status));
+        }
+        let note = match (&job.ticket, self.backend(Some(&job.backend))) {
+            (Some(ticket), Ok(backend)) => match backend.cancel(ticket).await {
+                CancelOutcome::Cancelled => format!("cancelled at {}", backend.name()),
+                CancelOutcome::NotSupported(why) => format!("cancelled in easel; {why}"),
+            },
+            _ => "cancelled before it was submitted".to_string(),
+        };
+        job.status = JobStatus::Cancelled;
+        job.progress.message = note.clone();
+        job.error = Some(BackendError::new(ErrorKind::Cancelled, note.clone()));
+        job.finished_at_ms = Some(now_ms());
+        job.updated_at_ms = now_ms();
+        self.inner.store.put(&job)?;
+        Ok(Cancelled::Marked(note))
     }
 
-    /// Changes a running job, tells its watchers, and (when `persist`) stores it.
+    /// Changes a running job, tells its watchers, and (when `persist`) stores it. A job that
+    /// another process marked cancelled in the store is stopped instead of overwritten.
     fn update(&self, id: &str, persist: bool, change: impl FnOnce(&mut Job)) -> Option<Job> {
+        if persist
+            && let Ok(Some(stored)) = self.inner.store.get(id)
+            && stored.status == JobStatus::Cancelled
+        {
+            if let Ok(live) = self.inner.live.lock()
+                && let Some(l) = live.get(id)
+            {
+                l.cancel.cancel();
+            }
+            return None;
+        }
         let job = {
             let live = self.inner.live.lock().ok()?;
             let l = live.get(id)?;

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Jobs;
 use super::model::{ImageFailure, Job, JobStatus, SavedImage};
+use super::slots::Waiting;
 use crate::backend::{Backend, BackendError, CancelOutcome, ErrorKind, EventSink, RemoteImage};
 use crate::outputs::{SaveRequest, default_stem, inspect};
 
@@ -22,6 +23,22 @@ pub(super) async fn run(
     backend: Arc<dyn Backend>,
     cancel: CancellationToken,
 ) {
+    // Wait for a slot on this backend; the permit is held until the job ends.
+    let _permit = match jobs.inner.slots.try_take(backend.name(), &id) {
+        Ok(permit) => permit,
+        Err(waiting) => {
+            announce(&jobs, &waiting, backend.name());
+            let permit = tokio::select! {
+                permit = waiting.take() => permit,
+                _ = cancel.cancelled() => None,
+            };
+            announce(&jobs, &waiting, backend.name());
+            match permit {
+                Some(permit) => permit,
+                None => return stop(&jobs, &id, &*backend).await,
+            }
+        }
+    };
     tokio::select! {
         biased;
         _ = cancel.cancelled() => stop(&jobs, &id, &*backend).await,
@@ -33,6 +50,16 @@ pub(super) async fn run(
                 job.error = Some(error);
             }),
         },
+    }
+}
+
+/// Tells every job waiting in this line where it stands.
+fn announce(jobs: &Jobs, waiting: &Waiting, backend: &str) {
+    for (id, position) in waiting.positions() {
+        jobs.update(&id, false, |j| {
+            j.progress.queue_position = Some(position);
+            j.progress.message = format!("waiting for a free {backend} slot (position {position})");
+        });
     }
 }
 
@@ -61,11 +88,23 @@ fn raise(job: &mut Job, fraction: f64, message: String) {
 async fn drive(jobs: &Jobs, id: &str, backend: &dyn Backend) -> Result<(), BackendError> {
     let gone = || BackendError::new(ErrorKind::Protocol, "job vanished while running");
     let job = jobs.get(id).ok().flatten().ok_or_else(gone)?;
+    if job.ticket.is_none() && job.status == JobStatus::Running {
+        // Resumed after easel stopped between sending the job and storing the answer: the
+        // backend may or may not have it, and submitting again could pay twice.
+        return Err(BackendError::new(
+            ErrorKind::Failed,
+            format!(
+                "easel stopped while submitting this job to {}; it may or may not have been received there, so easel did not submit it again. Generate again if no images appear.",
+                backend.name()
+            ),
+        ));
+    }
     let ticket = match job.ticket.clone() {
         Some(ticket) => ticket,
         None => {
             jobs.update(id, true, |j| {
                 j.status = JobStatus::Running;
+                j.progress.queue_position = None;
                 raise(j, 0.01, format!("submitting to {}", backend.name()));
             });
             let ticket = backend.submit(&job.request).await?;
@@ -109,15 +148,18 @@ async fn drive(jobs: &Jobs, id: &str, backend: &dyn Backend) -> Result<(), Backe
             Err(e) => Err((None, None, e)),
         }
     });
-    let mut images = job.images.clone();
     let mut failures = Vec::new();
     for result in join_all(saves).await {
-        match result {
-            Ok(Some(saved)) => images.push(saved),
-            Ok(None) => {}
-            Err((index, seed, error)) => failures.push((index, seed, error)),
+        if let Err((index, seed, error)) = result {
+            failures.push((index, seed, error));
         }
     }
+    let mut images = jobs
+        .get(id)
+        .ok()
+        .flatten()
+        .map(|j| j.images)
+        .unwrap_or_default();
     images.sort_by_key(|s| s.index);
     let failures: Vec<ImageFailure> = failures
         .into_iter()
@@ -188,7 +230,7 @@ async fn collect(
     })?
     .map_err(|e| fail(BackendError::new(ErrorKind::Save, e.to_string())))?;
     tracing::info!(job = %job.id, path = %saved.path.display(), "image saved");
-    Ok(SavedImage {
+    let saved = SavedImage {
         index: image.index,
         path: saved.path.clone(),
         url: image.url,
@@ -197,7 +239,10 @@ async fn collect(
         height: saved.height,
         bytes: saved.bytes,
         seed: Some(seed),
-    })
+    };
+    // Recorded at once, so that a restart never downloads or writes this image again.
+    jobs.update(&job.id, true, |j| j.images.push(saved.clone()));
+    Ok(saved)
 }
 
 /// One error for a job none of whose images could be made.

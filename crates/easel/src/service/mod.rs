@@ -1,6 +1,7 @@
 //! The MCP face of easel: tools, resources and prompts. Thin: parse, validate, call `jobs`,
 //! report. Nothing here knows a backend's wire format.
 
+mod listing;
 mod params;
 mod report;
 mod resources;

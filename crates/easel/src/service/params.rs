@@ -4,6 +4,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::jobs::JobStatus;
 use crate::outputs::{OutputFormat, PreviewMode};
 use crate::request::Loras;
 
@@ -62,6 +63,9 @@ pub struct GenerateImageParams {
     /// Seconds to wait for the images, 0-600 (default 45). If the job is still running then, a job_id is returned for get_job; 0 returns at once.
     #[serde(default)]
     pub wait_seconds: Option<u64>,
+    /// Any string naming this request; calling again with the same key returns the first job instead of paying for a second one.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -75,4 +79,28 @@ pub struct GetJobParams {
     /// Inline image in the result: "thumbnail" (default), "none", or "full".
     #[serde(default)]
     pub preview: PreviewMode,
+    /// Also copy the finished files into this folder (relative to the output root); never overwrites.
+    #[serde(default)]
+    pub copy_to: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListJobsParams {
+    /// Only jobs in this state.
+    #[serde(default)]
+    pub status: Option<JobStatus>,
+    /// At most this many jobs, 1-200 (default 20), newest first.
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// Only jobs created since then: a time like "2026-11-21T08:00:00Z", or an age like "2h" or "7d".
+    #[serde(default)]
+    pub since: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelJobParams {
+    /// The job_id to cancel.
+    pub job_id: String,
 }

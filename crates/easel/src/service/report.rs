@@ -88,6 +88,19 @@ pub struct JobReport {
     /// Why previews were reduced or left out, when they were.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preview_note: Option<String>,
+    /// Absolute paths of copies made by get_job's copy_to.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<String>,
+    /// Anything else the caller should know (e.g. an idempotency key matched an earlier job).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Additions to a job's report from the tool that reports it.
+#[derive(Debug, Default)]
+pub struct Extras {
+    pub copies: Vec<String>,
+    pub note: Option<String>,
 }
 
 /// The MCP resource URI of a job's image.
@@ -166,6 +179,8 @@ impl JobReport {
             },
             next_step,
             preview_note: None,
+            copies: Vec::new(),
+            note: None,
         }
     }
 
@@ -227,6 +242,12 @@ impl JobReport {
             out.push('\n');
             out.push_str(next);
         }
+        for c in &self.copies {
+            out.push_str(&format!("\n- copied to {c}"));
+        }
+        if let Some(note) = &self.note {
+            out.push_str(&format!("\nNote: {note}"));
+        }
         if let Some(note) = &self.preview_note {
             out.push_str(&format!("\nPreview: {note}"));
         }
@@ -243,8 +264,10 @@ fn kind_name(e: &crate::backend::BackendError) -> String {
 }
 
 /// Builds the tool result for `job`: error results for failed and cancelled jobs.
-pub async fn tool_result(job: &Job, preview: PreviewMode) -> CallToolResult {
+pub async fn tool_result(job: &Job, preview: PreviewMode, extras: Extras) -> CallToolResult {
     let mut report = JobReport::new(job);
+    report.copies = extras.copies;
+    report.note = extras.note;
     let paths: Vec<_> = job.images.iter().map(|i| i.path.clone()).collect();
     let plan = if preview == PreviewMode::None || paths.is_empty() {
         None
@@ -283,7 +306,8 @@ pub async fn tool_result(job: &Job, preview: PreviewMode) -> CallToolResult {
                 )),
         ));
     }
-    let failed = matches!(job.status, JobStatus::Failed | JobStatus::Cancelled);
+    // A cancelled job is what someone asked for, not a failure to act on.
+    let failed = job.status == JobStatus::Failed;
     let mut result = if failed {
         CallToolResult::error(content)
     } else {

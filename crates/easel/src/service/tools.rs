@@ -1,4 +1,4 @@
-//! The job tools: generate_image and get_job.
+//! The job tools: generate_image, get_job, list_jobs, cancel_job.
 
 use std::time::Duration;
 
@@ -10,12 +10,14 @@ use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
 
 use super::EaselServer;
-use super::params::{GenerateImageParams, GetJobParams};
-use super::report::{JobReport, tool_result};
+use super::listing::{JobList, job_list};
+use super::params::{CancelJobParams, GenerateImageParams, GetJobParams, ListJobsParams};
+use super::report::{Extras, JobReport, tool_result};
 use super::wait::wait_reporting;
-use crate::jobs::{OutputSpec, SubmitError};
-use crate::outputs::PreviewMode;
+use crate::jobs::{Cancelled, Job, JobFilter, JobStatus, NewJob, OutputSpec};
+use crate::outputs::{OutputFormat, PreviewMode, SaveRequest, validate_relative_dir};
 use crate::request::{GenerateRequest, InvalidInput, MAX_SEED, Size};
+use crate::since::parse_since;
 
 /// A tool error the agent can act on (`isError: true`).
 fn refuse(text: impl Into<String>) -> CallToolResult {
@@ -36,14 +38,13 @@ impl EaselServer {
         Ok(Duration::from_secs(secs))
     }
 
-    /// Waits for the job within the budget, then reports it.
-    async fn wait_and_report(
+    /// Waits for the job within the budget (reporting progress), then the job as it is.
+    async fn wait_for(
         &self,
         job_id: &str,
         budget: Duration,
-        preview: PreviewMode,
-        ctx: RequestContext<RoleServer>,
-    ) -> CallToolResult {
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<Job, CallToolResult> {
         let waited = wait_reporting(
             &self.state.jobs,
             job_id,
@@ -55,12 +56,41 @@ impl EaselServer {
         )
         .await;
         match waited {
-            Ok(Some(job)) => tool_result(&job, preview).await,
-            Ok(None) => refuse(format!(
-                "job_id: no job {job_id:?} exists. Use the job_id returned by generate_image."
-            )),
-            Err(e) => refuse(format!("easel could not read its job store: {e}")),
+            Ok(Some(job)) => Ok(job),
+            Ok(None) => Err(refuse(format!(
+                "job_id: no job {job_id:?} exists. Use a job_id returned by generate_image, or list_jobs."
+            ))),
+            Err(e) => Err(refuse(format!("easel could not read its job store: {e}"))),
         }
+    }
+
+    /// Copies a finished job's files into `dir` under the output root, never overwriting.
+    async fn copy_files(&self, job: &Job, dir: &str) -> Result<Vec<String>, String> {
+        let outputs = self.state.jobs.outputs().clone();
+        let sources: Vec<_> = job.images.iter().map(|i| i.path.clone()).collect();
+        let dir = dir.to_string();
+        tokio::task::spawn_blocking(move || {
+            let mut copies = Vec::new();
+            for src in sources {
+                let bytes = std::fs::read(&src)
+                    .map_err(|e| format!("cannot read {}: {e}", src.display()))?;
+                let stem = src
+                    .file_stem()
+                    .map_or_else(|| "image".into(), |s| s.to_string_lossy().into_owned());
+                let saved = outputs
+                    .save(&SaveRequest {
+                        dir: Some(&dir),
+                        stem: &stem,
+                        bytes: &bytes,
+                        format: OutputFormat::Original,
+                    })
+                    .map_err(|e| e.to_string().replace("output_dir", "copy_to"))?;
+                copies.push(saved.path.display().to_string());
+            }
+            Ok(copies)
+        })
+        .await
+        .map_err(|e| format!("copying was interrupted: {e}"))?
     }
 }
 
@@ -105,26 +135,43 @@ impl EaselServer {
             loras: p.loras,
             count: p.count,
         };
-        let output = OutputSpec {
-            dir: p.output_dir,
-            stem: p.filename,
-            format: p.format,
-        };
-        let job = match jobs.submit(Some(backend.name()), request, output) {
-            Ok(job) => job,
-            Err(SubmitError::Store(e)) => {
-                return refuse(format!("easel could not record the job: {e}"));
-            }
+        let submitted = jobs.submit(NewJob {
+            backend: Some(backend.name().to_string()),
+            request,
+            output: OutputSpec {
+                dir: p.output_dir,
+                stem: p.filename,
+                format: p.format,
+            },
+            idempotency_key: p.idempotency_key,
+        });
+        let submitted = match submitted {
+            Ok(s) => s,
             Err(e) => return refuse(e.to_string()),
         };
-        self.wait_and_report(&job.id, budget, p.preview, ctx).await
+        let job = match self.wait_for(&submitted.job.id, budget, &ctx).await {
+            Ok(job) => job,
+            Err(refusal) => return refusal,
+        };
+        let note = submitted.existing.then(|| {
+            "idempotency_key matched an earlier job: this is that job; nothing new was submitted".to_string()
+        });
+        tool_result(
+            &job,
+            p.preview,
+            Extras {
+                note,
+                ..Extras::default()
+            },
+        )
+        .await
     }
 
-    /// Status, progress and files of a job from generate_image. Waits up to wait_seconds for it to finish; the files are already saved.
+    /// Status, progress and files of a job from generate_image. Waits up to wait_seconds for it to finish; the files are already saved. copy_to copies them into another folder of the output root.
     #[tool(
         name = "get_job",
         output_schema = schema_for_output::<JobReport>(),
-        annotations(title = "Get job", read_only_hint = true, open_world_hint = false)
+        annotations(title = "Get job", read_only_hint = false, destructive_hint = false, open_world_hint = false)
     )]
     async fn get_job(
         &self,
@@ -135,7 +182,108 @@ impl EaselServer {
             Ok(b) => b,
             Err(e) => return refuse(e.to_string()),
         };
-        self.wait_and_report(&p.job_id, budget, p.preview, ctx)
+        if let Some(dir) = &p.copy_to
+            && let Err(e) = validate_relative_dir(dir)
+        {
+            return refuse(e.to_string().replace("output_dir", "copy_to"));
+        }
+        let job = match self.wait_for(&p.job_id, budget, &ctx).await {
+            Ok(job) => job,
+            Err(refusal) => return refusal,
+        };
+        let mut extras = Extras::default();
+        if let Some(dir) = &p.copy_to {
+            if job.status != JobStatus::Succeeded {
+                extras.note = Some(format!(
+                    "copy_to skipped: the job is {}",
+                    job.status.as_str()
+                ));
+            } else {
+                match self.copy_files(&job, dir).await {
+                    Ok(copies) => extras.copies = copies,
+                    Err(e) => return refuse(e),
+                }
+            }
+        }
+        tool_result(&job, p.preview, extras).await
+    }
+
+    /// Recent jobs, newest first, compact: id, status, model, prompt start, file paths. Filter by status or by creation time.
+    #[tool(
+        name = "list_jobs",
+        output_schema = schema_for_output::<JobList>(),
+        annotations(title = "List jobs", read_only_hint = true, open_world_hint = false)
+    )]
+    async fn list_jobs(&self, Parameters(p): Parameters<ListJobsParams>) -> CallToolResult {
+        let limit = p.limit.unwrap_or(20);
+        if !(1..=200).contains(&limit) {
+            return refuse(format!(
+                "limit: {limit} is outside 1..=200. Ask for 1 to 200 jobs."
+            ));
+        }
+        let since_ms = match p
+            .since
+            .as_deref()
+            .map(|s| parse_since("since", s))
+            .transpose()
+        {
+            Ok(s) => s.unwrap_or(0),
+            Err(e) => return refuse(e.to_string()),
+        };
+        let filter = JobFilter {
+            status: p.status,
+            since_ms,
+            limit,
+            offset: 0,
+        };
+        match self.state.jobs.list(&filter) {
+            Ok(jobs) => job_list(&jobs),
+            Err(e) => refuse(format!("easel could not read its job store: {e}")),
+        }
+    }
+
+    /// Cancel a job. easel stops tracking it and will not save its images; the text says whether the backend itself could stop the work.
+    #[tool(
+        name = "cancel_job",
+        output_schema = schema_for_output::<JobReport>(),
+        annotations(title = "Cancel job", read_only_hint = false, destructive_hint = true, open_world_hint = true)
+    )]
+    async fn cancel_job(
+        &self,
+        Parameters(p): Parameters<CancelJobParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let jobs = &self.state.jobs;
+        let note = match jobs.cancel(&p.job_id).await {
+            Err(e) => return refuse(format!("easel could not read its job store: {e}")),
+            Ok(Cancelled::NotFound) => {
+                return refuse(format!(
+                    "job_id: no job {:?} exists. Use list_jobs to see job ids.",
+                    p.job_id
+                ));
+            }
+            Ok(Cancelled::AlreadyFinished(status)) => Some(format!(
+                "the job had already finished ({}); nothing was cancelled",
+                status.as_str()
+            )),
+            Ok(Cancelled::Stopping | Cancelled::Marked(_)) => None,
+        };
+        // Stopping takes one backend call at most; wait for the final state.
+        let job = match self
+            .wait_for(&p.job_id, Duration::from_secs(30), &ctx)
             .await
+        {
+            Ok(job) => job,
+            Err(refusal) => return refusal,
+        };
+        tool_result(
+            &job,
+            PreviewMode::None,
+            Extras {
+                note,
+                ..Extras::default()
+            },
+        )
+        .await
     }
 }

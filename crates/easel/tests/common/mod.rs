@@ -85,7 +85,8 @@ pub async fn start(sim_config: ModelScopeConfig, extra_env: &[(&str, &str)]) -> 
     let out = dir.path().join("out");
     let env = test_env(&sim, &out, extra_env);
     let config = config(dir.path(), &env);
-    let jobs = easel::app::jobs(&config).expect("jobs");
+    let jobs = easel::app::jobs(&config, easel::app::Storage::Durable).expect("jobs");
+    jobs.start_background(true);
     let server = easel::app::server(&config, jobs);
     let (server_io, client_io) = tokio::io::duplex(1 << 16);
     tokio::spawn(async move {

@@ -119,30 +119,19 @@ pub async fn run(config: &Config, command: Command) -> anyhow::Result<ExitCode> 
     }
 }
 
-/// Follows a job that may be run by another easel process: its state is read from the
-/// store, and if nobody holds its lease this process resumes it.
+/// Follows a job that may be run by another easel process (read from the store) or by
+/// nobody (resumed here once its lease runs out).
 async fn wait(jobs: Jobs, job_id: &str, timeout: Duration) -> anyhow::Result<ExitCode> {
-    if jobs.get(job_id)?.is_none() {
-        anyhow::bail!("no job {job_id:?}; `easel jobs list` shows job ids");
-    }
     jobs.start_background(true);
     let mut display = Display::new();
-    let deadline = tokio::time::Instant::now() + timeout;
-    let job = loop {
-        let Some(job) = jobs.get(job_id)? else {
-            anyhow::bail!("job {job_id} vanished from the store");
-        };
-        display.show(&job);
-        if job.status.is_terminal() || tokio::time::Instant::now() >= deadline {
-            break job;
-        }
-        // Another process may be running it: its progress reaches us only through the store.
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-            _ = tokio::signal::ctrl_c() => { display.finish(); return Ok(ExitCode::from(130)); }
-        }
+    let waited = tokio::select! {
+        w = jobs.wait(job_id, timeout, |j| display.show(j)) => w?,
+        _ = tokio::signal::ctrl_c() => { display.finish(); return Ok(ExitCode::from(130)); }
     };
     display.finish();
+    let Some(job) = waited else {
+        anyhow::bail!("no job {job_id:?}; `easel jobs list` shows job ids");
+    };
     for image in &job.images {
         println!("{}", image.path.display());
     }

@@ -63,6 +63,17 @@ pub struct Submitted {
     pub existing: bool,
 }
 
+/// How often a job that runs elsewhere is read from the store while someone waits for it.
+const STORE_POLL: Duration = Duration::from_millis(250);
+
+/// What following a job found.
+pub enum Followed {
+    Gone,
+    /// Finished, or not running here by the deadline: its stored state.
+    Settled(Box<Job>),
+    Live(watch::Receiver<Job>),
+}
+
 /// A job that is still running here has a live channel; any other is read from the store.
 pub enum Watch {
     Live(watch::Receiver<Job>),
@@ -239,11 +250,7 @@ impl Jobs {
     }
 
     fn queued_here(&self) -> usize {
-        self.inner.live.lock().map_or(0, |live| {
-            live.values()
-                .filter(|l| l.tx.borrow().status == JobStatus::Queued)
-                .count()
-        })
+        self.inner.slots.waiting()
     }
 
     fn start(&self, job: Job, backend: Arc<dyn Backend>) {
@@ -261,7 +268,9 @@ impl Jobs {
                 },
             );
         }
-        tokio::spawn(run::run(self.clone(), job.id, backend, cancel));
+        // Taking the slot (or a place in line) here, not in the task, keeps queue counts exact.
+        let slot = self.inner.slots.try_take(backend.name(), &job.id);
+        tokio::spawn(run::run(self.clone(), job.id, backend, slot, cancel));
     }
 
     /// Renews this process's leases and resumes unfinished jobs nobody else runs, now and
@@ -318,15 +327,15 @@ impl Jobs {
         budget: Duration,
         mut seen: impl FnMut(&Job),
     ) -> Result<Option<Job>, StoreError> {
-        let mut rx = match self.watch(id)? {
-            None => return Ok(None),
-            Some(Watch::Done(job)) => {
+        let deadline = tokio::time::Instant::now() + budget;
+        let mut rx = match self.follow(id, deadline).await? {
+            Followed::Gone => return Ok(None),
+            Followed::Settled(job) => {
                 seen(&job);
                 return Ok(Some(*job));
             }
-            Some(Watch::Live(rx)) => rx,
+            Followed::Live(rx) => rx,
         };
-        let deadline = tokio::time::Instant::now() + budget;
         loop {
             let job = rx.borrow_and_update().clone();
             seen(&job);
@@ -337,6 +346,28 @@ impl Jobs {
                 changed = rx.changed() => if changed.is_err() { return self.get(id); },
                 _ = tokio::time::sleep_until(deadline) => return Ok(Some(job)),
             }
+        }
+    }
+
+    /// A live channel for the job once it runs here; until then (it runs in another easel
+    /// process sharing the store, or waits to be resumed) its stored state is read now and
+    /// then. Ends early when the job is finished or the deadline passes.
+    pub async fn follow(
+        &self,
+        id: &str,
+        deadline: tokio::time::Instant,
+    ) -> Result<Followed, StoreError> {
+        loop {
+            match self.watch(id)? {
+                None => return Ok(Followed::Gone),
+                Some(Watch::Live(rx)) => return Ok(Followed::Live(rx)),
+                Some(Watch::Done(job)) => {
+                    if job.status.is_terminal() || tokio::time::Instant::now() >= deadline {
+                        return Ok(Followed::Settled(job));
+                    }
+                }
+            }
+            tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + STORE_POLL)).await;
         }
     }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use futures::future::join_all;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use super::Jobs;
@@ -21,10 +22,11 @@ pub(super) async fn run(
     jobs: Jobs,
     id: String,
     backend: Arc<dyn Backend>,
+    slot: Result<OwnedSemaphorePermit, Waiting>,
     cancel: CancellationToken,
 ) {
     // Wait for a slot on this backend; the permit is held until the job ends.
-    let _permit = match jobs.inner.slots.try_take(backend.name(), &id) {
+    let _permit = match slot {
         Ok(permit) => permit,
         Err(waiting) => {
             announce(&jobs, &waiting, backend.name());

@@ -46,6 +46,18 @@ impl Slots {
             .clone()
     }
 
+    /// Jobs waiting in all lines.
+    pub fn waiting(&self) -> usize {
+        let lanes = match self.lanes.lock() {
+            Ok(l) => l,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        lanes
+            .values()
+            .map(|l| l.waiting.lock().map_or(0, |w| w.len()))
+            .sum()
+    }
+
     /// A slot right away, or a place in line.
     pub fn try_take(&self, backend: &str, id: &str) -> Result<OwnedSemaphorePermit, Waiting> {
         let lane = self.lane(backend);

@@ -9,7 +9,7 @@ use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::service::{Peer, RoleServer};
 use tokio_util::sync::CancellationToken;
 
-use crate::jobs::{Job, Jobs, StoreError, Watch};
+use crate::jobs::{Followed, Job, Jobs, StoreError};
 
 /// Sends strictly increasing progress values (the protocol requires it): the job's share of
 /// work in percent, nudged up by a hair when only the message changed or for a heartbeat.
@@ -59,10 +59,14 @@ pub async fn wait_reporting(
     token: Option<ProgressToken>,
     cancelled: CancellationToken,
 ) -> Result<Option<Job>, StoreError> {
-    let mut rx = match jobs.watch(id)? {
-        None => return Ok(None),
-        Some(Watch::Done(job)) => return Ok(Some(*job)),
-        Some(Watch::Live(rx)) => rx,
+    let deadline = tokio::time::Instant::now() + budget;
+    let mut rx = tokio::select! {
+        followed = jobs.follow(id, deadline) => match followed? {
+            Followed::Gone => return Ok(None),
+            Followed::Settled(job) => return Ok(Some(*job)),
+            Followed::Live(rx) => rx,
+        },
+        _ = cancelled.cancelled() => return jobs.get(id),
     };
     let mut reporter = Reporter {
         peer,
@@ -70,7 +74,6 @@ pub async fn wait_reporting(
         last: -1.0,
         last_message: String::new(),
     };
-    let deadline = tokio::time::Instant::now() + budget;
     let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     loop {
         let job = rx.borrow_and_update().clone();

@@ -52,7 +52,10 @@ pub fn test_env(
 ) -> HashMap<String, String> {
     let mut env: HashMap<String, String> = [
         ("EASEL_OUTPUT_DIR", out.display().to_string()),
-        ("EASEL_DATA_DIR", out.join(".data").display().to_string()),
+        (
+            "EASEL_DATA_DIR",
+            out.with_file_name("data").display().to_string(),
+        ),
         ("MODELSCOPE_BASE_URL", sim.base_url()),
         ("MODELSCOPE_SDK_TOKEN", "ms-test-token".to_string()),
         ("EASEL_MODELSCOPE_POLL_INITIAL_MS", "5".to_string()),

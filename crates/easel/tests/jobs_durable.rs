@@ -1,0 +1,405 @@
+//! Durability: jobs survive a killed easel, are never submitted or saved twice, and a bad
+//! job store stops start-up with a clear message. Drives the real binary over stdio.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+use easel_sim::{ModelScopeConfig, ModelScopeSim};
+use rmcp::ServiceExt;
+use rmcp::service::{RoleClient, RunningService};
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use serde_json::json;
+use tokio::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_easel");
+
+struct Served {
+    client: RunningService<RoleClient, ()>,
+    pid: u32,
+}
+
+async fn serve(dir: &Path, env: &HashMap<String, String>) -> Served {
+    let cfg = dir.join("easel.toml");
+    std::fs::write(&cfg, "").expect("cfg");
+    let (transport, _) = TokioChildProcess::builder(Command::new(BIN).configure(|c| {
+        c.arg("--config")
+            .arg(&cfg)
+            .arg("serve")
+            .env_clear()
+            .envs(env);
+    }))
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("spawn");
+    let pid = transport.id().expect("pid");
+    let client = ().serve(transport).await.expect("initialize");
+    Served { client, pid }
+}
+
+fn kill9(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_job_survives_sigkill_and_completes_once_after_restart() {
+    let sim = ModelScopeSim::start(ModelScopeConfig {
+        latency: Duration::from_millis(1500),
+        in_progress_polls: 0,
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out");
+    let env = test_env(&sim, &out, &[("EASEL_JOBS_LEASE_SECS", "1")]);
+
+    let first = serve(dir.path(), &env).await;
+    let r = call(
+        &first.client,
+        "generate_image",
+        gen_args(json!({"wait_seconds": 0, "count": 2})),
+    )
+    .await;
+    let id = structured(&r)["job_id"].as_str().expect("id").to_string();
+    // Kill only once the tickets are stored (the job reports "submitted" or later).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = call(
+            &first.client,
+            "get_job",
+            json!({"job_id": id, "wait_seconds": 0, "preview": "none"}),
+        )
+        .await;
+        if structured(&s)["progress"]["fraction"]
+            .as_f64()
+            .unwrap_or(0.0)
+            >= 0.05
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never submitted");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    kill9(first.pid);
+    assert_eq!(sim.submissions(), 2);
+    assert!(
+        files_under(&out).is_empty(),
+        "nothing saved before the kill"
+    );
+
+    let second = serve(dir.path(), &env).await;
+    let done = call(
+        &second.client,
+        "get_job",
+        json!({"job_id": id, "wait_seconds": 60}),
+    )
+    .await;
+    let s = structured(&done);
+    assert_eq!(s["status"], "succeeded", "{}", text(&done));
+    assert_eq!(s["files"].as_array().expect("files").len(), 2);
+    assert_eq!(sim.submissions(), 2, "the restart must not submit again");
+    let files = files_under(&out);
+    assert_eq!(files.len(), 2, "each file exactly once: {files:?}");
+    let downloads = sim
+        .requests()
+        .iter()
+        .filter(|q| q.path.starts_with("/img/"))
+        .count();
+    assert_eq!(downloads, 2);
+    second.client.cancel().await.expect("close");
+}
+
+#[tokio::test]
+async fn resuming_skips_images_already_saved() {
+    easel::logging::install_tls_provider();
+    let sim = ModelScopeSim::start(ModelScopeConfig {
+        in_progress_polls: 0,
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out");
+    let env = test_env(&sim, &out, &[("EASEL_JOBS_LEASE_SECS", "1")]);
+    let config = config(dir.path(), &env);
+
+    // Two tasks accepted at the service; the first image was saved before easel stopped.
+    let http = reqwest::Client::new();
+    let mut task_ids = Vec::new();
+    for seed in [5, 6] {
+        let v: serde_json::Value = http
+            .post(format!("{}v1/images/generations", sim.base_url()))
+            .bearer_auth("ms-test-token")
+            .header("X-ModelScope-Async-Mode", "true")
+            .json(
+                &json!({"model": "Qwen/Qwen-Image", "prompt": "p", "size": "64x64", "seed": seed}),
+            )
+            .send()
+            .await
+            .expect("submit")
+            .json()
+            .await
+            .expect("json");
+        task_ids.push(v["task_id"].as_str().expect("id").to_string());
+    }
+    std::fs::create_dir_all(&out).expect("out");
+    let saved_path = out.canonicalize().expect("canon").join("first.png");
+    std::fs::write(&saved_path, easel_sim::picture::png(64, 64, "first")).expect("write");
+    let job = json!({
+        "id": "0123456789abcdef0123456789abcdef",
+        "backend": "modelscope",
+        "request": {"prompt": "p", "model": "Qwen/Qwen-Image", "size": {"width": 64, "height": 64}, "seed": 5, "count": 2},
+        "output": {"dir": null, "stem": null, "format": "original"},
+        "status": "running",
+        "progress": {"fraction": 0.5, "message": "tracking"},
+        "ticket": {"submitted_at_ms": easel::clock::now_ms(), "tasks": [
+            {"index": 0, "seed": 5, "task_id": task_ids[0]},
+            {"index": 1, "seed": 6, "task_id": task_ids[1]}
+        ]},
+        "images": [{"index": 0, "path": saved_path, "mime": "image/png", "width": 64, "height": 64, "bytes": 1, "seed": 5}],
+        "failures": [], "error": null, "idempotency_key": null,
+        "created_at_ms": 1, "updated_at_ms": 1, "finished_at_ms": null
+    });
+    let job: easel::jobs::Job = serde_json::from_value(job).expect("job");
+    let store = easel::jobs::SqliteStore::open(&config.data_dir.join(easel::app::JOB_STORE_FILE))
+        .expect("store");
+    use easel::jobs::JobStore;
+    store.insert(&job, "a-dead-process", 0).expect("insert");
+    drop(store);
+
+    let jobs = easel::app::jobs(&config, easel::app::Storage::Durable).expect("jobs");
+    jobs.start_background(true);
+    let mut done = None;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while done.is_none() {
+        assert!(Instant::now() < deadline, "not resumed");
+        if let Some(j) = jobs
+            .wait(&job.id, Duration::from_millis(200), |_| {})
+            .await
+            .expect("wait")
+            && j.status.is_terminal()
+        {
+            done = Some(j);
+        }
+    }
+    let done = done.expect("done");
+    assert_eq!(
+        done.status,
+        easel::jobs::JobStatus::Succeeded,
+        "{:?}",
+        done.error
+    );
+    assert_eq!(done.images.len(), 2);
+    let downloads: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|q| q.path.starts_with("/img/"))
+        .collect();
+    assert_eq!(downloads.len(), 1, "image 0 must not be downloaded again");
+    assert_eq!(files_under(&out).len(), 2);
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_jobs_finish_with_distinct_files() {
+    let sim = ModelScopeSim::start(ModelScopeConfig {
+        latency: Duration::from_secs(1),
+        in_progress_polls: 0,
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out");
+    let env = test_env(
+        &sim,
+        &out,
+        &[
+            ("EASEL_JOBS_MAX_RUNNING_PER_BACKEND", "256"),
+            ("EASEL_MODELSCOPE_POLL_MAX_MS", "200"),
+        ],
+    );
+    let served = serve(dir.path(), &env).await;
+    let started = Instant::now();
+    let calls = (0..200).map(|i| {
+        let client = &served.client;
+        async move {
+            call(
+                client,
+                "generate_image",
+                gen_args(json!({"seed": i, "preview": "none", "size": "128x128"})),
+            )
+            .await
+        }
+    });
+    let results = futures::future::join_all(calls).await;
+    let wall = started.elapsed();
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", served.pid)).unwrap_or_default();
+    let peak = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .unwrap_or("VmHWM: ?")
+        .to_string();
+    eprintln!(
+        "200 concurrent jobs: wall {:.2} s, easel peak RSS {peak}",
+        wall.as_secs_f64()
+    );
+    let mut paths = std::collections::HashSet::new();
+    for r in &results {
+        assert!(!is_error(r), "{}", text(r));
+        assert_eq!(structured(r)["status"], "succeeded");
+        paths.insert(
+            structured(r)["files"][0]["path"]
+                .as_str()
+                .expect("p")
+                .to_string(),
+        );
+    }
+    assert_eq!(paths.len(), 200);
+    assert_eq!(files_under(&out).len(), 200);
+    assert_eq!(sim.submissions(), 200);
+    served.client.cancel().await.expect("close");
+}
+
+async fn start_with_store(prepare: impl FnOnce(&Path)) -> (bool, String) {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("data");
+    prepare(&data.join("jobs.db"));
+    let cfg = dir.path().join("easel.toml");
+    std::fs::write(&cfg, "").expect("cfg");
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("serve")
+        .env("EASEL_DATA_DIR", &data)
+        .env("EASEL_OUTPUT_DIR", dir.path().join("out"))
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("run");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_corrupted_job_store_is_a_clear_start_up_error() {
+    let (ok, stderr) =
+        start_with_store(|p| std::fs::write(p, vec![0x42u8; 8192]).expect("garbage")).await;
+    assert!(!ok);
+    assert!(
+        stderr.contains("jobs.db")
+            && stderr.contains("not a readable SQLite database")
+            && stderr.contains("Move it aside"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_locked_job_store_is_a_clear_start_up_error() {
+    let holder = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let h = holder.clone();
+    let (ok, stderr) = start_with_store(move |p| {
+        let conn = rusqlite::Connection::open(p).expect("open");
+        conn.execute_batch("BEGIN EXCLUSIVE; CREATE TABLE held (x);")
+            .expect("lock");
+        *h.lock().expect("m") = Some(conn);
+    })
+    .await;
+    assert!(!ok);
+    assert!(
+        stderr.contains("jobs.db") && stderr.contains("locked"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    drop(holder);
+}
+
+#[tokio::test]
+async fn the_jobs_command_lists_shows_cancels_and_prunes() {
+    let sim = ModelScopeSim::start(ModelScopeConfig::default())
+        .await
+        .expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out");
+    let env = test_env(&sim, &out, &[]);
+    let cfg = dir.path().join("easel.toml");
+    std::fs::write(&cfg, "").expect("cfg");
+    let easel = |args: &[&str]| {
+        let mut c = Command::new(BIN);
+        c.arg("--config")
+            .arg(&cfg)
+            .args(args)
+            .env_clear()
+            .envs(&env);
+        c
+    };
+    let generated = easel(&["generate", "a kite", "--size", "64x64"])
+        .output()
+        .await
+        .expect("gen");
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    let list = easel(&["jobs", "list"]).output().await.expect("list");
+    let listing = String::from_utf8_lossy(&list.stdout).into_owned();
+    let id = listing
+        .split_whitespace()
+        .next()
+        .expect("a job id")
+        .to_string();
+    assert!(listing.contains("succeeded"), "{listing}");
+    let show = easel(&["jobs", "show", &id]).output().await.expect("show");
+    assert!(String::from_utf8_lossy(&show.stdout).contains(&id));
+    let wait = easel(&["jobs", "wait", &id]).output().await.expect("wait");
+    assert!(wait.status.success());
+    assert!(Path::new(String::from_utf8_lossy(&wait.stdout).trim()).exists());
+    let cancel = easel(&["jobs", "cancel", &id])
+        .output()
+        .await
+        .expect("cancel");
+    assert!(String::from_utf8_lossy(&cancel.stdout).contains("already finished"));
+    let prune = easel(&["jobs", "prune", "--older-than", "0s"])
+        .output()
+        .await
+        .expect("prune");
+    assert!(
+        String::from_utf8_lossy(&prune.stdout).contains("removed 1"),
+        "{}",
+        String::from_utf8_lossy(&prune.stdout)
+    );
+    let after = easel(&["jobs", "list"]).output().await.expect("list");
+    assert!(String::from_utf8_lossy(&after.stdout).trim().is_empty());
+    assert_eq!(files_under(&out).len(), 1, "pruning never deletes files");
+}

@@ -46,7 +46,7 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let level = match cli.command {
-        Command::Serve | Command::Demo(_) => "easel=info",
+        Command::Serve => "easel=info",
         _ => "easel=warn",
     };
     crate::logging::init(level);

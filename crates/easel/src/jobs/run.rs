@@ -211,6 +211,9 @@ async fn collect(
         Some(stem) => stem.clone(),
         None => default_stem(&job.request.prompt, seed, SystemTime::now()),
     };
+    jobs.update(&job.id, false, |j| {
+        j.progress.message = format!("saving image {} of {}", image.index + 1, job.request.count);
+    });
     let outputs = jobs.outputs().clone();
     let dir = job.output.dir.clone();
     let format = job.output.format;

@@ -83,7 +83,9 @@ pub struct GenerateRequest {
     pub prompt: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
-    pub model: String,
+    /// Model id; `None` lets the backend (or the ComfyUI workflow) choose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     pub size: Size,
     /// Seed of the first image; image `i` uses `seed + i` (wrapping within the range).
     pub seed: u64,
@@ -94,9 +96,24 @@ pub struct GenerateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loras: Option<Loras>,
     pub count: u32,
+    /// ComfyUI workflow name; `None` uses the configured default workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<String>,
+    /// Workflow-specific parameters (ComfyUI).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub params: serde_json::Map<String, serde_json::Value>,
 }
 
 impl GenerateRequest {
+    /// The model for people: the id, else the workflow that decides it.
+    pub fn describe_model(&self) -> String {
+        match (&self.model, &self.workflow) {
+            (Some(m), _) => m.clone(),
+            (None, Some(w)) => format!("workflow {w}"),
+            (None, None) => "backend default".to_string(),
+        }
+    }
+
     /// Seed of image `index` of this request: distinct per image, always in range.
     pub fn seed_for(&self, index: u32) -> u64 {
         (self.seed + u64::from(index)) % (MAX_SEED + 1)
@@ -213,7 +230,7 @@ mod tests {
         GenerateRequest {
             prompt: "a cat".into(),
             negative_prompt: None,
-            model: "Qwen/Qwen-Image".into(),
+            model: Some("Qwen/Qwen-Image".into()),
             size: Size {
                 width: 1024,
                 height: 1024,
@@ -223,6 +240,8 @@ mod tests {
             guidance: None,
             loras: None,
             count: 1,
+            workflow: None,
+            params: serde_json::Map::new(),
         }
     }
 

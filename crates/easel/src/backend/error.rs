@@ -35,6 +35,9 @@ pub struct BackendError {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The service's own structured error (ComfyUI `node_errors`, …), for structured content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 impl BackendError {
@@ -43,7 +46,13 @@ impl BackendError {
             kind,
             message: message.into(),
             request_id: None,
+            details: None,
         }
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
     }
 
     pub fn with_request_id(mut self, id: Option<String>) -> Self {

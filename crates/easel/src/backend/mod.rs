@@ -88,11 +88,14 @@ pub trait Backend: Send + Sync {
     /// The name callers use to pick this backend (`modelscope`, …).
     fn name(&self) -> &str;
 
-    /// Model used when the caller names none.
-    fn default_model(&self) -> &str;
+    /// Model used when the caller names none; `None` when something else decides (the
+    /// ComfyUI workflow).
+    fn default_model(&self) -> Option<&str>;
 
-    /// Backend-specific checks (sizes per model family, …), before anything is sent.
-    fn validate(&self, request: &GenerateRequest) -> Result<(), InvalidInput>;
+    /// Backend-specific checks (sizes per model family, workflow parameters, …), before
+    /// anything is sent. Returns warnings for the result, e.g. parameters that matched
+    /// nothing, which must be reported rather than silently dropped.
+    fn validate(&self, request: &GenerateRequest) -> Result<Vec<String>, InvalidInput>;
 
     /// Whether the backend can be used at all (credentials present, …); fails the call, not
     /// the server start.
@@ -100,7 +103,19 @@ pub trait Backend: Send + Sync {
         Ok(())
     }
 
-    async fn submit(&self, request: &GenerateRequest) -> Result<Ticket, BackendError>;
+    /// A ticket known before submitting (ComfyUI's own prompt id). The job layer stores it
+    /// first, so that after a restart mid-submission the backend can be asked about it
+    /// instead of the job being lost or submitted twice.
+    fn prepare(&self, _request: &GenerateRequest) -> Option<Ticket> {
+        None
+    }
+
+    /// Sends the request; `prepared` is what `prepare` returned.
+    async fn submit(
+        &self,
+        request: &GenerateRequest,
+        prepared: Option<&Ticket>,
+    ) -> Result<Ticket, BackendError>;
 
     /// Follows `ticket` until every image is finished or failed. Errors here fail the whole
     /// ticket (auth lost, time-out); per-image failures come back as outcomes.

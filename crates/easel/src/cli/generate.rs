@@ -37,6 +37,12 @@ pub struct Args {
     /// Guidance, 1.5-20.
     #[arg(long)]
     guidance: Option<f64>,
+    /// ComfyUI workflow name (see `easel workflows`).
+    #[arg(long)]
+    workflow: Option<String>,
+    /// A workflow parameter, NAME=VALUE (VALUE read as JSON when it parses, else as text); repeatable.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    param: Vec<String>,
     /// Images to make, 1-8.
     #[arg(long, default_value_t = 1)]
     count: u32,
@@ -49,6 +55,20 @@ pub struct Args {
     /// original, png, jpeg or webp.
     #[arg(long, default_value = "original", value_parser = parse_format)]
     format: OutputFormat,
+}
+
+/// `--param name=value` pairs; values are JSON when they parse (numbers, true), else text.
+fn parse_params(pairs: &[String]) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let mut params = serde_json::Map::new();
+    for pair in pairs {
+        let Some((name, value)) = pair.split_once('=') else {
+            anyhow::bail!("--param {pair:?}: expected NAME=VALUE, e.g. --param steps=30");
+        };
+        let value = serde_json::from_str(value)
+            .unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
+        params.insert(name.trim().to_string(), value);
+    }
+    Ok(params)
 }
 
 fn parse_format(s: &str) -> Result<OutputFormat, String> {
@@ -65,7 +85,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         negative_prompt: args.negative,
         model: args
             .model
-            .unwrap_or_else(|| backend.default_model().to_string()),
+            .or_else(|| backend.default_model().map(str::to_string)),
         size: Size::parse(&args.size)?,
         seed: args
             .seed
@@ -74,6 +94,8 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         guidance: args.guidance,
         loras: None,
         count: args.count,
+        workflow: args.workflow,
+        params: parse_params(&args.param)?,
     };
     let output = OutputSpec {
         dir: args.out,

@@ -80,7 +80,7 @@ pub async fn run(config: &Config, command: Command) -> anyhow::Result<ExitCode> 
                     "{}  {:<9}  {:<24}  {} file(s)  {}",
                     j.id,
                     j.status.as_str(),
-                    j.request.model,
+                    j.request.describe_model(),
                     j.images.len(),
                     prompt
                 );

@@ -14,7 +14,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 pub use file::FileConfig;
-pub use settings::{Setting, Source};
+pub use settings::{MODELSCOPE_MODEL, Setting, Source};
 
 /// Where the configuration file was looked for, and whether it existed.
 #[derive(Clone, Debug)]

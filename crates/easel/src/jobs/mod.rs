@@ -180,7 +180,7 @@ impl Jobs {
         } = new;
         let backend = self.backend(backend.as_deref())?;
         request.validate()?;
-        backend.validate(&request)?;
+        let warnings = backend.validate(&request)?;
         if let Some(dir) = &output.dir {
             validate_relative_dir(dir)?;
         }
@@ -220,6 +220,7 @@ impl Jobs {
             images: Vec::new(),
             failures: Vec::new(),
             error: None,
+            warnings,
             idempotency_key,
             created_at_ms: now,
             updated_at_ms: now,

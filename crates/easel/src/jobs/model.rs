@@ -102,6 +102,9 @@ pub struct Job {
     pub failures: Vec<ImageFailure>,
     /// Why the whole job failed or was cancelled.
     pub error: Option<BackendError>,
+    /// Things the caller should know, e.g. parameters the workflow had no place for.
+    #[serde(default)]
+    pub warnings: Vec<String>,
     pub idempotency_key: Option<String>,
     pub created_at_ms: u64,
     pub updated_at_ms: u64,

@@ -104,12 +104,14 @@ async fn drive(jobs: &Jobs, id: &str, backend: &dyn Backend) -> Result<(), Backe
     let ticket = match job.ticket.clone() {
         Some(ticket) => ticket,
         None => {
+            let prepared = backend.prepare(&job.request);
             jobs.update(id, true, |j| {
                 j.status = JobStatus::Running;
+                j.ticket = prepared.clone();
                 j.progress.queue_position = None;
                 raise(j, 0.01, format!("submitting to {}", backend.name()));
             });
-            let ticket = backend.submit(&job.request).await?;
+            let ticket = backend.submit(&job.request, prepared.as_ref()).await?;
             // The ticket is stored before tracking starts: a restart resumes from here.
             jobs.update(id, true, |j| {
                 j.ticket = Some(ticket.clone());

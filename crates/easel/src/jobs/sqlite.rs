@@ -15,7 +15,8 @@ use super::model::{Job, JobStatus};
 use super::store::{Inserted, JobFilter, JobStore, StoreError};
 
 /// Migrations in order; `user_version` counts how many have run.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE jobs (
     id              TEXT PRIMARY KEY,
     kind            TEXT NOT NULL,
@@ -37,7 +38,11 @@ CREATE TABLE jobs (
 );
 CREATE INDEX jobs_by_time ON jobs (created_at_ms DESC);
 CREATE INDEX jobs_unfinished ON jobs (status) WHERE finished_at_ms IS NULL;
-"#];
+"#,
+    r#"
+ALTER TABLE jobs ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]';
+"#,
+];
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -93,10 +98,11 @@ fn row_to_job(row: &Row<'_>) -> rusqlite::Result<Job> {
         created_at_ms: row.get::<_, i64>(11)? as u64,
         updated_at_ms: row.get::<_, i64>(12)? as u64,
         finished_at_ms: row.get::<_, Option<i64>>(13)?.map(|v| v as u64),
+        warnings: from_json(&row.get::<_, String>(14)?, "warnings")?,
     })
 }
 
-const COLUMNS: &str = "id, backend, status, request, output_spec, ticket, progress, images, failures, error, idempotency_key, created_at_ms, updated_at_ms, finished_at_ms";
+const COLUMNS: &str = "id, backend, status, request, output_spec, ticket, progress, images, failures, error, idempotency_key, created_at_ms, updated_at_ms, finished_at_ms, warnings";
 
 impl SqliteStore {
     /// Opens (creating if needed) `path`, migrating the schema.
@@ -287,9 +293,9 @@ impl JobStore for SqliteStore {
 
 fn write(conn: &Connection, job: &Job) -> Result<(), StoreError> {
     conn.execute(
-        "INSERT INTO jobs (id, kind, backend, status, request, output_spec, ticket, progress, images, failures, error, idempotency_key, created_at_ms, updated_at_ms, finished_at_ms)
-         VALUES (?1, 'generate', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-         ON CONFLICT(id) DO UPDATE SET status = ?3, ticket = ?6, progress = ?7, images = ?8, failures = ?9, error = ?10, updated_at_ms = ?13, finished_at_ms = ?14",
+        "INSERT INTO jobs (id, kind, backend, status, request, output_spec, ticket, progress, images, failures, error, idempotency_key, created_at_ms, updated_at_ms, finished_at_ms, warnings)
+         VALUES (?1, 'generate', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+         ON CONFLICT(id) DO UPDATE SET status = ?3, ticket = ?6, progress = ?7, images = ?8, failures = ?9, error = ?10, updated_at_ms = ?13, finished_at_ms = ?14, warnings = ?15",
         params![
             job.id,
             job.backend,
@@ -305,8 +311,56 @@ fn write(conn: &Connection, job: &Job) -> Result<(), StoreError> {
             job.created_at_ms as i64,
             job.updated_at_ms as i64,
             job.finished_at_ms.map(|v| v as i64),
+            to_json(&job.warnings)?,
         ],
     )
     .map_err(sql_err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_one_store_migrates_and_keeps_its_jobs() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("jobs.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(MIGRATIONS[0]).expect("v1 schema");
+            conn.pragma_update(None, "user_version", 1)
+                .expect("version");
+            conn.execute(
+                "INSERT INTO jobs (id, kind, backend, status, request, output_spec, progress, images, failures, created_at_ms, updated_at_ms, finished_at_ms)
+                 VALUES ('old', 'generate', 'modelscope', 'succeeded',
+                         '{\"prompt\":\"p\",\"model\":\"Qwen/Qwen-Image\",\"size\":{\"width\":64,\"height\":64},\"seed\":1,\"count\":1}',
+                         '{\"dir\":null,\"stem\":null,\"format\":\"original\"}', '{\"fraction\":1.0,\"message\":\"done\"}', '[]', '[]', 1, 2, 3)",
+                [],
+            )
+            .expect("v1 row");
+        }
+        let store = SqliteStore::open(&path).expect("migrates");
+        let job = store.get("old").expect("read").expect("kept");
+        assert!(job.warnings.is_empty());
+        assert_eq!(job.request.model.as_deref(), Some("Qwen/Qwen-Image"));
+        let version: i64 = store
+            .lock()
+            .expect("lock")
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version as usize, MIGRATIONS.len());
+    }
+
+    #[test]
+    fn a_store_from_a_newer_easel_is_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("jobs.db");
+        let conn = Connection::open(&path).expect("open");
+        conn.pragma_update(None, "user_version", 99)
+            .expect("version");
+        drop(conn);
+        let err = SqliteStore::open(&path).err().expect("refused");
+        assert!(err.to_string().contains("newer"), "{err}");
+    }
 }

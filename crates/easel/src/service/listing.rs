@@ -46,7 +46,7 @@ pub fn job_list(jobs: &[Job]) -> CallToolResult {
                 job_id: j.id.clone(),
                 status: j.status,
                 backend: j.backend.clone(),
-                model: j.request.model.clone(),
+                model: j.request.describe_model(),
                 prompt: clip(&j.request.prompt, 80),
                 created_at_ms: j.created_at_ms,
                 finished_at_ms: j.finished_at_ms,

@@ -45,6 +45,12 @@ pub struct GenerateImageParams {
     /// LoRA repo id, or {"repo/a": 0.6, "repo/b": 0.4} (at most 6, weights sum to 1).
     #[serde(default)]
     pub loras: Option<Loras>,
+    /// ComfyUI only: workflow name from list_workflows (default from configuration).
+    #[serde(default)]
+    pub workflow: Option<String>,
+    /// ComfyUI only: workflow-specific parameters by name, as list_workflows describes them; image parameters take a path relative to the output root.
+    #[serde(default)]
+    pub params: serde_json::Map<String, serde_json::Value>,
     /// Images to make, 1-8; each gets its own seed (seed, seed+1, ...).
     #[serde(default = "default_count")]
     pub count: u32,

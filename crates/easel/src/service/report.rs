@@ -37,6 +37,9 @@ pub struct ErrorReport {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The service's own structured error, e.g. ComfyUI's node_errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
     /// Which image (0-based), for per-image failures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<u32>,
@@ -69,6 +72,7 @@ pub struct JobReport {
     /// queued, running, succeeded, failed or cancelled.
     pub status: JobStatus,
     pub backend: String,
+    /// The model id, or "workflow NAME" when a ComfyUI workflow decides it.
     pub model: String,
     /// Seed of the first image; image i used seed + i.
     pub seed: u64,
@@ -77,6 +81,8 @@ pub struct JobReport {
     pub count: u32,
     pub progress: JobProgress,
     pub files: Vec<FileReport>,
+    /// Things to know about how the request was applied (e.g. parameters a workflow has no place for).
+    pub warnings: Vec<String>,
     /// Images that failed while others succeeded.
     pub failures: Vec<ErrorReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -144,6 +150,7 @@ impl JobReport {
                 kind: kind_name(&f.error),
                 message: f.error.message.clone(),
                 request_id: f.error.request_id.clone(),
+                details: f.error.details.clone(),
                 index: (f.index != u32::MAX).then_some(f.index),
             })
             .collect();
@@ -151,6 +158,7 @@ impl JobReport {
             kind: kind_name(e),
             message: e.message.clone(),
             request_id: e.request_id.clone(),
+            details: e.details.clone(),
             index: None,
         });
         let next_step = match job.status {
@@ -164,11 +172,12 @@ impl JobReport {
             job_id: job.id.clone(),
             status: job.status,
             backend: job.backend.clone(),
-            model: job.request.model.clone(),
+            model: job.request.describe_model(),
             seed: job.request.seed,
             size: job.request.size.to_string(),
             count: job.request.count,
             progress: job.progress.clone(),
+            warnings: job.warnings.clone(),
             files,
             failures,
             error,
@@ -241,6 +250,9 @@ impl JobReport {
         if let Some(next) = &self.next_step {
             out.push('\n');
             out.push_str(next);
+        }
+        for w in &self.warnings {
+            out.push_str(&format!("\nWarning: {w}"));
         }
         for c in &self.copies {
             out.push_str(&format!("\n- copied to {c}"));

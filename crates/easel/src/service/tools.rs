@@ -125,7 +125,7 @@ impl EaselServer {
             negative_prompt: p.negative_prompt,
             model: p
                 .model
-                .unwrap_or_else(|| backend.default_model().to_string()),
+                .or_else(|| backend.default_model().map(str::to_string)),
             size,
             seed: p
                 .seed
@@ -134,6 +134,8 @@ impl EaselServer {
             guidance: p.guidance,
             loras: p.loras,
             count: p.count,
+            workflow: p.workflow,
+            params: p.params,
         };
         let submitted = jobs.submit(NewJob {
             backend: Some(backend.name().to_string()),

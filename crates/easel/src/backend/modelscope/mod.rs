@@ -24,6 +24,10 @@ use crate::request::{GenerateRequest, InvalidInput};
 
 pub use limits::{check_size, family, is_edit_model};
 
+/// Only used if a request reaches the wire without a model, which the service prevents by
+/// filling in the configured default.
+const DEFAULT_MODEL_FALLBACK: &str = crate::config::MODELSCOPE_MODEL;
+
 /// Where tokens come from, for every message about credentials.
 const TOKEN_HELP: &str = "Create an access token at https://modelscope.cn/my/myaccesstoken and set it as MODELSCOPE_SDK_TOKEN in the environment of easel (in an MCP client, the \"env\" of easel's entry).";
 
@@ -93,8 +97,9 @@ impl ModelScope {
         })
         .await
         .map_err(|e| answer::unreachable(&self.settings.base_url, &e))?;
-        let accepted: wire::SubmitAnswer = answer::parse(resp, &req.model).await?;
-        tracing::info!(task_id = %accepted.task_id, request_id = ?accepted.request_id, model = %req.model, seed, "ModelScope task submitted");
+        let model = body.model;
+        let accepted: wire::SubmitAnswer = answer::parse(resp, model).await?;
+        tracing::info!(task_id = %accepted.task_id, request_id = ?accepted.request_id, model, seed, "ModelScope task submitted");
         Ok(accepted.task_id)
     }
 }
@@ -114,22 +119,31 @@ impl Backend for ModelScope {
         "modelscope"
     }
 
-    fn default_model(&self) -> &str {
-        &self.settings.default_model
+    fn default_model(&self) -> Option<&str> {
+        Some(&self.settings.default_model)
     }
 
-    fn validate(&self, request: &GenerateRequest) -> Result<(), InvalidInput> {
-        if is_edit_model(&request.model) {
+    fn validate(&self, request: &GenerateRequest) -> Result<Vec<String>, InvalidInput> {
+        if request.workflow.is_some() || !request.params.is_empty() {
+            return Err(InvalidInput::new(
+                "workflow",
+                "workflows and params apply to ComfyUI only",
+                "Leave workflow and params out for ModelScope, or set backend to \"comfyui\".",
+            ));
+        }
+        let model = request
+            .model
+            .as_deref()
+            .unwrap_or(&self.settings.default_model);
+        if is_edit_model(model) {
             return Err(InvalidInput::new(
                 "model",
-                format!(
-                    "{} is an image-edit model and needs a source image",
-                    request.model
-                ),
+                format!("{model} is an image-edit model and needs a source image"),
                 "Use a text-to-image model such as \"Qwen/Qwen-Image\" or \"Tongyi-MAI/Z-Image-Turbo\".",
             ));
         }
-        check_size(&request.model, request.size)
+        check_size(model, request.size)?;
+        Ok(Vec::new())
     }
 
     fn preflight(&self) -> Result<(), BackendError> {
@@ -139,7 +153,11 @@ impl Backend for ModelScope {
     /// One task per image (ModelScope makes one image per task), all submitted at once.
     /// Images whose submission failed are recorded in the ticket so that the others still
     /// count; only when none was accepted does the submission fail.
-    async fn submit(&self, request: &GenerateRequest) -> Result<Ticket, BackendError> {
+    async fn submit(
+        &self,
+        request: &GenerateRequest,
+        _prepared: Option<&Ticket>,
+    ) -> Result<Ticket, BackendError> {
         let submitted_at_ms = now_ms();
         let results = join_all((0..request.count).map(|i| {
             let seed = request.seed_for(i);

@@ -25,7 +25,10 @@ pub struct SubmitBody<'a> {
 impl<'a> SubmitBody<'a> {
     pub fn new(req: &'a GenerateRequest, seed: u64) -> Self {
         SubmitBody {
-            model: &req.model,
+            model: req
+                .model
+                .as_deref()
+                .unwrap_or(super::DEFAULT_MODEL_FALLBACK),
             prompt: &req.prompt,
             negative_prompt: req.negative_prompt.as_deref().filter(|s| !s.is_empty()),
             size: req.size.to_string(),

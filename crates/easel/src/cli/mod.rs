@@ -32,7 +32,7 @@ enum Command {
     /// Serve MCP to one client over stdio (what MCP clients launch).
     Serve,
     /// Generate images and print where they were saved.
-    Generate(generate::Args),
+    Generate(Box<generate::Args>),
     /// Inspect, wait for, cancel and prune jobs.
     #[command(subcommand)]
     Jobs(jobs::Command),
@@ -79,7 +79,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::serve::stdio(crate::app::server(&config, jobs)).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Generate(args) => generate::run(&config, args).await,
+        Command::Generate(args) => generate::run(&config, *args).await,
         Command::Jobs(command) => jobs::run(&config, command).await,
         Command::Config => {
             config_cmd::print(&config);

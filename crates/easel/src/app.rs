@@ -3,11 +3,13 @@
 use std::sync::Arc;
 
 use crate::backend::Backend;
+use crate::backend::comfyui::ComfyUi;
 use crate::backend::modelscope::ModelScope;
 use crate::config::Config;
 use crate::jobs::{JobStore, Jobs, MemoryStore, SqliteStore};
 use crate::outputs::OutputRoot;
 use crate::service::{EaselServer, ServiceOptions};
+use crate::workflows::Library;
 
 /// File name of the job store inside the data dir.
 pub const JOB_STORE_FILE: &str = "jobs.db";
@@ -34,18 +36,31 @@ pub enum Storage {
     Ephemeral,
 }
 
-/// The job manager for `config`. Call [`Jobs::start_background`] once a runtime runs.
-pub fn jobs(config: &Config, storage: Storage) -> Result<Jobs, StartError> {
+/// A running easel: its jobs and the workflow library they share with the MCP tools.
+#[derive(Clone)]
+pub struct App {
+    pub jobs: Jobs,
+    pub library: Arc<Library>,
+}
+
+/// Builds easel for `config`. Call [`Jobs::start_background`] once a runtime runs.
+pub fn build(config: &Config, storage: Storage) -> Result<App, StartError> {
     let outputs = OutputRoot::new(&config.output_dir).map_err(|e| StartError::Output {
         path: config.output_dir.display().to_string(),
         message: e.to_string(),
     })?;
+    let library = Arc::new(Library::new(Some(config.comfyui.workflows_dir.clone())));
     let modelscope =
         ModelScope::new(config.modelscope.clone()).map_err(|e| StartError::Backend {
             name: "modelscope",
             message: e.to_string(),
         })?;
-    let backends: Vec<Arc<dyn Backend>> = vec![Arc::new(modelscope)];
+    let comfyui = ComfyUi::new(config.comfyui.clone(), library.clone(), outputs.clone())
+        .map_err(|e| StartError::Backend {
+            name: "comfyui",
+            message: e.to_string(),
+        })?;
+    let backends: Vec<Arc<dyn Backend>> = vec![Arc::new(modelscope), Arc::new(comfyui)];
     let store: Arc<dyn JobStore> = match storage {
         Storage::Durable => Arc::new(
             SqliteStore::open(&config.data_dir.join(JOB_STORE_FILE))
@@ -53,23 +68,28 @@ pub fn jobs(config: &Config, storage: Storage) -> Result<Jobs, StartError> {
         ),
         Storage::Ephemeral => Arc::new(MemoryStore::default()),
     };
-    Ok(Jobs::new(
+    let jobs = Jobs::new(
         store,
         backends,
         config.default_backend.clone(),
         outputs,
         config.jobs.clone(),
-    ))
+    );
+    Ok(App { jobs, library })
 }
 
-/// The MCP server for `config`, over the given jobs.
-pub fn server(config: &Config, jobs: Jobs) -> EaselServer {
-    EaselServer::new(
-        jobs,
-        ServiceOptions {
-            wait_seconds: config.wait_seconds,
-            heartbeat: config.jobs.heartbeat,
-            ..ServiceOptions::default()
-        },
-    )
+impl App {
+    /// The MCP server for `config` over this app's jobs.
+    pub fn server(&self, config: &Config) -> EaselServer {
+        EaselServer::new(
+            self.jobs.clone(),
+            self.library.clone(),
+            ServiceOptions {
+                wait_seconds: config.wait_seconds,
+                heartbeat: config.jobs.heartbeat,
+                workflow_tools: config.comfyui.workflow_tools,
+                ..ServiceOptions::default()
+            },
+        )
+    }
 }

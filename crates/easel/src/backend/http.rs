@@ -88,17 +88,19 @@ fn retry_after(resp: &Response) -> Option<Duration> {
     Some(Duration::from_secs(secs.min(120)))
 }
 
-/// Downloads an image URL exactly as given, without credentials, refusing non-200 answers
+/// Downloads an image URL exactly as given, with only the headers given (never the
+/// credentials of another host), refusing non-200 answers
 /// and bodies over [`MAX_IMAGE_BYTES`]. A body that breaks off is an error, so no partial
 /// image ever reaches the disk.
 pub async fn download(
     client: &reqwest::Client,
+    headers: &reqwest::header::HeaderMap,
     policy: RetryPolicy,
     url: &str,
     what: &str,
 ) -> Result<Fetched, BackendError> {
     let fail = |msg: String| BackendError::new(ErrorKind::Download, msg);
-    let resp = send_retrying(policy, || client.get(url))
+    let resp = send_retrying(policy, || client.get(url).headers(headers.clone()))
         .await
         .map_err(|e| {
             fail(format!(

@@ -4,6 +4,7 @@
 
 mod error;
 pub mod http;
+pub mod comfyui;
 pub mod modelscope;
 mod poll;
 
@@ -75,6 +76,18 @@ impl EventSink {
     }
 }
 
+/// A backend's health, for `easel doctor` and the `backends` tool.
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
+pub struct BackendStatus {
+    pub name: String,
+    /// Whether a generation could start now.
+    pub ready: bool,
+    /// One line for people.
+    pub summary: String,
+    /// Backend-specific facts (servers, queue, workflow checks, …).
+    pub details: serde_json::Value,
+}
+
 /// Whether cancelling reached the backend.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CancelOutcome {
@@ -128,4 +141,7 @@ pub trait Backend: Send + Sync {
     async fn fetch(&self, image: &RemoteImage) -> Result<Fetched, BackendError>;
 
     async fn cancel(&self, ticket: &Ticket) -> CancelOutcome;
+
+    /// Checks the backend (reachability, credentials, capabilities) without generating.
+    async fn status(&self) -> BackendStatus;
 }

@@ -61,9 +61,9 @@ pub async fn run(mut config: Config, args: Args) -> anyhow::Result<ExitCode> {
     if let Some(out) = args.out {
         config.output_dir = out;
     }
-    let jobs = crate::app::jobs(&config, crate::app::Storage::Ephemeral)?;
-    let root = jobs.outputs().path().to_path_buf();
-    let server = crate::app::server(&config, jobs);
+    let app = crate::app::build(&config, crate::app::Storage::Ephemeral)?;
+    let root = app.jobs.outputs().path().to_path_buf();
+    let server = app.server(&config);
 
     let (server_io, client_io) = tokio::io::duplex(1 << 16);
     tokio::spawn(async move {

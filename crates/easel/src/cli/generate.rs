@@ -77,7 +77,7 @@ fn parse_format(s: &str) -> Result<OutputFormat, String> {
 }
 
 pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
-    let jobs = crate::app::jobs(config, Storage::Durable)?;
+    let jobs = crate::app::build(config, Storage::Durable)?.jobs;
     jobs.start_background(false);
     let backend = jobs.backend(args.backend.as_deref())?;
     let request = GenerateRequest {

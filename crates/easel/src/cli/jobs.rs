@@ -56,7 +56,7 @@ fn exit_for(status: JobStatus) -> ExitCode {
 }
 
 pub async fn run(config: &Config, command: Command) -> anyhow::Result<ExitCode> {
-    let jobs = crate::app::jobs(config, Storage::Durable)?;
+    let jobs = crate::app::build(config, Storage::Durable)?.jobs;
     match command {
         Command::List {
             status,

@@ -2,6 +2,7 @@
 
 mod config_cmd;
 mod demo;
+mod doctor;
 mod generate;
 mod jobs;
 mod progress;
@@ -36,6 +37,10 @@ enum Command {
     /// Inspect, wait for, cancel and prune jobs.
     #[command(subcommand)]
     Jobs(jobs::Command),
+    /// Check every backend: reachable, credentials, ComfyUI version, queue, workflows' nodes and models.
+    Doctor,
+    /// List ComfyUI workflows and their parameters.
+    Workflows,
     /// Print the effective configuration, where each value came from, secrets redacted.
     Config,
     /// Run a real generate_image through the MCP server against a local ModelScope simulator (offline).
@@ -74,13 +79,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve => {
-            let jobs = crate::app::jobs(&config, crate::app::Storage::Durable)?;
-            jobs.start_background(true);
-            crate::serve::stdio(crate::app::server(&config, jobs)).await?;
+            let app = crate::app::build(&config, crate::app::Storage::Durable)?;
+            app.jobs.start_background(true);
+            crate::serve::stdio(app.server(&config)).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate(args) => generate::run(&config, *args).await,
         Command::Jobs(command) => jobs::run(&config, command).await,
+        Command::Doctor => doctor::doctor(&config).await,
+        Command::Workflows => doctor::workflows(&config),
         Command::Config => {
             config_cmd::print(&config);
             Ok(ExitCode::SUCCESS)

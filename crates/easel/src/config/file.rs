@@ -23,6 +23,24 @@ pub struct FileConfig {
     pub jobs: JobsFile,
     #[serde(default)]
     pub modelscope: ModelScopeFile,
+    #[serde(default)]
+    pub comfyui: ComfyFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComfyFile {
+    /// Base URL of the ComfyUI server.
+    pub url: Option<String>,
+    /// Extra headers on every request (proxies, hosted ComfyUI); values are secrets.
+    pub headers: Option<std::collections::BTreeMap<String, SecretString>>,
+    pub timeout_secs: Option<u64>,
+    pub http_timeout_secs: Option<u64>,
+    pub poll_ms: Option<u64>,
+    pub workflows_dir: Option<String>,
+    pub default_workflow: Option<String>,
+    /// Expose every workflow as its own MCP tool.
+    pub workflow_tools: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

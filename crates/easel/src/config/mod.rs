@@ -36,10 +36,28 @@ pub struct Config {
     pub wait_seconds: u64,
     pub jobs: JobSettings,
     pub modelscope: ModelScopeSettings,
+    pub comfyui: ComfySettings,
     /// The file that was read (or would have been).
     pub file: ConfigFile,
     /// Every setting with its display value (secrets redacted) and source, for `easel config`.
     pub settings: Vec<Setting>,
+}
+
+/// How easel talks to a ComfyUI server and where the user's workflows are.
+#[derive(Clone, Debug)]
+pub struct ComfySettings {
+    /// Base URL without a trailing slash, e.g. `http://127.0.0.1:8188`.
+    pub url: String,
+    /// Extra headers (name, secret value) sent on every HTTP and WebSocket request.
+    pub headers: Vec<(String, SecretString)>,
+    /// Give up on a job after this long.
+    pub timeout: Duration,
+    pub http_timeout: Duration,
+    /// How often `/history` is polled while the WebSocket is down (and, slower, as a safety net).
+    pub poll: Duration,
+    pub workflows_dir: PathBuf,
+    pub default_workflow: String,
+    pub workflow_tools: bool,
 }
 
 /// Limits and timing of the job layer.

@@ -151,6 +151,11 @@ impl Jobs {
         &self.inner.outputs
     }
 
+    /// Every configured backend.
+    pub fn backends(&self) -> Vec<Arc<dyn Backend>> {
+        self.inner.backends.values().cloned().collect()
+    }
+
     /// The backend called `name`, or the default one.
     pub fn backend(&self, name: Option<&str>) -> Result<Arc<dyn Backend>, SubmitError> {
         let name = name.unwrap_or(&self.inner.default_backend);

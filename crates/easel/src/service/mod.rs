@@ -1,8 +1,10 @@
 //! The MCP face of easel: tools, resources and prompts. Thin: parse, validate, call `jobs`,
 //! report. Nothing here knows a backend's wire format.
 
+mod catalog;
 mod listing;
 mod params;
+mod prompts;
 mod report;
 mod resources;
 mod tools;
@@ -11,17 +13,20 @@ mod wait;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
     Implementation, ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
     ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool_handler};
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, prompt_handler, tool_handler};
 
 use crate::jobs::Jobs;
+use crate::workflows::Library;
 
 pub use params::{GenerateImageParams, GetJobParams};
+pub use catalog::{WorkflowList, workflow_list};
 pub use report::{FileReport, JobReport, image_uri};
 
 /// Settings of the MCP service that are not about backends.
@@ -32,6 +37,8 @@ pub struct ServiceOptions {
     pub max_wait_seconds: u64,
     /// Interval of progress heartbeats while a backend is silent.
     pub heartbeat: Duration,
+    /// Expose every ComfyUI workflow as its own tool.
+    pub workflow_tools: bool,
 }
 
 impl Default for ServiceOptions {
@@ -40,12 +47,14 @@ impl Default for ServiceOptions {
             wait_seconds: 45,
             max_wait_seconds: 600,
             heartbeat: Duration::from_secs(10),
+            workflow_tools: false,
         }
     }
 }
 
 struct State {
     jobs: Jobs,
+    library: Arc<Library>,
     options: ServiceOptions,
 }
 
@@ -54,13 +63,21 @@ struct State {
 pub struct EaselServer {
     state: Arc<State>,
     tool_router: ToolRouter<Self>,
+    prompt_router: PromptRouter<Self>,
 }
 
 impl EaselServer {
-    pub fn new(jobs: Jobs, options: ServiceOptions) -> Self {
+    pub fn new(jobs: Jobs, library: Arc<Library>, options: ServiceOptions) -> Self {
+        let mut tool_router = Self::tool_router() + Self::catalog_router();
+        if options.workflow_tools {
+            for route in catalog::workflow_routes(&library) {
+                tool_router.add_route(route);
+            }
+        }
         EaselServer {
-            state: Arc::new(State { jobs, options }),
-            tool_router: Self::tool_router(),
+            state: Arc::new(State { jobs, library, options }),
+            tool_router,
+            prompt_router: Self::prompt_router(),
         }
     }
 
@@ -72,14 +89,17 @@ impl EaselServer {
 
 const INSTRUCTIONS: &str = "easel makes images and saves them under its output root. \
 Call generate_image with a prompt; the result lists saved file paths, URLs and a small preview. \
-Long generations return a job_id with status \"running\": call get_job with it to wait for the files.";
+Long generations return a job_id with status \"running\": call get_job with it to wait for the files. \
+Backends: modelscope (hosted models) and comfyui (workflows from list_workflows); backends reports their health.";
 
 #[tool_handler(router = self.tool_router)]
+#[prompt_handler(router = self.prompt_router)]
 impl ServerHandler for EaselServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
+                .enable_prompts()
                 .enable_resources()
                 .build(),
         )

@@ -94,17 +94,11 @@ impl EaselServer {
     }
 }
 
-#[tool_router(vis = "pub")]
 impl EaselServer {
-    /// Make images from a text prompt and save them under easel's output root. Returns file paths, URLs, seeds and a small preview. If the images take longer than wait_seconds, returns status "running" and a job_id for get_job.
-    #[tool(
-        name = "generate_image",
-        output_schema = schema_for_output::<JobReport>(),
-        annotations(title = "Generate image", read_only_hint = false, destructive_hint = false, open_world_hint = true)
-    )]
-    async fn generate_image(
+    /// generate_image's work, shared with the per-workflow tools.
+    pub(super) async fn generate(
         &self,
-        Parameters(p): Parameters<GenerateImageParams>,
+        p: GenerateImageParams,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let budget = match self.budget(p.wait_seconds) {
@@ -167,6 +161,23 @@ impl EaselServer {
             },
         )
         .await
+    }
+}
+
+#[tool_router(vis = "pub")]
+impl EaselServer {
+    /// Make images from a text prompt and save them under easel's output root. Returns file paths, URLs, seeds and a small preview. If the images take longer than wait_seconds, returns status "running" and a job_id for get_job.
+    #[tool(
+        name = "generate_image",
+        output_schema = schema_for_output::<JobReport>(),
+        annotations(title = "Generate image", read_only_hint = false, destructive_hint = false, open_world_hint = true)
+    )]
+    async fn generate_image(
+        &self,
+        Parameters(p): Parameters<GenerateImageParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        self.generate(p, ctx).await
     }
 
     /// Status, progress and files of a job from generate_image. Waits up to wait_seconds for it to finish; the files are already saved. copy_to copies them into another folder of the output root.

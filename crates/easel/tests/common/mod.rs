@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use easel::config::Config;
-use easel_sim::{ModelScopeConfig, ModelScopeSim};
+use easel_sim::{ComfyConfig, ComfySim, ModelScopeConfig, ModelScopeSim};
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientRequest, NumberOrString,
     ProgressNotificationParam, ProgressToken, Request, RequestMetaObject, ServerResult,
@@ -88,9 +88,9 @@ pub async fn start(sim_config: ModelScopeConfig, extra_env: &[(&str, &str)]) -> 
     let out = dir.path().join("out");
     let env = test_env(&sim, &out, extra_env);
     let config = config(dir.path(), &env);
-    let jobs = easel::app::jobs(&config, easel::app::Storage::Durable).expect("jobs");
-    jobs.start_background(true);
-    let server = easel::app::server(&config, jobs);
+    let app = easel::app::build(&config, easel::app::Storage::Durable).expect("app");
+    app.jobs.start_background(true);
+    let server = app.server(&config);
     let (server_io, client_io) = tokio::io::duplex(1 << 16);
     tokio::spawn(async move {
         if let Ok(running) = server.serve(server_io).await {
@@ -187,4 +187,92 @@ pub fn gen_args(extra: Value) -> Value {
         }
     }
     base
+}
+
+/// easel against a ComfyUI simulator, with a workflows folder the test can write to.
+pub struct ComfyHarness {
+    pub sim: ComfySim,
+    pub dir: tempfile::TempDir,
+    pub client: RunningService<RoleClient, Recorder>,
+    pub recorder: Recorder,
+    pub config: Config,
+}
+
+pub fn comfy_env(sim: &ComfySim, dir: &Path, extra: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut env: HashMap<String, String> = [
+        ("EASEL_OUTPUT_DIR", dir.join("out").display().to_string()),
+        ("EASEL_DATA_DIR", dir.join("data").display().to_string()),
+        ("EASEL_WORKFLOWS_DIR", dir.join("workflows").display().to_string()),
+        ("COMFYUI_URL", sim.base_url()),
+        ("EASEL_COMFYUI_POLL_MS", "50".to_string()),
+        ("EASEL_DEFAULT_BACKEND", "comfyui".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    for (k, v) in extra {
+        env.insert(k.to_string(), v.to_string());
+    }
+    env
+}
+
+pub async fn start_comfy(sim_config: ComfyConfig, extra_env: &[(&str, &str)]) -> ComfyHarness {
+    easel::logging::install_tls_provider();
+    let sim = ComfySim::start(sim_config).await.expect("comfy sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("workflows")).expect("workflows dir");
+    let env = comfy_env(&sim, dir.path(), extra_env);
+    let config = config(dir.path(), &env);
+    let app = easel::app::build(&config, easel::app::Storage::Durable).expect("app");
+    app.jobs.start_background(true);
+    let server = app.server(&config);
+    let (server_io, client_io) = tokio::io::duplex(1 << 16);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let recorder = Recorder::default();
+    let client = recorder.clone().serve(client_io).await.expect("client");
+    ComfyHarness { sim, dir, client, recorder, config }
+}
+
+impl ComfyHarness {
+    pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {
+        call(&self.client, tool, args).await
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.config.output_dir.clone()
+    }
+
+    pub fn workflows(&self) -> PathBuf {
+        self.config.comfyui.workflows_dir.clone()
+    }
+
+    /// Every saved file under the output root.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        walk(&self.out(), &mut out);
+        out.sort();
+        out
+    }
+
+    /// The last graph ComfyUI accepted.
+    pub fn last_graph(&self) -> Value {
+        self.sim.prompts().last().expect("a prompt was posted")["prompt"].clone()
+    }
+}
+
+/// Nodes of `graph` with class `class`, as (id, node).
+pub fn nodes_of(graph: &Value, class: &str) -> Vec<(String, Value)> {
+    let mut found: Vec<(String, Value)> = graph
+        .as_object()
+        .expect("graph object")
+        .iter()
+        .filter(|(_, n)| n["class_type"] == class)
+        .map(|(id, n)| (id.clone(), n.clone()))
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::http::{self, RetryPolicy};
 use super::{
-    Backend, BackendError, CancelOutcome, ErrorKind, EventSink, Fetched, ImageOutcome, RemoteImage,
+    Backend, BackendError, BackendStatus, CancelOutcome, ErrorKind, EventSink, Fetched, ImageOutcome, RemoteImage,
     Ticket,
 };
 use crate::clock::now_ms;
@@ -229,11 +229,30 @@ impl Backend for ModelScope {
         // The storage host is public: never send the bearer token there (§7).
         http::download(
             &self.http,
+            &reqwest::header::HeaderMap::new(),
             self.retry(true),
             url,
             &format!("image {}", image.index + 1),
         )
         .await
+    }
+
+    async fn status(&self) -> BackendStatus {
+        let ready = self.settings.token.is_some();
+        BackendStatus {
+            name: "modelscope".into(),
+            ready,
+            summary: if ready {
+                format!("token set; API at {}", self.settings.base_url)
+            } else {
+                format!("no token: {TOKEN_HELP}")
+            },
+            details: serde_json::json!({
+                "base_url": self.settings.base_url,
+                "default_model": self.settings.default_model,
+                "token": if ready { "set" } else { "missing" },
+            }),
+        }
     }
 
     async fn cancel(&self, _ticket: &Ticket) -> CancelOutcome {

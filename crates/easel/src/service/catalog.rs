@@ -1,0 +1,193 @@
+//! Tools that describe what easel can use: backends (health) and workflows (parameters),
+//! and, when configured, one tool per workflow with its own schema.
+
+use std::sync::Arc;
+
+use rmcp::handler::server::router::tool::ToolRoute;
+use rmcp::handler::server::tool::{ToolCallContext, schema_for_output};
+use rmcp::model::{CallToolResult, ContentBlock, Tool};
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::EaselServer;
+use super::params::GenerateImageParams;
+use crate::backend::BackendStatus;
+use crate::workflows::{Library, ParamSpec, workflow_schema};
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BackendList {
+    pub backends: Vec<BackendStatus>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WorkflowInfo {
+    pub name: String,
+    pub description: String,
+    /// "builtin" or the file it was read from.
+    pub source: String,
+    pub params: Vec<ParamSpec>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WorkflowList {
+    pub workflows: Vec<WorkflowInfo>,
+    /// Workflow files that could not be loaded, and why.
+    pub problems: Vec<String>,
+}
+
+fn structured<T: Serialize>(text: String, value: &T) -> CallToolResult {
+    let mut r = CallToolResult::success(vec![ContentBlock::text(text)]);
+    r.structured_content = serde_json::to_value(value).ok();
+    r
+}
+
+pub fn workflow_list(library: &Library) -> WorkflowList {
+    WorkflowList {
+        workflows: library
+            .list()
+            .iter()
+            .map(|w| WorkflowInfo {
+                name: w.name.clone(),
+                description: w.description.clone(),
+                source: match &w.source {
+                    crate::workflows::WorkflowSource::Builtin => "builtin".into(),
+                    crate::workflows::WorkflowSource::File(p) => p.display().to_string(),
+                },
+                params: w.params.clone(),
+            })
+            .collect(),
+        problems: library
+            .problems()
+            .iter()
+            .map(|p| format!("{}: {}", p.path.display(), p.message))
+            .collect(),
+    }
+}
+
+#[tool_router(router = catalog_router, vis = "pub")]
+impl EaselServer {
+    /// Health of each backend: reachable, credentials, version, queue, and whether each ComfyUI workflow's nodes and model files exist on the server.
+    #[tool(
+        name = "backends",
+        output_schema = schema_for_output::<BackendList>(),
+        annotations(title = "Backends", read_only_hint = true, open_world_hint = true)
+    )]
+    async fn backends(&self) -> CallToolResult {
+        let mut backends = Vec::new();
+        for b in self.state.jobs.backends() {
+            backends.push(b.status().await);
+        }
+        let mut text = String::from("Backends:");
+        for b in &backends {
+            let mark = if b.ready { "ready" } else { "NOT READY" };
+            text.push_str(&format!("\n- {} ({mark}): {}", b.name, b.summary));
+        }
+        structured(text, &BackendList { backends })
+    }
+
+    /// ComfyUI workflows easel can run (built-in and from the workflows folder), each with its typed parameters for generate_image's workflow and params.
+    #[tool(
+        name = "list_workflows",
+        output_schema = schema_for_output::<WorkflowList>(),
+        annotations(title = "List workflows", read_only_hint = true, open_world_hint = false)
+    )]
+    async fn list_workflows(&self) -> CallToolResult {
+        let list = workflow_list(&self.state.library);
+        let mut text = format!("{} workflow(s):", list.workflows.len());
+        for w in &list.workflows {
+            let names: Vec<&str> = w.params.iter().map(|p| p.name.as_str()).collect();
+            text.push_str(&format!("\n- {} ({}): {}. Parameters: {}", w.name, w.source, w.description, names.join(", ")));
+        }
+        for p in &list.problems {
+            text.push_str(&format!("\nNot loaded: {p}"));
+        }
+        structured(text, &list)
+    }
+}
+
+/// Keys of generate_image that a workflow tool passes through as they are; everything else
+/// becomes a workflow parameter.
+const STANDARD: &[&str] = &[
+    "prompt", "negative_prompt", "seed", "steps", "guidance", "count", "output_dir", "filename",
+    "format", "preview", "wait_seconds", "idempotency_key", "model",
+];
+
+/// The tool name of a workflow: `workflow_` + its name with anything odd made `_`.
+pub fn tool_name(workflow: &str) -> String {
+    let clean: String = workflow
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .collect();
+    format!("workflow_{clean}")
+}
+
+/// Turns a workflow tool's arguments into generate_image's.
+fn as_generate(workflow: &str, args: Map<String, Value>) -> Result<GenerateImageParams, String> {
+    let mut out = Map::new();
+    let mut params = Map::new();
+    let (mut width, mut height) = (None, None);
+    for (k, v) in args {
+        match k.as_str() {
+            "width" => width = v.as_u64(),
+            "height" => height = v.as_u64(),
+            "size" => {
+                out.insert(k, v);
+            }
+            key if STANDARD.contains(&key) => {
+                out.insert(k, v);
+            }
+            _ => {
+                params.insert(k, v);
+            }
+        }
+    }
+    if width.is_some() || height.is_some() {
+        out.insert("size".into(), Value::String(format!("{}x{}", width.unwrap_or(1024), height.unwrap_or(1024))));
+    }
+    out.insert("backend".into(), Value::String("comfyui".into()));
+    out.insert("workflow".into(), Value::String(workflow.to_string()));
+    out.insert("params".into(), Value::Object(params));
+    serde_json::from_value(Value::Object(out)).map_err(|e| e.to_string())
+}
+
+/// One tool per workflow, with the workflow's own schema (comfyui.workflow_tools).
+pub fn workflow_routes(library: &Arc<Library>) -> Vec<ToolRoute<EaselServer>> {
+    library
+        .list()
+        .into_iter()
+        .map(|w| {
+            let mut schema = workflow_schema(&w);
+            let props = schema
+                .entry("properties")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Some(props) = props.as_object_mut() {
+                for (k, d) in [
+                    ("output_dir", "Folder for the files, relative to the output root."),
+                    ("filename", "File name without folder; never overwrites."),
+                    ("wait_seconds", "Seconds to wait, 0-600 (default 45); then a job_id for get_job."),
+                ] {
+                    props.entry(k).or_insert_with(|| serde_json::json!({"type": if k == "wait_seconds" {"integer"} else {"string"}, "description": d}));
+                }
+            }
+            let name = w.name.clone();
+            let tool = Tool::new(
+                tool_name(&name),
+                format!("Run the ComfyUI workflow {name}: {}", w.description),
+                Arc::new(schema),
+            );
+            ToolRoute::new_dyn(tool, move |ctx: ToolCallContext<'_, EaselServer>| {
+                let name = name.clone();
+                Box::pin(async move {
+                    let args = ctx.arguments.clone().unwrap_or_default();
+                    let result = match as_generate(&name, args) {
+                        Ok(p) => ctx.service.generate(p, ctx.request_context).await,
+                        Err(e) => CallToolResult::error(vec![ContentBlock::text(format!("invalid arguments: {e}"))]),
+                    };
+                    Ok(result.into())
+                })
+            })
+        })
+        .collect()
+}

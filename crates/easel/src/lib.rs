@@ -15,3 +15,4 @@ pub mod request;
 pub mod serve;
 pub mod service;
 pub mod since;
+pub mod workflows;

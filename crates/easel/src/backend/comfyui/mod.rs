@@ -120,9 +120,13 @@ impl Backend for ComfyUi {
         // A dry run with stand-in names catches wrong types and ranges before anything is sent.
         let stand_ins = images.iter().map(|i| format!("easel/{}", i.upload_name)).collect();
         let applied = workflow.apply(&Self::standard(request, stand_ins), &params).map_err(workflow_invalid)?;
+        // Size and seed always carry a value (defaulted, or randomized), so a workflow that
+        // fixes them (image-to-image) is not worth a warning; everything else the caller
+        // gave and the workflow cannot take is.
         Ok(applied
             .unmatched
             .iter()
+            .filter(|p| !matches!(p.as_str(), "width" | "height" | "seed"))
             .map(|p| format!("workflow {} has no place for {p:?}; it was not used", workflow.name))
             .collect())
     }

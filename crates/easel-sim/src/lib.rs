@@ -8,7 +8,11 @@
 
 #![warn(missing_docs)]
 
+pub mod comfyui;
 pub mod modelscope;
 pub mod picture;
+pub mod record;
 
-pub use modelscope::{ModelScopeConfig, ModelScopeSim, RecordedRequest};
+pub use comfyui::{ComfyConfig, ComfySim};
+pub use modelscope::{ModelScopeConfig, ModelScopeSim};
+pub use record::RecordedRequest;

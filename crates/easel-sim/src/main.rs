@@ -2,11 +2,12 @@
 //!
 //! ```text
 //! easel-sim modelscope [--addr 127.0.0.1:0] [--latency-ms N] [--in-progress-polls N] [--failure-rate F]
+//! easel-sim comfyui [--addr 127.0.0.1:0] [--step-latency-ms N] [--node-latency-ms N] [--no-previews] …
 //! ```
 //!
-//! Prints exactly one line, `modelscope <base_url>`, once the server is listening, then
-//! serves until interrupted (ctrl-c or SIGTERM). A parent process reads that line to
-//! learn the port.
+//! Prints exactly one line, `modelscope <base_url>` or `comfyui <base_url>`, once the
+//! server is listening, then serves until interrupted (ctrl-c or SIGTERM). A parent
+//! process reads that line to learn the port.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use easel_sim::{ModelScopeConfig, ModelScopeSim};
+use easel_sim::{ComfyConfig, ComfySim, ModelScopeConfig, ModelScopeSim};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -31,6 +32,37 @@ struct Cli {
 enum Command {
     /// Serve the ModelScope image-generation API.
     Modelscope(ModelScopeArgs),
+    /// Serve a local ComfyUI server's HTTP and WebSocket API.
+    Comfyui(ComfyArgs),
+}
+
+#[derive(Args, Debug)]
+struct ComfyArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    addr: SocketAddr,
+    /// Milliseconds per sampler step.
+    #[arg(long, default_value_t = 0)]
+    step_latency_ms: u64,
+    /// Milliseconds per executed node.
+    #[arg(long, default_value_t = 0)]
+    node_latency_ms: u64,
+    /// Send no JPEG latent previews after sampler progress events.
+    #[arg(long)]
+    no_previews: bool,
+    /// Checkpoint file names offered by CheckpointLoaderSimple (repeat the flag); the
+    /// default list when absent.
+    #[arg(long = "checkpoint")]
+    checkpoints: Vec<String>,
+    /// Node id that fails with an execution error whenever it runs.
+    #[arg(long)]
+    fail_node: Option<String>,
+    /// Answer WebSocket upgrades with 503, so clients must poll /history.
+    #[arg(long)]
+    refuse_ws: bool,
+    /// Accept cross-origin browser requests (like `--enable-cors-header`).
+    #[arg(long)]
+    no_origin_guard: bool,
 }
 
 #[derive(Args, Debug)]
@@ -69,7 +101,38 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Modelscope(args) => modelscope(args).await,
+        Command::Comfyui(args) => comfyui(args).await,
     }
+}
+
+async fn comfyui(args: ComfyArgs) -> anyhow::Result<()> {
+    let defaults = ComfyConfig::default();
+    let config = ComfyConfig {
+        step_latency: Duration::from_millis(args.step_latency_ms),
+        node_latency: Duration::from_millis(args.node_latency_ms),
+        previews: !args.no_previews,
+        checkpoints: if args.checkpoints.is_empty() {
+            defaults.checkpoints.clone()
+        } else {
+            args.checkpoints
+        },
+        fail_node: args.fail_node,
+        refuse_ws: args.refuse_ws,
+        origin_guard: !args.no_origin_guard,
+        ..defaults
+    };
+    let sim = ComfySim::start_on(args.addr, config).await?;
+    announce("comfyui", &sim.base_url())?;
+    interrupted().await?;
+    sim.shutdown();
+    Ok(())
+}
+
+/// Prints the one line a parent process waits for.
+fn announce(service: &str, base_url: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{service} {base_url}").context("writing the base URL")?;
+    stdout.flush().context("flushing stdout")
 }
 
 async fn modelscope(args: ModelScopeArgs) -> anyhow::Result<()> {
@@ -84,10 +147,7 @@ async fn modelscope(args: ModelScopeArgs) -> anyhow::Result<()> {
         ..ModelScopeConfig::default()
     };
     let sim = ModelScopeSim::start_on(args.addr, config).await?;
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "modelscope {}", sim.base_url()).context("writing the base URL")?;
-    stdout.flush().context("flushing stdout")?;
-    drop(stdout);
+    announce("modelscope", &sim.base_url())?;
     interrupted().await?;
     sim.shutdown();
     Ok(())

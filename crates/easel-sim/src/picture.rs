@@ -40,6 +40,33 @@ pub fn png(width: u32, height: u32, key: &str) -> Vec<u8> {
     }
 }
 
+/// Encodes a `width` x `height` baseline JPEG of the same picture [`png`] draws for `key`,
+/// for services that stream previews as JPEG (ComfyUI's latent previews). Deterministic
+/// like [`png`]; a zero side is treated as 1.
+pub fn jpeg(width: u32, height: u32, key: &str) -> Vec<u8> {
+    let width = width.max(1);
+    let height = height.max(1);
+    let pixels = render(width, height, key);
+    match encode_jpeg(&pixels, width, height) {
+        Ok(out) => out,
+        Err(error) => {
+            tracing::error!(%error, width, height, "JPEG encoding failed; serving a 1x1 image");
+            encode_jpeg(&[128, 128, 128], 1, 1).unwrap_or_default()
+        }
+    }
+}
+
+fn encode_jpeg(pixels: &[u8], width: u32, height: u32) -> image::ImageResult<Vec<u8>> {
+    let mut out = Vec::with_capacity(pixels.len() / 10);
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85).write_image(
+        pixels,
+        width,
+        height,
+        image::ExtendedColorType::Rgb8,
+    )?;
+    Ok(out)
+}
+
 /// Draws the picture into a row-major RGB8 buffer.
 fn render(width: u32, height: u32, key: &str) -> Vec<u8> {
     let mut rng = SplitMix64(fnv1a(key.as_bytes()));
@@ -217,6 +244,15 @@ mod tests {
         let b = decode(&png(64, 64, "a cat\n43"));
         let differing = a.pixels().zip(b.pixels()).filter(|(p, q)| p != q).count();
         assert!(differing > 64 * 64 / 4, "only {differing} pixels differ");
+    }
+
+    #[test]
+    fn jpeg_decodes_to_requested_size() {
+        let bytes = jpeg(40, 24, "preview");
+        assert_eq!(&bytes[..2], &[0xff, 0xd8]);
+        let img = image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg)
+            .expect("valid JPEG");
+        assert_eq!((img.width(), img.height()), (40, 24));
     }
 
     #[test]

@@ -36,8 +36,8 @@ use anyhow::Context as _;
 use axum::serve::ListenerExt as _;
 use tokio::sync::oneshot;
 
+pub use crate::record::RecordedRequest;
 pub use config::ModelScopeConfig;
-pub use record::RecordedRequest;
 
 use state::Shared;
 

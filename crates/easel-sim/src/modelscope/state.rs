@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use super::config::ModelScopeConfig;
 use super::images::{Images, Picture, Spec};
 use super::params::SubmitBody;
-use super::record::RecordedRequest;
 use super::task::{Outcome, Phase, Script, Task};
 use super::wire::RateLimit;
+use crate::record::RecordedRequest;
 
 /// First task id handed out; the real capture in contract 2.5 shows `5075521`.
 const FIRST_TASK_ID: u64 = 5_075_521;

@@ -55,10 +55,12 @@ pub fn build(config: &Config, storage: Storage) -> Result<App, StartError> {
             name: "modelscope",
             message: e.to_string(),
         })?;
-    let comfyui = ComfyUi::new(config.comfyui.clone(), library.clone(), outputs.clone())
-        .map_err(|e| StartError::Backend {
-            name: "comfyui",
-            message: e.to_string(),
+    let comfyui =
+        ComfyUi::new(config.comfyui.clone(), library.clone(), outputs.clone()).map_err(|e| {
+            StartError::Backend {
+                name: "comfyui",
+                message: e.to_string(),
+            }
         })?;
     let backends: Vec<Arc<dyn Backend>> = vec![Arc::new(modelscope), Arc::new(comfyui)];
     let store: Arc<dyn JobStore> = match storage {

@@ -193,7 +193,9 @@ async fn resuming_skips_images_already_saved() {
     store.insert(&job, "a-dead-process", 0).expect("insert");
     drop(store);
 
-    let jobs = easel::app::build(&config, easel::app::Storage::Durable).expect("app").jobs;
+    let jobs = easel::app::build(&config, easel::app::Storage::Durable)
+        .expect("app")
+        .jobs;
     jobs.start_background(true);
     let mut done = None;
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -181,7 +181,9 @@ pub async fn run(ctx: &Ctx<'_>, class: &str, args: &Args) -> Result<Produced, Fa
         "CLIPLoader" | "DualCLIPLoader" => Produced::values(vec![Value::Other("CLIP")]),
         "VAELoader" => Produced::values(vec![Value::Other("VAE")]),
         "LoraLoader" => Produced::values(vec![Value::Other("MODEL"), Value::Other("CLIP")]),
-        "CLIPTextEncode" | "FluxGuidance" => Produced::values(vec![Value::Other("CONDITIONING")]),
+        "CLIPTextEncode" | "FluxGuidance" | "ConditioningCombine" => {
+            Produced::values(vec![Value::Other("CONDITIONING")])
+        }
         "KSampler" | "KSamplerAdvanced" => sample(ctx, class, args).await,
         "EmptyLatentImage" | "EmptySD3LatentImage" => {
             Produced::values(vec![Value::Latent(Pixels {

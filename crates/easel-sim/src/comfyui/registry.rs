@@ -642,6 +642,18 @@ fn all_nodes(config: &ComfyConfig, input_files: Vec<String>) -> Vec<Node> {
             python_module: "comfy_extras.nodes_flux",
             ..node("FluxGuidance", "FluxGuidance", "advanced/conditioning/flux")
         },
+        Node {
+            inputs: vec![
+                link("conditioning_1", "CONDITIONING"),
+                link("conditioning_2", "CONDITIONING"),
+            ],
+            outputs: vec![("CONDITIONING", "CONDITIONING")],
+            ..node(
+                "ConditioningCombine",
+                "Conditioning (Combine)",
+                "conditioning",
+            )
+        },
         ksampler(),
         ksampler_advanced(),
         Node {

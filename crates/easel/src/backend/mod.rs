@@ -2,9 +2,9 @@
 //! get a ticket, `track` the ticket to its images while reporting progress, `fetch` each
 //! image's bytes, `cancel`. Nothing here knows about MCP; nothing above knows a wire format.
 
+pub mod comfyui;
 mod error;
 pub mod http;
-pub mod comfyui;
 pub mod modelscope;
 mod poll;
 

@@ -24,10 +24,23 @@ pub async fn doctor(config: &Config) -> anyhow::Result<ExitCode> {
                     continue;
                 }
                 println!("     workflow {name}: NOT ready");
-                for n in w.get("missing_nodes").and_then(|m| m.as_array()).into_iter().flatten() {
-                    println!("       missing node type {} (install its custom node)", n.as_str().unwrap_or("?"));
+                for n in w
+                    .get("missing_nodes")
+                    .and_then(|m| m.as_array())
+                    .into_iter()
+                    .flatten()
+                {
+                    println!(
+                        "       missing node type {} (install its custom node)",
+                        n.as_str().unwrap_or("?")
+                    );
                 }
-                for m in w.get("missing_models").and_then(|m| m.as_array()).into_iter().flatten() {
+                for m in w
+                    .get("missing_models")
+                    .and_then(|m| m.as_array())
+                    .into_iter()
+                    .flatten()
+                {
                     let s = |k: &str| m.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
                     let available: Vec<String> = m
                         .get("available")
@@ -41,27 +54,51 @@ pub async fn doctor(config: &Config) -> anyhow::Result<ExitCode> {
                         s("node_id"),
                         s("input"),
                         s("file"),
-                        if available.is_empty() { "(none)".into() } else { available.join(", ") }
+                        if available.is_empty() {
+                            "(none)".into()
+                        } else {
+                            available.join(", ")
+                        }
                     );
                 }
             }
         }
-        for p in status.details.get("workflow_problems").and_then(|p| p.as_array()).into_iter().flatten() {
+        for p in status
+            .details
+            .get("workflow_problems")
+            .and_then(|p| p.as_array())
+            .into_iter()
+            .flatten()
+        {
             println!("     not loaded: {}", p.as_str().unwrap_or("?"));
         }
     }
-    Ok(if all_ready { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if all_ready {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 pub fn workflows(config: &Config) -> anyhow::Result<ExitCode> {
     let app = crate::app::build(config, Storage::Ephemeral)?;
     let list = workflow_list(&app.library);
-    println!("workflows folder: {}", config.comfyui.workflows_dir.display());
+    println!(
+        "workflows folder: {}",
+        config.comfyui.workflows_dir.display()
+    );
     for w in &list.workflows {
         println!("{} ({}): {}", w.name, w.source, w.description);
         for p in &w.params {
-            let kind = serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-            let default = p.default.as_ref().map(|d| format!(" = {d}")).unwrap_or_default();
+            let kind = serde_json::to_value(p.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let default = p
+                .default
+                .as_ref()
+                .map(|d| format!(" = {d}"))
+                .unwrap_or_default();
             println!("    {} ({kind}){default}: {}", p.name, p.description);
         }
     }

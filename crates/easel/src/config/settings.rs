@@ -347,7 +347,10 @@ fn comfy(
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(ConfigError::Value {
             key: "comfyui.url".into(),
-            origin: r.settings.last().map_or(Source::Default, |s| s.source.clone()),
+            origin: r
+                .settings
+                .last()
+                .map_or(Source::Default, |s| s.source.clone()),
             message: format!("{url:?} is not an http(s) URL; use e.g. \"http://127.0.0.1:8188\""),
         });
     }
@@ -358,14 +361,43 @@ fn comfy(
         value: if headers.is_empty() {
             "(none)".into()
         } else {
-            headers.iter().map(|(k, _)| format!("{k}: (redacted)")).collect::<Vec<_>>().join(", ")
+            headers
+                .iter()
+                .map(|(k, _)| format!("{k}: (redacted)"))
+                .collect::<Vec<_>>()
+                .join(", ")
         },
-        source: if headers.is_empty() { Source::Default } else { Source::File(r.file.clone()) },
+        source: if headers.is_empty() {
+            Source::Default
+        } else {
+            Source::File(r.file.clone())
+        },
     });
-    let timeout = r.pick("comfyui.timeout_secs", &["EASEL_COMFYUI_TIMEOUT_SECS"], f.timeout_secs, || Ok(1800), secs)?;
-    let http_timeout = r.pick("comfyui.http_timeout_secs", &["EASEL_COMFYUI_HTTP_TIMEOUT_SECS"], f.http_timeout_secs, || Ok(30), secs)?;
-    let poll = r.pick("comfyui.poll_ms", &["EASEL_COMFYUI_POLL_MS"], f.poll_ms, || Ok(1000), millis)?;
-    let default_dir = config_path.parent().map(|p| p.join("workflows")).unwrap_or_else(|| PathBuf::from("workflows"));
+    let timeout = r.pick(
+        "comfyui.timeout_secs",
+        &["EASEL_COMFYUI_TIMEOUT_SECS"],
+        f.timeout_secs,
+        || Ok(1800),
+        secs,
+    )?;
+    let http_timeout = r.pick(
+        "comfyui.http_timeout_secs",
+        &["EASEL_COMFYUI_HTTP_TIMEOUT_SECS"],
+        f.http_timeout_secs,
+        || Ok(30),
+        secs,
+    )?;
+    let poll = r.pick(
+        "comfyui.poll_ms",
+        &["EASEL_COMFYUI_POLL_MS"],
+        f.poll_ms,
+        || Ok(1000),
+        millis,
+    )?;
+    let default_dir = config_path
+        .parent()
+        .map(|p| p.join("workflows"))
+        .unwrap_or_else(|| PathBuf::from("workflows"));
     let workflows_dir = r
         .pick(
             "comfyui.workflows_dir",
@@ -375,8 +407,20 @@ fn comfy(
             |p| path_text(&p.0),
         )?
         .0;
-    let default_workflow = r.pick("comfyui.default_workflow", &["EASEL_COMFYUI_WORKFLOW"], f.default_workflow, || Ok("flux-dev".to_string()), plain)?;
-    let workflow_tools = r.pick("comfyui.workflow_tools", &["EASEL_COMFYUI_WORKFLOW_TOOLS"], f.workflow_tools, || Ok(false), plain)?;
+    let default_workflow = r.pick(
+        "comfyui.default_workflow",
+        &["EASEL_COMFYUI_WORKFLOW"],
+        f.default_workflow,
+        || Ok("flux-dev".to_string()),
+        plain,
+    )?;
+    let workflow_tools = r.pick(
+        "comfyui.workflow_tools",
+        &["EASEL_COMFYUI_WORKFLOW_TOOLS"],
+        f.workflow_tools,
+        || Ok(false),
+        plain,
+    )?;
     Ok(ComfySettings {
         url,
         headers,

@@ -98,7 +98,13 @@ impl EaselServer {
         let mut text = format!("{} workflow(s):", list.workflows.len());
         for w in &list.workflows {
             let names: Vec<&str> = w.params.iter().map(|p| p.name.as_str()).collect();
-            text.push_str(&format!("\n- {} ({}): {}. Parameters: {}", w.name, w.source, w.description, names.join(", ")));
+            text.push_str(&format!(
+                "\n- {} ({}): {}. Parameters: {}",
+                w.name,
+                w.source,
+                w.description,
+                names.join(", ")
+            ));
         }
         for p in &list.problems {
             text.push_str(&format!("\nNot loaded: {p}"));
@@ -110,15 +116,32 @@ impl EaselServer {
 /// Keys of generate_image that a workflow tool passes through as they are; everything else
 /// becomes a workflow parameter.
 const STANDARD: &[&str] = &[
-    "prompt", "negative_prompt", "seed", "steps", "guidance", "count", "output_dir", "filename",
-    "format", "preview", "wait_seconds", "idempotency_key", "model",
+    "prompt",
+    "negative_prompt",
+    "seed",
+    "steps",
+    "guidance",
+    "count",
+    "output_dir",
+    "filename",
+    "format",
+    "preview",
+    "wait_seconds",
+    "idempotency_key",
+    "model",
 ];
 
 /// The tool name of a workflow: `workflow_` + its name with anything odd made `_`.
 pub fn tool_name(workflow: &str) -> String {
     let clean: String = workflow
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("workflow_{clean}")
 }
@@ -144,7 +167,14 @@ fn as_generate(workflow: &str, args: Map<String, Value>) -> Result<GenerateImage
         }
     }
     if width.is_some() || height.is_some() {
-        out.insert("size".into(), Value::String(format!("{}x{}", width.unwrap_or(1024), height.unwrap_or(1024))));
+        out.insert(
+            "size".into(),
+            Value::String(format!(
+                "{}x{}",
+                width.unwrap_or(1024),
+                height.unwrap_or(1024)
+            )),
+        );
     }
     out.insert("backend".into(), Value::String("comfyui".into()));
     out.insert("workflow".into(), Value::String(workflow.to_string()));

@@ -25,8 +25,8 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, prompt_handler, too
 use crate::jobs::Jobs;
 use crate::workflows::Library;
 
-pub use params::{GenerateImageParams, GetJobParams};
 pub use catalog::{WorkflowList, workflow_list};
+pub use params::{GenerateImageParams, GetJobParams};
 pub use report::{FileReport, JobReport, image_uri};
 
 /// Settings of the MCP service that are not about backends.
@@ -75,7 +75,11 @@ impl EaselServer {
             }
         }
         EaselServer {
-            state: Arc::new(State { jobs, library, options }),
+            state: Arc::new(State {
+                jobs,
+                library,
+                options,
+            }),
             tool_router,
             prompt_router: Self::prompt_router(),
         }

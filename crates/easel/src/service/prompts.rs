@@ -34,7 +34,10 @@ impl EaselServer {
              Then call the generate_image tool with that prompt (backend \"comfyui\").",
             a.prompt
         );
-        Ok(GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)])
-            .with_description("Ask for a high-quality English ComfyUI prompt with this content and style"))
+        Ok(
+            GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)]).with_description(
+                "Ask for a high-quality English ComfyUI prompt with this content and style",
+            ),
+        )
     }
 }

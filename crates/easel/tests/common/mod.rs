@@ -202,7 +202,10 @@ pub fn comfy_env(sim: &ComfySim, dir: &Path, extra: &[(&str, &str)]) -> HashMap<
     let mut env: HashMap<String, String> = [
         ("EASEL_OUTPUT_DIR", dir.join("out").display().to_string()),
         ("EASEL_DATA_DIR", dir.join("data").display().to_string()),
-        ("EASEL_WORKFLOWS_DIR", dir.join("workflows").display().to_string()),
+        (
+            "EASEL_WORKFLOWS_DIR",
+            dir.join("workflows").display().to_string(),
+        ),
         ("COMFYUI_URL", sim.base_url()),
         ("EASEL_COMFYUI_POLL_MS", "50".to_string()),
         ("EASEL_DEFAULT_BACKEND", "comfyui".to_string()),
@@ -234,7 +237,13 @@ pub async fn start_comfy(sim_config: ComfyConfig, extra_env: &[(&str, &str)]) ->
     });
     let recorder = Recorder::default();
     let client = recorder.clone().serve(client_io).await.expect("client");
-    ComfyHarness { sim, dir, client, recorder, config }
+    ComfyHarness {
+        sim,
+        dir,
+        client,
+        recorder,
+        config,
+    }
 }
 
 impl ComfyHarness {

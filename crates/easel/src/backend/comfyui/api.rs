@@ -64,7 +64,9 @@ impl Api {
             let bad = |what: &str| {
                 BackendError::new(
                     ErrorKind::Unreachable,
-                    format!("comfyui.headers: {name:?} is not a valid header {what}; fix it in the configuration file"),
+                    format!(
+                        "comfyui.headers: {name:?} is not a valid header {what}; fix it in the configuration file"
+                    ),
                 )
             };
             let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad("name"))?;
@@ -88,11 +90,15 @@ impl Api {
     }
 
     fn get(&self, path: &str) -> RequestBuilder {
-        self.http.get(format!("{}{path}", self.base)).headers(self.headers.clone())
+        self.http
+            .get(format!("{}{path}", self.base))
+            .headers(self.headers.clone())
     }
 
     fn post(&self, path: &str) -> RequestBuilder {
-        self.http.post(format!("{}{path}", self.base)).headers(self.headers.clone())
+        self.http
+            .post(format!("{}{path}", self.base))
+            .headers(self.headers.clone())
     }
 
     fn policy() -> RetryPolicy {
@@ -118,7 +124,10 @@ impl Api {
         resp.json().await.map_err(|e| {
             BackendError::new(
                 ErrorKind::Protocol,
-                format!("ComfyUI at {} answered {path} with unexpected JSON: {e}", self.base),
+                format!(
+                    "ComfyUI at {} answered {path} with unexpected JSON: {e}",
+                    self.base
+                ),
             )
         })
     }
@@ -147,7 +156,9 @@ impl Api {
                 .get("node_errors")
                 .and_then(Value::as_object)
                 .filter(|m| !m.is_empty());
-            return Ok(partial.map(|m| errors::node_error_lines(m)).unwrap_or_default());
+            return Ok(partial
+                .map(errors::node_error_lines)
+                .unwrap_or_default());
         }
         if status == StatusCode::BAD_REQUEST && parsed.is_object() {
             return Err(errors::rejected(&parsed));
@@ -157,15 +168,23 @@ impl Api {
 
     /// The history entry, or `None` while the prompt is unknown or unfinished (`{}`).
     pub async fn history(&self, prompt_id: &str) -> Result<Option<HistoryEntry>, BackendError> {
-        let mut all: BTreeMap<String, HistoryEntry> = self.json(&format!("/history/{prompt_id}")).await?;
+        let mut all: BTreeMap<String, HistoryEntry> =
+            self.json(&format!("/history/{prompt_id}")).await?;
         Ok(all.remove(prompt_id))
     }
 
     pub async fn queue_place(&self, prompt_id: &str) -> Result<QueuePlace, BackendError> {
         let q: Value = self.json("/queue").await?;
         let id_of = |item: &Value| item.get(1).and_then(Value::as_str).map(str::to_string);
-        let running = q.get("queue_running").and_then(Value::as_array).cloned().unwrap_or_default();
-        if running.iter().any(|i| id_of(i).as_deref() == Some(prompt_id)) {
+        let running = q
+            .get("queue_running")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if running
+            .iter()
+            .any(|i| id_of(i).as_deref() == Some(prompt_id))
+        {
             return Ok(QueuePlace::Running);
         }
         // `queue_pending` is a heap array: sort by priority number (§4).
@@ -187,7 +206,9 @@ impl Api {
     /// Prompts queued or running on the server (`GET /prompt`).
     pub async fn queue_remaining(&self) -> Result<u64, BackendError> {
         let v: Value = self.json("/prompt").await?;
-        Ok(v.pointer("/exec_info/queue_remaining").and_then(Value::as_u64).unwrap_or(0))
+        Ok(v.pointer("/exec_info/queue_remaining")
+            .and_then(Value::as_u64)
+            .unwrap_or(0))
     }
 
     async fn command(&self, path: &str, body: Value) -> Result<(), BackendError> {
@@ -211,7 +232,8 @@ impl Api {
 
     /// Interrupts the prompt if it is the one running (ComfyUI ≥ 0.3.57 honours the id).
     pub async fn interrupt(&self, prompt_id: &str) -> Result<(), BackendError> {
-        self.command("/interrupt", json!({"prompt_id": prompt_id})).await
+        self.command("/interrupt", json!({"prompt_id": prompt_id}))
+            .await
     }
 
     /// Uploads an input image; returns the name LoadImage takes (`subfolder/name`).
@@ -228,10 +250,17 @@ impl Api {
             .await
             .map_err(|e| self.unreachable(&e))?;
         if !resp.status().is_success() {
-            return Err(errors::http_status(&self.base, "/upload/image", resp.status()));
+            return Err(errors::http_status(
+                &self.base,
+                "/upload/image",
+                resp.status(),
+            ));
         }
         let v: Value = resp.json().await.map_err(|e| {
-            BackendError::new(ErrorKind::Protocol, format!("ComfyUI upload answer unreadable: {e}"))
+            BackendError::new(
+                ErrorKind::Protocol,
+                format!("ComfyUI upload answer unreadable: {e}"),
+            )
         })?;
         let name = v.get("name").and_then(Value::as_str).unwrap_or(filename);
         Ok(match v.get("subfolder").and_then(Value::as_str) {
@@ -270,7 +299,9 @@ fn url_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

@@ -45,17 +45,22 @@ pub struct ServerReport {
 
 /// The options a combo input offers in `/object_info` (old `[[...]]` and new `COMBO` forms).
 fn combo_options(object_info: &Value, class: &str, input: &str) -> Option<Vec<String>> {
-    let spec = object_info
-        .get(class)?
-        .get("input")
-        .and_then(|i| i.get("required").and_then(|r| r.get(input)).or_else(|| i.get("optional").and_then(|o| o.get(input))))?;
+    let spec = object_info.get(class)?.get("input").and_then(|i| {
+        i.get("required")
+            .and_then(|r| r.get(input))
+            .or_else(|| i.get("optional").and_then(|o| o.get(input)))
+    })?;
     let first = spec.get(0)?;
     let list = match first {
         Value::Array(items) => items.clone(),
         Value::String(s) if s == "COMBO" => spec.get(1)?.get("options")?.as_array()?.clone(),
         _ => return None,
     };
-    Some(list.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+    Some(
+        list.iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+    )
 }
 
 pub async fn check(comfy: &ComfyUi) -> ServerReport {
@@ -94,7 +99,10 @@ pub async fn check(comfy: &ComfyUi) -> ServerReport {
             return report;
         }
     };
-    let known: BTreeSet<&str> = info.as_object().map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default();
+    let known: BTreeSet<&str> = info
+        .as_object()
+        .map(|m| m.keys().map(String::as_str).collect())
+        .unwrap_or_default();
     for workflow in library.list() {
         let req = workflow.requirements();
         let missing_nodes: Vec<String> = req

@@ -18,7 +18,9 @@ pub fn unreachable(base: &str, reason: &str) -> BackendError {
 
 pub fn http_status(base: &str, path: &str, status: StatusCode) -> BackendError {
     let hint = match status.as_u16() {
-        401 | 403 => " If ComfyUI sits behind a proxy or is hosted, set its credentials in comfyui.headers (e.g. Authorization or X-API-Key).",
+        401 | 403 => {
+            " If ComfyUI sits behind a proxy or is hosted, set its credentials in comfyui.headers (e.g. Authorization or X-API-Key)."
+        }
         404 => " Check that comfyui.url points at ComfyUI itself.",
         _ => "",
     };
@@ -38,7 +40,12 @@ pub fn node_error_lines(node_errors: &Map<String, Value>) -> Vec<String> {
     let mut lines = Vec::new();
     for (node, entry) in node_errors {
         let class = s(entry, "class_type");
-        for err in entry.get("errors").and_then(Value::as_array).into_iter().flatten() {
+        for err in entry
+            .get("errors")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let input = err
                 .pointer("/extra_info/input_name")
                 .and_then(Value::as_str)
@@ -67,7 +74,9 @@ fn missing_file_hint(input: &str) -> String {
         "lora_name" => "models/loras",
         _ => return String::new(),
     };
-    format!(". Use one of the files listed (e.g. with the model parameter), or put the file into ComfyUI's {folder} folder and restart ComfyUI")
+    format!(
+        ". Use one of the files listed (e.g. with the model parameter), or put the file into ComfyUI's {folder} folder and restart ComfyUI"
+    )
 }
 
 /// A 400 from `POST /prompt`: the error and every node error, raw in `details`.
@@ -76,13 +85,22 @@ pub fn rejected(body: &Value) -> BackendError {
     let kind = s(&err, "type");
     let mut message = match kind {
         "missing_node_type" => {
-            let class = err.pointer("/extra_info/class_type").and_then(Value::as_str).unwrap_or("?");
-            let node = err.pointer("/extra_info/node_id").and_then(Value::as_str).unwrap_or("?");
+            let class = err
+                .pointer("/extra_info/class_type")
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            let node = err
+                .pointer("/extra_info/node_id")
+                .and_then(Value::as_str)
+                .unwrap_or("?");
             format!(
                 "ComfyUI refused the workflow: node {node} uses node type {class:?}, which is not installed on this ComfyUI server (a custom node is missing). Install the custom node that provides {class} (for example with ComfyUI-Manager) and restart ComfyUI, or use another workflow."
             )
         }
-        "prompt_no_outputs" => "ComfyUI refused the workflow: it has no output node (add a SaveImage node).".to_string(),
+        "prompt_no_outputs" => {
+            "ComfyUI refused the workflow: it has no output node (add a SaveImage node)."
+                .to_string()
+        }
         _ => format!("ComfyUI refused the workflow: {}", s(&err, "message")),
     };
     let lines = body
@@ -144,7 +162,13 @@ mod tests {
     fn unknown_node_type_names_the_missing_custom_node() {
         let body = json!({"error": {"type": "missing_node_type", "message": "Node 'NoSuchNodeXYZ' not found. The custom node may not be installed.", "details": "Node ID '#5'", "extra_info": {"node_id": "5", "class_type": "NoSuchNodeXYZ", "node_title": "NoSuchNodeXYZ"}}, "node_errors": {}});
         let e = rejected(&body);
-        assert!(e.message.contains("node 5") && e.message.contains("NoSuchNodeXYZ") && e.message.contains("custom node"), "{}", e.message);
+        assert!(
+            e.message.contains("node 5")
+                && e.message.contains("NoSuchNodeXYZ")
+                && e.message.contains("custom node"),
+            "{}",
+            e.message
+        );
         assert_eq!(e.kind, ErrorKind::Rejected);
         assert!(e.details.is_some());
     }
@@ -154,7 +178,17 @@ mod tests {
         let body = json!({"error": {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation", "details": "", "extra_info": {}},
             "node_errors": {"30": {"errors": [{"type": "value_not_in_list", "message": "Value not in list", "details": "ckpt_name: 'x.safetensors' not in ['a.safetensors', 'b.safetensors']", "extra_info": {"input_name": "ckpt_name"}}], "dependent_outputs": ["9"], "class_type": "CheckpointLoaderSimple"}}});
         let e = rejected(&body);
-        assert!(e.message.contains("node 30 (CheckpointLoaderSimple) input ckpt_name"), "{}", e.message);
-        assert!(e.message.contains("'a.safetensors', 'b.safetensors'") && e.message.contains("models/checkpoints"), "{}", e.message);
+        assert!(
+            e.message
+                .contains("node 30 (CheckpointLoaderSimple) input ckpt_name"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.message.contains("'a.safetensors', 'b.safetensors'")
+                && e.message.contains("models/checkpoints"),
+            "{}",
+            e.message
+        );
     }
 }

@@ -21,16 +21,44 @@ fn output_type() -> String {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
     /// Queue length changed (sent to every socket).
-    Status { queue_remaining: u64 },
-    Started { prompt_id: String },
-    Cached { prompt_id: String, nodes: Vec<String> },
+    Status {
+        queue_remaining: u64,
+    },
+    Started {
+        prompt_id: String,
+    },
+    Cached {
+        prompt_id: String,
+        nodes: Vec<String>,
+    },
     /// A node started; `None` is the final "done" signal.
-    Executing { prompt_id: String, node: Option<String> },
-    Progress { prompt_id: Option<String>, node: Option<String>, value: f64, max: f64 },
-    Executed { prompt_id: String, node: String, images: Vec<FileRef> },
-    Succeeded { prompt_id: String },
-    Failed { prompt_id: String, error: ExecutionError },
-    Interrupted { prompt_id: String, node_id: Option<String>, node_type: Option<String> },
+    Executing {
+        prompt_id: String,
+        node: Option<String>,
+    },
+    Progress {
+        prompt_id: Option<String>,
+        node: Option<String>,
+        value: f64,
+        max: f64,
+    },
+    Executed {
+        prompt_id: String,
+        node: String,
+        images: Vec<FileRef>,
+    },
+    Succeeded {
+        prompt_id: String,
+    },
+    Failed {
+        prompt_id: String,
+        error: ExecutionError,
+    },
+    Interrupted {
+        prompt_id: String,
+        node_id: Option<String>,
+        node_type: Option<String>,
+    },
 }
 
 /// `execution_error` as sent by ComfyUI.
@@ -90,10 +118,17 @@ pub fn parse(frame: &str) -> Option<Event> {
             nodes: data
                 .get("nodes")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|n| n.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|n| n.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default(),
         },
-        "executing" => Event::Executing { prompt_id: pid()?, node: text(data, "node") },
+        "executing" => Event::Executing {
+            prompt_id: pid()?,
+            node: text(data, "node"),
+        },
         "progress" => Event::Progress {
             prompt_id: pid(),
             node: text(data, "node"),
@@ -162,14 +197,21 @@ mod tests {
     #[test]
     fn parses_the_captured_shapes() {
         assert_eq!(
-            parse(r#"{"type":"status","data":{"status":{"exec_info":{"queue_remaining":2}},"sid":"x"}}"#),
+            parse(
+                r#"{"type":"status","data":{"status":{"exec_info":{"queue_remaining":2}},"sid":"x"}}"#
+            ),
             Some(Event::Status { queue_remaining: 2 })
         );
         assert_eq!(
             parse(r#"{"type":"executing","data":{"node":null,"prompt_id":"p"}}"#),
-            Some(Event::Executing { prompt_id: "p".into(), node: None })
+            Some(Event::Executing {
+                prompt_id: "p".into(),
+                node: None
+            })
         );
-        let Some(Event::Progress { value, max, node, .. }) =
+        let Some(Event::Progress {
+            value, max, node, ..
+        }) =
             parse(r#"{"type":"progress","data":{"value":3,"max":20,"prompt_id":"p","node":"31"}}"#)
         else {
             panic!("progress")
@@ -194,7 +236,13 @@ mod tests {
     fn binary_frames_are_previews_not_results() {
         let mut frame = vec![0, 0, 0, 1, 0, 0, 0, 2];
         frame.extend_from_slice(b"\x89PNG....");
-        assert_eq!(parse_binary(&frame), Binary::Preview { format: "png", bytes: 8 });
+        assert_eq!(
+            parse_binary(&frame),
+            Binary::Preview {
+                format: "png",
+                bytes: 8
+            }
+        );
         assert_eq!(parse_binary(&[0, 0, 0, 3, 0]), Binary::Text);
     }
 }

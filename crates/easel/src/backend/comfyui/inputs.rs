@@ -25,7 +25,11 @@ pub fn split(
 ) -> Result<(Map<String, Value>, Vec<InputImage>), InvalidInput> {
     let mut plain = params.clone();
     let mut images = Vec::new();
-    for spec in workflow.params.iter().filter(|p| p.kind == ParamKind::Image) {
+    for spec in workflow
+        .params
+        .iter()
+        .filter(|p| p.kind == ParamKind::Image)
+    {
         let Some(value) = plain.remove(&spec.name) else {
             continue;
         };
@@ -56,13 +60,22 @@ fn resolve(root: &OutputRoot, name: &str, rel: &str) -> Result<InputImage, Inval
         .canonicalize()
         .map_err(|e| refuse(format!("{rel:?} cannot be opened ({e})")))?;
     if !root.contains(&path) || !path.is_file() {
-        return Err(refuse(format!("{rel:?} is not a file inside the output root")));
+        return Err(refuse(format!(
+            "{rel:?} is not a file inside the output root"
+        )));
     }
-    let bytes = std::fs::read(&path).map_err(|e| refuse(format!("{rel:?} cannot be read ({e})")))?;
-    let info = inspect(&bytes, None).map_err(|e| refuse(format!("{rel:?} is not an image ({e})")))?;
+    let bytes =
+        std::fs::read(&path).map_err(|e| refuse(format!("{rel:?} cannot be read ({e})")))?;
+    let info =
+        inspect(&bytes, None).map_err(|e| refuse(format!("{rel:?} is not an image ({e})")))?;
     let stem = path
         .file_stem()
-        .map(|s| s.to_string_lossy().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect::<String>())
+        .map(|s| {
+            s.to_string_lossy()
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect::<String>()
+        })
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "input".into());
     Ok(InputImage {

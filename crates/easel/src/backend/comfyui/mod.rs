@@ -18,8 +18,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Backend, BackendError, BackendStatus, CancelOutcome, ErrorKind, EventSink, Fetched, ImageOutcome,
-    RemoteImage, Ticket,
+    Backend, BackendError, BackendStatus, CancelOutcome, ErrorKind, EventSink, Fetched,
+    ImageOutcome, RemoteImage, Ticket,
 };
 use crate::clock::now_ms;
 use crate::config::ComfySettings;
@@ -45,7 +45,10 @@ pub struct ComfyTicket {
 impl ComfyTicket {
     fn from_ticket(t: &Ticket) -> Result<ComfyTicket, BackendError> {
         serde_json::from_value(t.0.clone()).map_err(|e| {
-            BackendError::new(ErrorKind::Protocol, format!("stored ComfyUI ticket is unreadable: {e}"))
+            BackendError::new(
+                ErrorKind::Protocol,
+                format!("stored ComfyUI ticket is unreadable: {e}"),
+            )
         })
     }
 
@@ -64,12 +67,22 @@ pub struct ComfyUi {
 }
 
 impl ComfyUi {
-    pub fn new(settings: ComfySettings, library: Arc<Library>, inputs: OutputRoot) -> Result<ComfyUi, BackendError> {
+    pub fn new(
+        settings: ComfySettings,
+        library: Arc<Library>,
+        inputs: OutputRoot,
+    ) -> Result<ComfyUi, BackendError> {
         let api = api::Api::new(&settings)?;
         // One client id per process: ComfyUI replaces an older socket with the same id.
         let client_id = uuid::Uuid::new_v4().to_string();
         let hub = hub::Hub::new(api.base(), api.headers().clone(), &client_id);
-        Ok(ComfyUi { settings, api, hub, library, inputs })
+        Ok(ComfyUi {
+            settings,
+            api,
+            hub,
+            library,
+            inputs,
+        })
     }
 
     pub fn library(&self) -> &Arc<Library> {
@@ -77,7 +90,10 @@ impl ComfyUi {
     }
 
     fn workflow(&self, request: &GenerateRequest) -> Result<Arc<Workflow>, InvalidInput> {
-        let name = request.workflow.as_deref().unwrap_or(&self.settings.default_workflow);
+        let name = request
+            .workflow
+            .as_deref()
+            .unwrap_or(&self.settings.default_workflow);
         self.library.get(name).map_err(workflow_invalid)
     }
 
@@ -100,7 +116,11 @@ impl ComfyUi {
 fn workflow_invalid(e: WorkflowError) -> InvalidInput {
     match e {
         WorkflowError::Invalid(invalid) => invalid,
-        other => InvalidInput::new("workflow", other.to_string(), "Call list_workflows to see the workflows and their parameters."),
+        other => InvalidInput::new(
+            "workflow",
+            other.to_string(),
+            "Call list_workflows to see the workflows and their parameters.",
+        ),
     }
 }
 
@@ -118,8 +138,13 @@ impl Backend for ComfyUi {
         let workflow = self.workflow(request)?;
         let (params, images) = inputs::split(&workflow, &request.params, &self.inputs)?;
         // A dry run with stand-in names catches wrong types and ranges before anything is sent.
-        let stand_ins = images.iter().map(|i| format!("easel/{}", i.upload_name)).collect();
-        let applied = workflow.apply(&Self::standard(request, stand_ins), &params).map_err(workflow_invalid)?;
+        let stand_ins = images
+            .iter()
+            .map(|i| format!("easel/{}", i.upload_name))
+            .collect();
+        let applied = workflow
+            .apply(&Self::standard(request, stand_ins), &params)
+            .map_err(workflow_invalid)?;
         // Size and seed always carry a value (defaulted, or randomized), so a workflow that
         // fixes them (image-to-image) is not worth a warning; everything else the caller
         // gave and the workflow cannot take is.
@@ -127,7 +152,12 @@ impl Backend for ComfyUi {
             .unmatched
             .iter()
             .filter(|p| !matches!(p.as_str(), "width" | "height" | "seed"))
-            .map(|p| format!("workflow {} has no place for {p:?}; it was not used", workflow.name))
+            .map(|p| {
+                format!(
+                    "workflow {} has no place for {p:?}; it was not used",
+                    workflow.name
+                )
+            })
             .collect())
     }
 
@@ -144,32 +174,52 @@ impl Backend for ComfyUi {
         )
     }
 
-    async fn submit(&self, request: &GenerateRequest, prepared: Option<&Ticket>) -> Result<Ticket, BackendError> {
+    async fn submit(
+        &self,
+        request: &GenerateRequest,
+        prepared: Option<&Ticket>,
+    ) -> Result<Ticket, BackendError> {
         let mut ticket = match prepared {
             Some(t) => ComfyTicket::from_ticket(t)?,
-            None => ComfyTicket::from_ticket(&self.prepare(request).unwrap_or(Ticket(serde_json::Value::Null)))?,
+            None => ComfyTicket::from_ticket(
+                &self
+                    .prepare(request)
+                    .unwrap_or(Ticket(serde_json::Value::Null)),
+            )?,
         };
         let invalid = |e: InvalidInput| BackendError::new(ErrorKind::Rejected, e.to_string());
         let workflow = self.workflow(request).map_err(invalid)?;
-        let (params, images) = inputs::split(&workflow, &request.params, &self.inputs).map_err(invalid)?;
+        let (params, images) =
+            inputs::split(&workflow, &request.params, &self.inputs).map_err(invalid)?;
         let mut names = Vec::with_capacity(images.len());
         for image in images {
             let bytes = std::fs::read(&image.path).map_err(|e| {
-                BackendError::new(ErrorKind::Rejected, format!("cannot read input image {}: {e}", image.path.display()))
+                BackendError::new(
+                    ErrorKind::Rejected,
+                    format!("cannot read input image {}: {e}", image.path.display()),
+                )
             })?;
             names.push(self.api.upload(bytes, &image.upload_name).await?);
         }
-        let applied = workflow.apply(&Self::standard(request, names), &params).map_err(workflow_invalid).map_err(invalid)?;
+        let applied = workflow
+            .apply(&Self::standard(request, names), &params)
+            .map_err(workflow_invalid)
+            .map_err(invalid)?;
         ticket.nodes = applied
             .graph
             .as_object()
             .map(|g| {
                 g.iter()
-                    .filter_map(|(id, n)| Some((id.clone(), n.get("class_type")?.as_str()?.to_string())))
+                    .filter_map(|(id, n)| {
+                        Some((id.clone(), n.get("class_type")?.as_str()?.to_string()))
+                    })
                     .collect()
             })
             .unwrap_or_default();
-        let partial = self.api.post_prompt(&applied.graph, self.hub_client_id(), &ticket.prompt_id).await?;
+        let partial = self
+            .api
+            .post_prompt(&applied.graph, self.hub_client_id(), &ticket.prompt_id)
+            .await?;
         for line in partial {
             tracing::warn!(prompt_id = %ticket.prompt_id, "ComfyUI will skip an output: {line}");
         }
@@ -177,7 +227,11 @@ impl Backend for ComfyUi {
         Ok(ticket.to_ticket())
     }
 
-    async fn track(&self, ticket: &Ticket, events: &EventSink) -> Result<Vec<ImageOutcome>, BackendError> {
+    async fn track(
+        &self,
+        ticket: &Ticket,
+        events: &EventSink,
+    ) -> Result<Vec<ImageOutcome>, BackendError> {
         let ticket = ComfyTicket::from_ticket(ticket)?;
         let files = track::follow(self, &ticket, events).await?;
         Ok(files
@@ -198,7 +252,9 @@ impl Backend for ComfyUi {
             .url
             .as_deref()
             .ok_or_else(|| BackendError::new(ErrorKind::Protocol, "ComfyUI image has no URL"))?;
-        self.api.fetch(url, &format!("image {}", image.index + 1)).await
+        self.api
+            .fetch(url, &format!("image {}", image.index + 1))
+            .await
     }
 
     async fn status(&self) -> BackendStatus {
@@ -236,7 +292,9 @@ impl Backend for ComfyUi {
         };
         match done {
             Ok(()) => CancelOutcome::Cancelled,
-            Err(e) => CancelOutcome::NotSupported(format!("ComfyUI could not be told to stop: {e}")),
+            Err(e) => {
+                CancelOutcome::NotSupported(format!("ComfyUI could not be told to stop: {e}"))
+            }
         }
     }
 }

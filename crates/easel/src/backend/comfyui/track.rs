@@ -31,7 +31,12 @@ impl Reporter<'_> {
     }
 
     fn say(&self, done: u64, total: Option<u64>, queue_position: Option<u32>, message: String) {
-        self.events.send(Progress { done, total, queue_position, message });
+        self.events.send(Progress {
+            done,
+            total,
+            queue_position,
+            message,
+        });
     }
 }
 
@@ -42,8 +47,12 @@ pub async fn follow(
 ) -> Result<Vec<FileRef>, BackendError> {
     let id = ticket.prompt_id.as_str();
     let mut sub = comfy.hub.subscribe(id);
-    let report = Reporter { events, nodes: &ticket.nodes };
-    let elapsed = Duration::from_millis(crate::clock::now_ms().saturating_sub(ticket.submitted_at_ms));
+    let report = Reporter {
+        events,
+        nodes: &ticket.nodes,
+    };
+    let elapsed =
+        Duration::from_millis(crate::clock::now_ms().saturating_sub(ticket.submitted_at_ms));
     let deadline = Instant::now() + comfy.settings.timeout.saturating_sub(elapsed);
     let poll = comfy.settings.poll;
     let mut tick = tokio::time::interval(poll);
@@ -142,22 +151,40 @@ fn finish(entry: HistoryEntry, id: &str) -> Result<Vec<FileRef>, BackendError> {
                 }
                 "execution_interrupted" => {
                     let s = |k: &str| data.get(k).and_then(|v| v.as_str()).map(str::to_string);
-                    return Err(errors::interrupted(s("node_id").as_deref(), s("node_type").as_deref()));
+                    return Err(errors::interrupted(
+                        s("node_id").as_deref(),
+                        s("node_type").as_deref(),
+                    ));
                 }
                 _ => {}
             }
         }
         if entry.status.status_str == "error" {
-            return Err(BackendError::new(ErrorKind::Failed, format!("ComfyUI reports prompt {id} failed without details; see the ComfyUI console.")));
+            return Err(BackendError::new(
+                ErrorKind::Failed,
+                format!(
+                    "ComfyUI reports prompt {id} failed without details; see the ComfyUI console."
+                ),
+            ));
         }
     }
-    let files: Vec<FileRef> = entry.outputs.values().flat_map(|o| o.images.iter().cloned()).collect();
-    let saved: Vec<FileRef> = files.iter().filter(|f| f.kind == "output").cloned().collect();
+    let files: Vec<FileRef> = entry
+        .outputs
+        .values()
+        .flat_map(|o| o.images.iter().cloned())
+        .collect();
+    let saved: Vec<FileRef> = files
+        .iter()
+        .filter(|f| f.kind == "output")
+        .cloned()
+        .collect();
     let chosen = if saved.is_empty() { files } else { saved };
     if chosen.is_empty() {
         return Err(BackendError::new(
             ErrorKind::Failed,
-            format!("ComfyUI finished prompt {id} without any image; does the workflow end in a SaveImage node?"),
+            format!(
+                "ComfyUI finished prompt {id} without any image; does the workflow end in a SaveImage node?"
+            ),
         ));
     }
     Ok(chosen)

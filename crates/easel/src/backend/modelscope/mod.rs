@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use super::http::{self, RetryPolicy};
 use super::{
-    Backend, BackendError, BackendStatus, CancelOutcome, ErrorKind, EventSink, Fetched, ImageOutcome, RemoteImage,
-    Ticket,
+    Backend, BackendError, BackendStatus, CancelOutcome, ErrorKind, EventSink, Fetched,
+    ImageOutcome, RemoteImage, Ticket,
 };
 use crate::clock::now_ms;
 use crate::config::ModelScopeSettings;

@@ -668,3 +668,39 @@ async fn workflows_can_be_their_own_tools() {
         (128, 96)
     );
 }
+
+#[tokio::test]
+async fn an_unreachable_server_says_how_to_fix_it() {
+    let h = start_comfy(ComfyConfig::default(), &[]).await;
+    // Point a second easel at a port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let mut env = comfy_env(&h.sim, h.dir.path(), &[]);
+    env.insert("COMFYUI_URL".into(), url.clone());
+    let config = config(h.dir.path(), &env);
+    let app = easel::app::build(&config, easel::app::Storage::Ephemeral).expect("app");
+    let server = app.server(&config);
+    let (server_io, client_io) = tokio::io::duplex(1 << 16);
+    tokio::spawn(async move {
+        use rmcp::ServiceExt;
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    use rmcp::ServiceExt;
+    let client = ().serve(client_io).await.expect("client");
+    let r = call(
+        &client,
+        "generate_image",
+        json!({"prompt": "x", "size": "64x64"}),
+    )
+    .await;
+    assert!(is_error(&r));
+    let t = text(&r);
+    assert!(
+        t.contains(&format!("cannot reach ComfyUI at {url}")) && t.contains("COMFYUI_URL"),
+        "{t}"
+    );
+    assert_eq!(structured(&r)["error"]["kind"], "unreachable");
+}

@@ -208,10 +208,16 @@ async fn collect(
     let seed = image
         .seed
         .unwrap_or_else(|| job.request.seed_for(image.index));
-    let stem = match &job.output.stem {
-        Some(stem) if job.request.count > 1 => format!("{stem}-{}", image.index + 1),
+    let base = match &job.output.stem {
         Some(stem) => stem.clone(),
         None => default_stem(&job.request.prompt, seed, SystemTime::now()),
+    };
+    // Images of one call share a time and may share a seed (a ComfyUI batch): the index
+    // keeps their names apart and in order.
+    let stem = if job.request.count > 1 {
+        format!("{base}-{}", image.index + 1)
+    } else {
+        base
     };
     jobs.update(&job.id, false, |j| {
         j.progress.message = format!("saving image {} of {}", image.index + 1, job.request.count);

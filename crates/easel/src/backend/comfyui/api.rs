@@ -156,9 +156,7 @@ impl Api {
                 .get("node_errors")
                 .and_then(Value::as_object)
                 .filter(|m| !m.is_empty());
-            return Ok(partial
-                .map(errors::node_error_lines)
-                .unwrap_or_default());
+            return Ok(partial.map(errors::node_error_lines).unwrap_or_default());
         }
         if status == StatusCode::BAD_REQUEST && parsed.is_object() {
             return Err(errors::rejected(&parsed));

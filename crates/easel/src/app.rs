@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::backend::Backend;
 use crate::backend::comfyui::ComfyUi;
 use crate::backend::modelscope::ModelScope;
+use crate::backend::openai::OpenAiCompat;
 use crate::config::Config;
 use crate::jobs::{JobStore, Jobs, MemoryStore, SqliteStore};
 use crate::outputs::OutputRoot;
@@ -62,7 +63,14 @@ pub fn build(config: &Config, storage: Storage) -> Result<App, StartError> {
                 message: e.to_string(),
             }
         })?;
-    let backends: Vec<Arc<dyn Backend>> = vec![Arc::new(modelscope), Arc::new(comfyui)];
+    let mut backends: Vec<Arc<dyn Backend>> = vec![Arc::new(modelscope), Arc::new(comfyui)];
+    for provider in &config.providers {
+        let backend = OpenAiCompat::new(provider.clone()).map_err(|e| StartError::Backend {
+            name: "providers",
+            message: e.to_string(),
+        })?;
+        backends.push(Arc::new(backend));
+    }
     let store: Arc<dyn JobStore> = match storage {
         Storage::Durable => Arc::new(
             SqliteStore::open(&config.data_dir.join(JOB_STORE_FILE))

@@ -76,6 +76,18 @@ impl Size {
     }
 }
 
+/// A source image of an edit, resolved by the service: a local file inside the output or
+/// an input root, a public URL, or both (an easel image that came from a URL).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    /// What the caller wrote (path, resource URI or URL), for the result.
+    pub label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<std::path::PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
 /// A generation request after parsing, with the seed already chosen so that it can be
 /// stored and replayed exactly.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -99,12 +111,23 @@ pub struct GenerateRequest {
     /// ComfyUI workflow name; `None` uses the configured default workflow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow: Option<String>,
-    /// Workflow-specific parameters (ComfyUI).
+    /// Backend-specific parameters (ComfyUI workflow parameters, OpenAI quality, …).
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub params: serde_json::Map<String, serde_json::Value>,
+    /// Images to edit; empty for text-to-image.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<Source>,
+    /// Where to edit (transparent pixels), for backends that take a mask.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<Source>,
 }
 
 impl GenerateRequest {
+    /// Whether this is an edit of source images.
+    pub fn is_edit(&self) -> bool {
+        !self.sources.is_empty()
+    }
+
     /// The model for people: the id, else the workflow that decides it.
     pub fn describe_model(&self) -> String {
         match (&self.model, &self.workflow) {
@@ -242,6 +265,8 @@ mod tests {
             count: 1,
             workflow: None,
             params: serde_json::Map::new(),
+            sources: Vec::new(),
+            mask: None,
         }
     }
 

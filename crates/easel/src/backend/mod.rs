@@ -6,6 +6,7 @@ pub mod comfyui;
 mod error;
 pub mod http;
 pub mod modelscope;
+pub mod openai;
 mod poll;
 
 use std::sync::Arc;
@@ -33,6 +34,12 @@ pub struct RemoteImage {
     pub seed: Option<u64>,
     /// Public URL of the image, when the backend has one.
     pub url: Option<String>,
+    /// The prompt the model actually used, when the service rewrote it (DALL·E 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revised_prompt: Option<String>,
+    /// Token usage of the call that made this image, when the service reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<serde_json::Value>,
 }
 
 /// The outcome of one requested image: a backend can finish some images of a request and
@@ -138,7 +145,8 @@ pub trait Backend: Send + Sync {
         events: &EventSink,
     ) -> Result<Vec<ImageOutcome>, BackendError>;
 
-    async fn fetch(&self, image: &RemoteImage) -> Result<Fetched, BackendError>;
+    /// The bytes of one image; synchronous APIs find them in the ticket itself.
+    async fn fetch(&self, ticket: &Ticket, image: &RemoteImage) -> Result<Fetched, BackendError>;
 
     async fn cancel(&self, ticket: &Ticket) -> CancelOutcome;
 

@@ -96,6 +96,8 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         count: args.count,
         workflow: args.workflow,
         params: parse_params(&args.param)?,
+        sources: Vec::new(),
+        mask: None,
     };
     let output = OutputSpec {
         dir: args.out,

@@ -25,6 +25,11 @@ pub struct FileConfig {
     pub modelscope: ModelScopeFile,
     #[serde(default)]
     pub comfyui: ComfyFile,
+    /// OpenAI-compatible providers by name.
+    #[serde(default)]
+    pub providers: std::collections::BTreeMap<String, super::providers::ProviderFile>,
+    /// Folders besides the output root that edit sources may be read from.
+    pub input_dirs: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -6,6 +6,7 @@
 
 mod file;
 mod paths;
+mod providers;
 mod settings;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 pub use file::FileConfig;
+pub use providers::{Dialect, ProviderFile, ProviderSettings};
 pub use settings::{MODELSCOPE_MODEL, Setting, Source};
 
 /// Where the configuration file was looked for, and whether it existed.
@@ -37,6 +39,10 @@ pub struct Config {
     pub jobs: JobSettings,
     pub modelscope: ModelScopeSettings,
     pub comfyui: ComfySettings,
+    /// OpenAI-compatible providers, each a backend of its own name.
+    pub providers: Vec<ProviderSettings>,
+    /// Folders besides the output root that edit sources may be read from.
+    pub input_dirs: Vec<PathBuf>,
     /// The file that was read (or would have been).
     pub file: ConfigFile,
     /// Every setting with its display value (secrets redacted) and source, for `easel config`.

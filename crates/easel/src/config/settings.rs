@@ -304,6 +304,29 @@ pub fn resolve(
     )?;
 
     let comfyui = comfy(&mut r, file.comfyui, &config_file.path)?;
+    let providers =
+        super::providers::resolve(file.providers, env, &config_file.path, &mut r.settings)?;
+    let input_dirs: Vec<PathBuf> = match (
+        env("EASEL_INPUT_DIRS").filter(|s| !s.is_empty()),
+        file.input_dirs,
+    ) {
+        (Some(list), _) => std::env::split_paths(&list).collect(),
+        (None, Some(list)) => list.iter().map(|s| expand_home(s)).collect(),
+        (None, None) => Vec::new(),
+    };
+    r.settings.push(Setting {
+        key: "input_dirs",
+        value: if input_dirs.is_empty() {
+            "(none; sources must be inside output_dir)".into()
+        } else {
+            input_dirs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+        source: Source::Default,
+    });
 
     Ok(Config {
         output_dir,
@@ -323,6 +346,8 @@ pub fn resolve(
             http_timeout: Duration::from_secs(http_timeout.max(1)),
         },
         comfyui,
+        providers,
+        input_dirs,
         file: config_file,
         settings: r.settings,
     })

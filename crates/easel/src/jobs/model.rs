@@ -77,6 +77,12 @@ pub struct SavedImage {
     pub bytes: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// The prompt the model actually used, when the service rewrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revised_prompt: Option<String>,
+    /// Token usage of the call that made it, when reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<serde_json::Value>,
 }
 
 /// One image of a job that could not be made or saved, with the reason.

@@ -144,11 +144,11 @@ async fn drive(jobs: &Jobs, id: &str, backend: &dyn Backend) -> Result<(), Backe
     jobs.update(id, true, |j| {
         raise(j, TRACKED, format!("downloading {total} image(s)"))
     });
-    let job = &job;
+    let (job, ticket) = (&job, &ticket);
     let saves = outcomes.into_iter().map(|outcome| async move {
         match outcome {
             Ok(image) if job.images.iter().any(|s| s.index == image.index) => Ok(None),
-            Ok(image) => collect(jobs, job, backend, image).await.map(Some),
+            Ok(image) => collect(jobs, job, backend, ticket, image).await.map(Some),
             Err(e) => Err((None, None, e)),
         }
     });
@@ -199,10 +199,11 @@ async fn collect(
     jobs: &Jobs,
     job: &Job,
     backend: &dyn Backend,
+    ticket: &crate::backend::Ticket,
     image: RemoteImage,
 ) -> Result<SavedImage, Failure> {
     let fail = |e: BackendError| (Some(image.index), image.seed, e);
-    let fetched = backend.fetch(&image).await.map_err(fail)?;
+    let fetched = backend.fetch(ticket, &image).await.map_err(fail)?;
     inspect(&fetched.bytes, fetched.content_type.as_deref())
         .map_err(|e| fail(BackendError::new(ErrorKind::Download, e.to_string())))?;
     let seed = image
@@ -252,6 +253,8 @@ async fn collect(
         height: saved.height,
         bytes: saved.bytes,
         seed: Some(seed),
+        revised_prompt: image.revised_prompt.clone(),
+        usage: image.usage.clone(),
     };
     // Recorded at once, so that a restart never downloads or writes this image again.
     jobs.update(&job.id, true, |j| j.images.push(saved.clone()));

@@ -294,7 +294,7 @@ impl JobStore for SqliteStore {
 fn write(conn: &Connection, job: &Job) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO jobs (id, kind, backend, status, request, output_spec, ticket, progress, images, failures, error, idempotency_key, created_at_ms, updated_at_ms, finished_at_ms, warnings)
-         VALUES (?1, 'generate', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+         VALUES (?1, ?16, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
          ON CONFLICT(id) DO UPDATE SET status = ?3, ticket = ?6, progress = ?7, images = ?8, failures = ?9, error = ?10, updated_at_ms = ?13, finished_at_ms = ?14, warnings = ?15",
         params![
             job.id,
@@ -312,6 +312,7 @@ fn write(conn: &Connection, job: &Job) -> Result<(), StoreError> {
             job.updated_at_ms as i64,
             job.finished_at_ms.map(|v| v as i64),
             to_json(&job.warnings)?,
+            if job.request.is_edit() { "edit" } else { "generate" },
         ],
     )
     .map_err(sql_err)?;

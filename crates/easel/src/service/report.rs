@@ -27,6 +27,12 @@ pub struct FileReport {
     pub bytes: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// The prompt the model actually used, when the service rewrote it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revised_prompt: Option<String>,
+    /// Token usage reported by the service for the call that made this image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<serde_json::Value>,
 }
 
 /// Why a job, or one of its images, failed.
@@ -141,6 +147,8 @@ impl JobReport {
                 height: i.height,
                 bytes: i.bytes,
                 seed: i.seed,
+                revised_prompt: i.revised_prompt.clone(),
+                usage: i.usage.clone(),
             })
             .collect();
         let failures = job

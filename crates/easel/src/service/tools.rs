@@ -130,6 +130,8 @@ impl EaselServer {
             count: p.count,
             workflow: p.workflow,
             params: p.params,
+            sources: Vec::new(),
+            mask: None,
         };
         let submitted = jobs.submit(NewJob {
             backend: Some(backend.name().to_string()),

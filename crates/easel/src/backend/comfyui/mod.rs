@@ -242,12 +242,14 @@ impl Backend for ComfyUi {
                     index: i as u32,
                     seed: Some(ticket.seed),
                     url: Some(self.api.view_url(f)),
+                    revised_prompt: None,
+                    usage: None,
                 })
             })
             .collect())
     }
 
-    async fn fetch(&self, image: &RemoteImage) -> Result<Fetched, BackendError> {
+    async fn fetch(&self, _ticket: &Ticket, image: &RemoteImage) -> Result<Fetched, BackendError> {
         let url = image
             .url
             .as_deref()

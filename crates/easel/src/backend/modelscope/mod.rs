@@ -221,7 +221,7 @@ impl Backend for ModelScope {
         Ok(join_all(body.tasks.iter().map(|t| tracker.follow(t))).await)
     }
 
-    async fn fetch(&self, image: &RemoteImage) -> Result<Fetched, BackendError> {
+    async fn fetch(&self, _ticket: &Ticket, image: &RemoteImage) -> Result<Fetched, BackendError> {
         let url = image
             .url
             .as_deref()

@@ -101,6 +101,8 @@ impl<'a> Tracker<'a> {
                         index: task.index,
                         seed: Some(task.seed),
                         url: Some(url),
+                        revised_prompt: None,
+                        usage: None,
                     });
                 }
                 TaskState::Failed => {

@@ -23,6 +23,8 @@ pub struct FileConfig {
     pub jobs: JobsFile,
     #[serde(default)]
     pub modelscope: ModelScopeFile,
+    #[serde(default)]
+    pub http: super::http::HttpFile,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -5,6 +5,7 @@
 //! be printed by accident.
 
 mod file;
+mod http;
 mod paths;
 mod settings;
 
@@ -14,6 +15,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 pub use file::FileConfig;
+pub use http::HttpSettings;
 pub use settings::{MODELSCOPE_MODEL, Setting, Source};
 
 /// Where the configuration file was looked for, and whether it existed.
@@ -36,6 +38,8 @@ pub struct Config {
     pub wait_seconds: u64,
     pub jobs: JobSettings,
     pub modelscope: ModelScopeSettings,
+    /// Serving MCP over HTTP (`easel serve --http`).
+    pub http: HttpSettings,
     /// The file that was read (or would have been).
     pub file: ConfigFile,
     /// Every setting with its display value (secrets redacted) and source, for `easel config`.

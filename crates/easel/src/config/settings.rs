@@ -40,7 +40,7 @@ pub struct Setting {
 pub const MODELSCOPE_BASE_URL: &str = "https://api-inference.modelscope.cn/";
 pub const MODELSCOPE_MODEL: &str = "Qwen/Qwen-Image";
 
-struct Resolver<'a> {
+pub(super) struct Resolver<'a> {
     env: &'a dyn Fn(&str) -> Option<String>,
     file: PathBuf,
     settings: Vec<Setting>,
@@ -49,7 +49,7 @@ struct Resolver<'a> {
 impl Resolver<'_> {
     /// Picks the first set environment variable among `vars`, else the file value, else
     /// `default`; parses environment text with `FromStr`.
-    fn pick<T>(
+    pub(super) fn pick<T>(
         &mut self,
         key: &'static str,
         vars: &[&str],
@@ -303,6 +303,8 @@ pub fn resolve(
         secs,
     )?;
 
+    let http = super::http::resolve(&mut r, file.http)?;
+
     Ok(Config {
         output_dir,
         data_dir,
@@ -320,6 +322,7 @@ pub fn resolve(
             retry_base: Duration::from_millis(retry_base),
             http_timeout: Duration::from_secs(http_timeout.max(1)),
         },
+        http,
         file: config_file,
         settings: r.settings,
     })

@@ -6,6 +6,7 @@ mod doctor;
 mod generate;
 mod jobs;
 mod progress;
+mod serve_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,8 +31,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve MCP to one client over stdio (what MCP clients launch).
-    Serve,
+    /// Serve MCP to one client over stdio (what MCP clients launch), or over HTTP with --http.
+    Serve(serve_cmd::Args),
     /// Generate images and print where they were saved.
     Generate(Box<generate::Args>),
     /// Inspect, wait for, cancel and prune jobs.
@@ -51,7 +52,7 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let level = match cli.command {
-        Command::Serve => "easel=info",
+        Command::Serve(_) => "easel=info",
         _ => "easel=warn",
     };
     crate::logging::init(level);
@@ -78,12 +79,7 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Serve => {
-            let app = crate::app::build(&config, crate::app::Storage::Durable)?;
-            app.jobs.start_background(true);
-            crate::serve::stdio(app.server(&config)).await?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Serve(args) => serve_cmd::run(&config, args).await,
         Command::Generate(args) => generate::run(&config, *args).await,
         Command::Jobs(command) => jobs::run(&config, command).await,
         Command::Doctor => doctor::doctor(&config).await,

@@ -30,6 +30,8 @@ pub struct FileConfig {
     pub providers: std::collections::BTreeMap<String, super::providers::ProviderFile>,
     /// Folders besides the output root that edit sources may be read from.
     pub input_dirs: Option<Vec<String>>,
+    #[serde(default)]
+    pub http: super::http::HttpFile,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -5,6 +5,7 @@
 //! be printed by accident.
 
 mod file;
+mod http;
 mod paths;
 mod providers;
 mod settings;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 pub use file::FileConfig;
+pub use http::HttpSettings;
 pub use providers::{Dialect, ProviderFile, ProviderSettings};
 pub use settings::{MODELSCOPE_MODEL, Setting, Source};
 
@@ -43,6 +45,8 @@ pub struct Config {
     pub providers: Vec<ProviderSettings>,
     /// Folders besides the output root that edit sources may be read from.
     pub input_dirs: Vec<PathBuf>,
+    /// Serving MCP over HTTP (`easel serve --http`).
+    pub http: HttpSettings,
     /// The file that was read (or would have been).
     pub file: ConfigFile,
     /// Every setting with its display value (secrets redacted) and source, for `easel config`.

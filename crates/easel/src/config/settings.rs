@@ -40,7 +40,7 @@ pub struct Setting {
 pub const MODELSCOPE_BASE_URL: &str = "https://api-inference.modelscope.cn/";
 pub const MODELSCOPE_MODEL: &str = "Qwen/Qwen-Image";
 
-struct Resolver<'a> {
+pub(super) struct Resolver<'a> {
     env: &'a dyn Fn(&str) -> Option<String>,
     file: PathBuf,
     settings: Vec<Setting>,
@@ -49,7 +49,7 @@ struct Resolver<'a> {
 impl Resolver<'_> {
     /// Picks the first set environment variable among `vars`, else the file value, else
     /// `default`; parses environment text with `FromStr`.
-    fn pick<T>(
+    pub(super) fn pick<T>(
         &mut self,
         key: &'static str,
         vars: &[&str],
@@ -327,6 +327,7 @@ pub fn resolve(
         },
         source: Source::Default,
     });
+    let http = super::http::resolve(&mut r, file.http)?;
 
     Ok(Config {
         output_dir,
@@ -348,6 +349,7 @@ pub fn resolve(
         comfyui,
         providers,
         input_dirs,
+        http,
         file: config_file,
         settings: r.settings,
     })

@@ -3,6 +3,7 @@
 //! tasks (a caller that stops waiting never stops a job), and are resumed from their stored
 //! ticket after a restart, so a paid generation never runs twice by accident.
 
+mod drain;
 mod lease;
 mod model;
 mod run;

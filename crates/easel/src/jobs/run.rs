@@ -15,8 +15,8 @@ use crate::backend::{Backend, BackendError, CancelOutcome, ErrorKind, EventSink,
 use crate::outputs::{SaveRequest, default_stem, inspect};
 
 /// Progress fractions of the phases: submitting, backend work, saving.
-const SUBMITTED: f64 = 0.05;
-const TRACKED: f64 = 0.85;
+pub(super) const SUBMITTED: f64 = 0.05;
+pub(super) const TRACKED: f64 = 0.85;
 
 pub(super) async fn run(
     jobs: Jobs,

@@ -1,0 +1,21 @@
+//! `easel serve --http`: Streamable HTTP at /mcp, legacy SSE at /sse + /messages, /healthz;
+//! bearer auth, Host/Origin checks, limits, session clean-up and graceful shutdown. Drives
+//! an in-process server on 127.0.0.1:0 with raw HTTP, rmcp's HTTP client and a small SSE
+//! client, and the real binary where start-up and signals matter.
+
+#[path = "common/mod.rs"]
+mod common;
+
+#[path = "http/support.rs"]
+mod support;
+
+#[path = "http/auth.rs"]
+mod auth;
+#[path = "http/flow.rs"]
+mod flow;
+#[path = "http/guard.rs"]
+mod guard;
+#[path = "http/lifecycle.rs"]
+mod lifecycle;
+#[path = "http/limits.rs"]
+mod limits;

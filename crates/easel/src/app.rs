@@ -98,6 +98,7 @@ impl App {
                 wait_seconds: config.wait_seconds,
                 heartbeat: config.jobs.heartbeat,
                 workflow_tools: config.comfyui.workflow_tools,
+                input_dirs: config.input_dirs.clone(),
                 ..ServiceOptions::default()
             },
         )

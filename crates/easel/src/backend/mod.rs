@@ -112,6 +112,11 @@ pub trait Backend: Send + Sync {
     /// ComfyUI workflow).
     fn default_model(&self) -> Option<&str>;
 
+    /// Model used for edits when the caller names none.
+    fn default_edit_model(&self) -> Option<&str> {
+        self.default_model()
+    }
+
     /// Backend-specific checks (sizes per model family, workflow parameters, …), before
     /// anything is sent. Returns warnings for the result, e.g. parameters that matched
     /// nothing, which must be reported rather than silently dropped.

@@ -7,6 +7,7 @@ mod params;
 mod prompts;
 mod report;
 mod resources;
+mod sources;
 mod tools;
 mod wait;
 
@@ -39,6 +40,8 @@ pub struct ServiceOptions {
     pub heartbeat: Duration,
     /// Expose every ComfyUI workflow as its own tool.
     pub workflow_tools: bool,
+    /// Folders besides the output root that edit sources may be read from.
+    pub input_dirs: Vec<std::path::PathBuf>,
 }
 
 impl Default for ServiceOptions {
@@ -48,6 +51,7 @@ impl Default for ServiceOptions {
             max_wait_seconds: 600,
             heartbeat: Duration::from_secs(10),
             workflow_tools: false,
+            input_dirs: Vec::new(),
         }
     }
 }

@@ -76,6 +76,60 @@ pub struct GenerateImageParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct EditImageParams {
+    /// The change to make, e.g. "make the sky bluer" or "put this cat on a beach".
+    pub prompt: String,
+    /// Source images: paths relative to the output root, easel://jobs/{job_id}/images/{index}, or http(s) URLs.
+    pub images: Vec<String>,
+    /// Optional mask (transparent pixels mark where to edit), named like images.
+    #[serde(default)]
+    pub mask: Option<String>,
+    /// What to keep out of the result.
+    #[serde(default)]
+    pub negative_prompt: Option<String>,
+    /// Backend; default from configuration. modelscope needs public URLs; comfyui and OpenAI-compatible providers upload local files.
+    #[serde(default)]
+    pub backend: Option<String>,
+    /// Edit model; ModelScope default "Qwen/Qwen-Image-Edit-2509" (also "black-forest-labs/FLUX.1-Kontext-dev").
+    #[serde(default)]
+    pub model: Option<String>,
+    /// WIDTHxHEIGHT of the result; default 1024x1024 (ModelScope edits follow the source).
+    #[serde(default = "default_size")]
+    pub size: String,
+    /// 0-2147483647; random when omitted.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Results to make, 1-8.
+    #[serde(default = "default_count")]
+    pub count: u32,
+    /// ComfyUI only: workflow taking an image (default "img2img").
+    #[serde(default)]
+    pub workflow: Option<String>,
+    /// Backend-specific parameters (ComfyUI workflow parameters; OpenAI quality, background, ...).
+    #[serde(default)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// Folder for the files, relative to the output root.
+    #[serde(default)]
+    pub output_dir: Option<String>,
+    /// File name without folder; never overwrites.
+    #[serde(default)]
+    pub filename: Option<String>,
+    /// "original", "png", "jpeg" or "webp".
+    #[serde(default)]
+    pub format: OutputFormat,
+    /// "thumbnail" (default), "none" or "full".
+    #[serde(default)]
+    pub preview: PreviewMode,
+    /// Seconds to wait, 0-600 (default 45); then a job_id for get_job.
+    #[serde(default)]
+    pub wait_seconds: Option<u64>,
+    /// Same key, same job: never pays twice.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct GetJobParams {
     /// The job_id returned by generate_image.
     pub job_id: String,

@@ -85,6 +85,9 @@ pub struct JobReport {
     pub size: String,
     /// Images requested.
     pub count: u32,
+    /// The source images an edit came from, as the caller named them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
     pub progress: JobProgress,
     pub files: Vec<FileReport>,
     /// Things to know about how the request was applied (e.g. parameters a workflow has no place for).
@@ -184,6 +187,12 @@ impl JobReport {
             seed: job.request.seed,
             size: job.request.size.to_string(),
             count: job.request.count,
+            sources: job
+                .request
+                .sources
+                .iter()
+                .map(|s| s.label.clone())
+                .collect(),
             progress: job.progress.clone(),
             warnings: job.warnings.clone(),
             files,
@@ -205,6 +214,14 @@ impl JobReport {
     pub fn text(&self) -> String {
         let secs = self.timings.elapsed_ms as f64 / 1000.0;
         let mut out = match self.status {
+            JobStatus::Succeeded if !self.sources.is_empty() => format!(
+                "Edited {} into {} of {} image(s) with {} on {} in {secs:.1} s:",
+                self.sources.join(", "),
+                self.files.len(),
+                self.count,
+                self.model,
+                self.backend
+            ),
             JobStatus::Succeeded => format!(
                 "Generated {} of {} image(s) with {} on {} (seed {}, {}) in {secs:.1} s:",
                 self.files.len(),

@@ -11,8 +11,11 @@ use rmcp::{RoleServer, tool, tool_router};
 
 use super::EaselServer;
 use super::listing::{JobList, job_list};
-use super::params::{CancelJobParams, GenerateImageParams, GetJobParams, ListJobsParams};
+use super::params::{
+    CancelJobParams, EditImageParams, GenerateImageParams, GetJobParams, ListJobsParams,
+};
 use super::report::{Extras, JobReport, tool_result};
+use super::sources::resolve as resolve_source;
 use super::wait::wait_reporting;
 use crate::jobs::{Cancelled, Job, JobFilter, JobStatus, NewJob, OutputSpec};
 use crate::outputs::{OutputFormat, PreviewMode, SaveRequest, validate_relative_dir};
@@ -133,15 +136,40 @@ impl EaselServer {
             sources: Vec::new(),
             mask: None,
         };
-        let submitted = jobs.submit(NewJob {
-            backend: Some(backend.name().to_string()),
+        let output = OutputSpec {
+            dir: p.output_dir,
+            stem: p.filename,
+            format: p.format,
+        };
+        self.run_job(
+            Some(backend.name()),
             request,
-            output: OutputSpec {
-                dir: p.output_dir,
-                stem: p.filename,
-                format: p.format,
-            },
-            idempotency_key: p.idempotency_key,
+            output,
+            p.idempotency_key,
+            p.preview,
+            budget,
+            ctx,
+        )
+        .await
+    }
+
+    /// Submits a job, waits within the budget, and reports it: shared by the generating tools.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_job(
+        &self,
+        backend: Option<&str>,
+        request: GenerateRequest,
+        output: OutputSpec,
+        idempotency_key: Option<String>,
+        preview: PreviewMode,
+        budget: Duration,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let submitted = self.state.jobs.submit(NewJob {
+            backend: backend.map(str::to_string),
+            request,
+            output,
+            idempotency_key,
         });
         let submitted = match submitted {
             Ok(s) => s,
@@ -156,11 +184,84 @@ impl EaselServer {
         });
         tool_result(
             &job,
-            p.preview,
+            preview,
             Extras {
                 note,
                 ..Extras::default()
             },
+        )
+        .await
+    }
+
+    /// edit_image's work: resolve the sources, then a job like any other.
+    async fn edit(&self, p: EditImageParams, ctx: RequestContext<RoleServer>) -> CallToolResult {
+        let budget = match self.budget(p.wait_seconds) {
+            Ok(b) => b,
+            Err(e) => return refuse(e.to_string()),
+        };
+        let jobs = &self.state.jobs;
+        let backend = match jobs.backend(p.backend.as_deref()) {
+            Ok(b) => b,
+            Err(e) => return refuse(e.to_string()),
+        };
+        if p.images.is_empty() {
+            return refuse(
+                "images: no source image given. Name at least one image to edit (a path relative to the output root, an easel:// resource, or an http(s) URL).",
+            );
+        }
+        let dirs = &self.state.options.input_dirs;
+        let mut sources = Vec::new();
+        for text in &p.images {
+            match resolve_source(jobs, dirs, "images", text) {
+                Ok(s) => sources.push(s),
+                Err(e) => return refuse(e.to_string()),
+            }
+        }
+        let mask = match p
+            .mask
+            .as_deref()
+            .map(|m| resolve_source(jobs, dirs, "mask", m))
+            .transpose()
+        {
+            Ok(m) => m,
+            Err(e) => return refuse(e.to_string()),
+        };
+        let size = match Size::parse(&p.size) {
+            Ok(s) => s,
+            Err(e) => return refuse(e.to_string()),
+        };
+        let request = GenerateRequest {
+            prompt: p.prompt,
+            negative_prompt: p.negative_prompt,
+            model: p
+                .model
+                .or_else(|| backend.default_edit_model().map(str::to_string)),
+            size,
+            seed: p
+                .seed
+                .unwrap_or_else(|| rand::rng().random_range(0..=MAX_SEED)),
+            steps: None,
+            guidance: None,
+            loras: None,
+            count: p.count,
+            workflow: p.workflow,
+            params: p.params,
+            sources,
+            mask,
+        };
+        let output = OutputSpec {
+            dir: p.output_dir,
+            stem: p.filename,
+            format: p.format,
+        };
+        self.run_job(
+            Some(backend.name()),
+            request,
+            output,
+            p.idempotency_key,
+            p.preview,
+            budget,
+            ctx,
         )
         .await
     }
@@ -180,6 +281,20 @@ impl EaselServer {
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         self.generate(p, ctx).await
+    }
+
+    /// Edit images: change one or more source images (paths in the output root, easel:// resources, or http(s) URLs) as the prompt says, optionally within a mask. Saves and reports like generate_image, naming the sources.
+    #[tool(
+        name = "edit_image",
+        output_schema = schema_for_output::<JobReport>(),
+        annotations(title = "Edit image", read_only_hint = false, destructive_hint = false, open_world_hint = true)
+    )]
+    async fn edit_image(
+        &self,
+        Parameters(p): Parameters<EditImageParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        self.edit(p, ctx).await
     }
 
     /// Status, progress and files of a job from generate_image. Waits up to wait_seconds for it to finish; the files are already saved. copy_to copies them into another folder of the output root.

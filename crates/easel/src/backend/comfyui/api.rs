@@ -283,6 +283,18 @@ impl Api {
         http::download(&self.http, &self.headers, Self::policy(), url, what).await
     }
 
+    /// Downloads a public source image, without ComfyUI's headers (they are for ComfyUI).
+    pub async fn download_public(&self, url: &str) -> Result<Fetched, BackendError> {
+        http::download(
+            &self.http,
+            &HeaderMap::new(),
+            Self::policy(),
+            url,
+            "source image",
+        )
+        .await
+    }
+
     pub async fn system_stats(&self) -> Result<Value, BackendError> {
         self.json("/system_stats").await
     }

@@ -1,49 +1,106 @@
-//! Image parameters of a workflow: the caller names files inside the output root; easel
-//! checks them here and uploads them at submission (`/upload/image`).
+//! Image inputs of a workflow: image parameters named in `params` (paths inside the output
+//! root), an edit's sources (filling the image parameters in order) and its mask (the image
+//! parameter called `mask`). Checked at validation, uploaded at submission.
 
 use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
 use crate::outputs::{OutputRoot, inspect, validate_relative_dir};
-use crate::request::InvalidInput;
+use crate::request::{GenerateRequest, InvalidInput, Source};
 use crate::workflows::{ParamKind, Workflow};
 
-/// A checked input image.
+/// A checked input image: a file to read, or a public URL to download.
 pub struct InputImage {
-    pub path: PathBuf,
+    pub path: Option<PathBuf>,
+    pub url: Option<String>,
     /// The name it is uploaded under (ComfyUI keeps identical bytes under one name).
     pub upload_name: String,
 }
 
-/// Splits `params` into the plain ones and the image ones, in the workflow's order of
-/// image parameters.
+/// Splits the request into plain parameters and the image inputs, in the order of the
+/// workflow's image parameters; also returns warnings (a mask with nowhere to go).
 pub fn split(
     workflow: &Workflow,
-    params: &Map<String, Value>,
+    request: &GenerateRequest,
     root: &OutputRoot,
-) -> Result<(Map<String, Value>, Vec<InputImage>), InvalidInput> {
-    let mut plain = params.clone();
+) -> Result<(Map<String, Value>, Vec<InputImage>, Vec<String>), InvalidInput> {
+    let mut plain = request.params.clone();
     let mut images = Vec::new();
-    for spec in workflow
+    let mut warnings = Vec::new();
+    let mut sources = request.sources.iter();
+    let image_params: Vec<_> = workflow
         .params
         .iter()
         .filter(|p| p.kind == ParamKind::Image)
-    {
-        let Some(value) = plain.remove(&spec.name) else {
-            continue;
-        };
-        let field = "params";
-        let Some(rel) = value.as_str() else {
-            return Err(InvalidInput::new(
-                field,
-                format!("{} must be a path string, not {value}", spec.name),
-                "Give the image as a path relative to the output root, e.g. \"photos/cat.png\".",
-            ));
-        };
-        images.push(resolve(root, &spec.name, rel)?);
+        .collect();
+    for spec in &image_params {
+        if let Some(value) = plain.remove(&spec.name) {
+            let Some(rel) = value.as_str() else {
+                return Err(InvalidInput::new(
+                    "params",
+                    format!("{} must be a path string, not {value}", spec.name),
+                    "Give the image as a path relative to the output root, e.g. \"photos/cat.png\".",
+                ));
+            };
+            images.push(resolve(root, &spec.name, rel)?);
+        } else if spec.name == "mask" {
+            if let Some(mask) = &request.mask {
+                images.push(from_source(mask));
+            }
+        } else if let Some(source) = sources.next() {
+            images.push(from_source(source));
+        }
     }
-    Ok((plain, images))
+    let left: Vec<&str> = sources.map(|s| s.label.as_str()).collect();
+    if !left.is_empty() {
+        return Err(InvalidInput::new(
+            "images",
+            format!(
+                "workflow {} takes {} image(s); {} more were given ({})",
+                workflow.name,
+                image_params.len(),
+                left.len(),
+                left.join(", ")
+            ),
+            "Give fewer images, or pick a workflow with more image inputs (see list_workflows).",
+        ));
+    }
+    if request.mask.is_some() && !image_params.iter().any(|p| p.name == "mask") {
+        warnings.push(format!(
+            "workflow {} has no mask input; the mask was not used",
+            workflow.name
+        ));
+    }
+    Ok((plain, images, warnings))
+}
+
+fn upload_name(stem_source: &str, ext: &str) -> String {
+    let stem: String = stem_source
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or("input")
+        .split('.')
+        .next()
+        .unwrap_or("input")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    format!("{}.{ext}", if stem.is_empty() { "input" } else { &stem })
+}
+
+fn from_source(source: &Source) -> InputImage {
+    let ext = source
+        .path
+        .as_ref()
+        .and_then(|p| p.extension())
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "png".into());
+    InputImage {
+        path: source.path.clone(),
+        url: source.url.clone(),
+        upload_name: upload_name(&source.label, &ext),
+    }
 }
 
 fn resolve(root: &OutputRoot, name: &str, rel: &str) -> Result<InputImage, InvalidInput> {
@@ -55,8 +112,9 @@ fn resolve(root: &OutputRoot, name: &str, rel: &str) -> Result<InputImage, Inval
         )
     };
     validate_relative_dir(rel).map_err(|e| refuse(e.to_string()))?;
-    let joined = root.path().join(rel);
-    let path = joined
+    let path = root
+        .path()
+        .join(rel)
         .canonicalize()
         .map_err(|e| refuse(format!("{rel:?} cannot be opened ({e})")))?;
     if !root.contains(&path) || !path.is_file() {
@@ -68,18 +126,9 @@ fn resolve(root: &OutputRoot, name: &str, rel: &str) -> Result<InputImage, Inval
         std::fs::read(&path).map_err(|e| refuse(format!("{rel:?} cannot be read ({e})")))?;
     let info =
         inspect(&bytes, None).map_err(|e| refuse(format!("{rel:?} is not an image ({e})")))?;
-    let stem = path
-        .file_stem()
-        .map(|s| {
-            s.to_string_lossy()
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-                .collect::<String>()
-        })
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "input".into());
     Ok(InputImage {
-        path,
-        upload_name: format!("{stem}.{}", info.kind.extension()),
+        upload_name: upload_name(rel, info.kind.extension()),
+        path: Some(path),
+        url: None,
     })
 }

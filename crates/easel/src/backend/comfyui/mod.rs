@@ -29,6 +29,9 @@ use crate::workflows::{Library, StandardInputs, Workflow, WorkflowError};
 
 pub use api::QueuePlace;
 
+/// The built-in workflow edits use when the caller names none.
+const EDIT_WORKFLOW: &str = "img2img";
+
 /// What easel stores for a ComfyUI job.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ComfyTicket {
@@ -90,10 +93,11 @@ impl ComfyUi {
     }
 
     fn workflow(&self, request: &GenerateRequest) -> Result<Arc<Workflow>, InvalidInput> {
-        let name = request
-            .workflow
-            .as_deref()
-            .unwrap_or(&self.settings.default_workflow);
+        let name = match (&request.workflow, request.is_edit()) {
+            (Some(w), _) => w.as_str(),
+            (None, true) => EDIT_WORKFLOW,
+            (None, false) => &self.settings.default_workflow,
+        };
         self.library.get(name).map_err(workflow_invalid)
     }
 
@@ -136,7 +140,7 @@ impl Backend for ComfyUi {
 
     fn validate(&self, request: &GenerateRequest) -> Result<Vec<String>, InvalidInput> {
         let workflow = self.workflow(request)?;
-        let (params, images) = inputs::split(&workflow, &request.params, &self.inputs)?;
+        let (params, images, mut warnings) = inputs::split(&workflow, request, &self.inputs)?;
         // A dry run with stand-in names catches wrong types and ranges before anything is sent.
         let stand_ins = images
             .iter()
@@ -148,17 +152,19 @@ impl Backend for ComfyUi {
         // Size and seed always carry a value (defaulted, or randomized), so a workflow that
         // fixes them (image-to-image) is not worth a warning; everything else the caller
         // gave and the workflow cannot take is.
-        Ok(applied
-            .unmatched
-            .iter()
-            .filter(|p| !matches!(p.as_str(), "width" | "height" | "seed"))
-            .map(|p| {
-                format!(
-                    "workflow {} has no place for {p:?}; it was not used",
-                    workflow.name
-                )
-            })
-            .collect())
+        warnings.extend(
+            applied
+                .unmatched
+                .iter()
+                .filter(|p| !matches!(p.as_str(), "width" | "height" | "seed"))
+                .map(|p| {
+                    format!(
+                        "workflow {} has no place for {p:?}; it was not used",
+                        workflow.name
+                    )
+                }),
+        );
+        Ok(warnings)
     }
 
     fn prepare(&self, request: &GenerateRequest) -> Option<Ticket> {
@@ -189,16 +195,20 @@ impl Backend for ComfyUi {
         };
         let invalid = |e: InvalidInput| BackendError::new(ErrorKind::Rejected, e.to_string());
         let workflow = self.workflow(request).map_err(invalid)?;
-        let (params, images) =
-            inputs::split(&workflow, &request.params, &self.inputs).map_err(invalid)?;
+        let (params, images, _) =
+            inputs::split(&workflow, request, &self.inputs).map_err(invalid)?;
         let mut names = Vec::with_capacity(images.len());
         for image in images {
-            let bytes = std::fs::read(&image.path).map_err(|e| {
-                BackendError::new(
-                    ErrorKind::Rejected,
-                    format!("cannot read input image {}: {e}", image.path.display()),
-                )
-            })?;
+            let bytes = match (&image.path, &image.url) {
+                (Some(path), _) => std::fs::read(path).map_err(|e| {
+                    BackendError::new(
+                        ErrorKind::Rejected,
+                        format!("cannot read input image {}: {e}", path.display()),
+                    )
+                })?,
+                (None, Some(url)) => self.api.download_public(url).await?.bytes.to_vec(),
+                (None, None) => continue,
+            };
             names.push(self.api.upload(bytes, &image.upload_name).await?);
         }
         let applied = workflow

@@ -24,6 +24,38 @@ use crate::request::{GenerateRequest, InvalidInput};
 
 pub use limits::{check_size, family, is_edit_model};
 
+/// ModelScope's edit model when the caller names none (contracts/modelscope.md §8).
+const DEFAULT_EDIT_MODEL: &str = "Qwen/Qwen-Image-Edit-2509";
+
+/// ModelScope fetches sources itself, so each needs a public URL; a local file with none
+/// cannot be sent (easel does not invent an upload service).
+fn validate_edit(request: &GenerateRequest, model: &str) -> Result<Vec<String>, InvalidInput> {
+    if !is_edit_model(model) {
+        return Err(InvalidInput::new(
+            "model",
+            format!("{model} cannot edit images"),
+            format!(
+                "Use an edit model such as \"{DEFAULT_EDIT_MODEL}\" or \"black-forest-labs/FLUX.1-Kontext-dev\", or leave model out."
+            ),
+        ));
+    }
+    if let Some(local) = request.sources.iter().find(|s| s.url.is_none()) {
+        return Err(InvalidInput::new(
+            "images",
+            format!(
+                "{} is a local file, and ModelScope can only fetch source images from a public URL",
+                local.label
+            ),
+            "Give an http(s) URL the internet can reach, or an easel image that ModelScope made (it keeps its URL), or use backend \"comfyui\" or an OpenAI-compatible provider, which upload local files.",
+        ));
+    }
+    let mut warnings = Vec::new();
+    if request.mask.is_some() {
+        warnings.push("ModelScope edit models take no mask; it was not sent".to_string());
+    }
+    Ok(warnings)
+}
+
 /// Only used if a request reaches the wire without a model, which the service prevents by
 /// filling in the configured default.
 const DEFAULT_MODEL_FALLBACK: &str = crate::config::MODELSCOPE_MODEL;
@@ -123,6 +155,10 @@ impl Backend for ModelScope {
         Some(&self.settings.default_model)
     }
 
+    fn default_edit_model(&self) -> Option<&str> {
+        Some(DEFAULT_EDIT_MODEL)
+    }
+
     fn validate(&self, request: &GenerateRequest) -> Result<Vec<String>, InvalidInput> {
         if request.workflow.is_some() || !request.params.is_empty() {
             return Err(InvalidInput::new(
@@ -135,6 +171,9 @@ impl Backend for ModelScope {
             .model
             .as_deref()
             .unwrap_or(&self.settings.default_model);
+        if request.is_edit() {
+            return validate_edit(request, model);
+        }
         if is_edit_model(model) {
             return Err(InvalidInput::new(
                 "model",

@@ -12,7 +12,8 @@ pub struct SubmitBody<'a> {
     pub prompt: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<&'a str>,
-    pub size: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
     pub seed: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<u32>,
@@ -20,6 +21,9 @@ pub struct SubmitBody<'a> {
     pub guidance: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loras: Option<&'a Loras>,
+    /// Edit models: the source URL, or several as an array (§8).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_url: Option<serde_json::Value>,
 }
 
 impl<'a> SubmitBody<'a> {
@@ -31,11 +35,21 @@ impl<'a> SubmitBody<'a> {
                 .unwrap_or(super::DEFAULT_MODEL_FALLBACK),
             prompt: &req.prompt,
             negative_prompt: req.negative_prompt.as_deref().filter(|s| !s.is_empty()),
-            size: req.size.to_string(),
+            // An edit's output follows its source; Qwen-Image-Edit models take no size.
+            size: (!req.is_edit()).then(|| req.size.to_string()),
             seed,
             steps: req.steps,
             guidance: req.guidance,
             loras: req.loras.as_ref(),
+            image_url: match req.sources.as_slice() {
+                [] => None,
+                [one] => one.url.clone().map(serde_json::Value::String),
+                many => Some(serde_json::Value::Array(
+                    many.iter()
+                        .filter_map(|s| s.url.clone().map(serde_json::Value::String))
+                        .collect(),
+                )),
+            },
         }
     }
 }

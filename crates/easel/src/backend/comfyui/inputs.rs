@@ -18,13 +18,21 @@ pub struct InputImage {
     pub upload_name: String,
 }
 
-/// Splits the request into plain parameters and the image inputs, in the order of the
-/// workflow's image parameters; also returns warnings (a mask with nowhere to go).
+/// A request's parameters, split for a workflow.
+pub struct Split {
+    pub params: Map<String, Value>,
+    /// In the order of the workflow's image parameters.
+    pub images: Vec<InputImage>,
+    /// E.g. a mask with nowhere to go.
+    pub warnings: Vec<String>,
+}
+
+/// Splits the request into plain parameters and the image inputs.
 pub fn split(
     workflow: &Workflow,
     request: &GenerateRequest,
     root: &OutputRoot,
-) -> Result<(Map<String, Value>, Vec<InputImage>, Vec<String>), InvalidInput> {
+) -> Result<Split, InvalidInput> {
     let mut plain = request.params.clone();
     let mut images = Vec::new();
     let mut warnings = Vec::new();
@@ -72,7 +80,11 @@ pub fn split(
             workflow.name
         ));
     }
-    Ok((plain, images, warnings))
+    Ok(Split {
+        params: plain,
+        images,
+        warnings,
+    })
 }
 
 fn upload_name(stem_source: &str, ext: &str) -> String {

@@ -140,7 +140,11 @@ impl Backend for ComfyUi {
 
     fn validate(&self, request: &GenerateRequest) -> Result<Vec<String>, InvalidInput> {
         let workflow = self.workflow(request)?;
-        let (params, images, mut warnings) = inputs::split(&workflow, request, &self.inputs)?;
+        let inputs::Split {
+            params,
+            images,
+            mut warnings,
+        } = inputs::split(&workflow, request, &self.inputs)?;
         // A dry run with stand-in names catches wrong types and ranges before anything is sent.
         let stand_ins = images
             .iter()

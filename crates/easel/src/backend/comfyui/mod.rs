@@ -199,7 +199,7 @@ impl Backend for ComfyUi {
         };
         let invalid = |e: InvalidInput| BackendError::new(ErrorKind::Rejected, e.to_string());
         let workflow = self.workflow(request).map_err(invalid)?;
-        let (params, images, _) =
+        let inputs::Split { params, images, .. } =
             inputs::split(&workflow, request, &self.inputs).map_err(invalid)?;
         let mut names = Vec::with_capacity(images.len());
         for image in images {

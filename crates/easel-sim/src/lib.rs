@@ -10,9 +10,12 @@
 
 pub mod comfyui;
 pub mod modelscope;
+pub mod openai;
 pub mod picture;
 pub mod record;
+mod serve;
 
 pub use comfyui::{ComfyConfig, ComfySim};
 pub use modelscope::{ModelScopeConfig, ModelScopeSim};
+pub use openai::{OpenAiConfig, OpenAiSim, ProviderMode};
 pub use record::RecordedRequest;

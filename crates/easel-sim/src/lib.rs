@@ -14,8 +14,10 @@ pub mod openai;
 pub mod picture;
 pub mod record;
 mod serve;
+pub mod webhook;
 
 pub use comfyui::{ComfyConfig, ComfySim};
 pub use modelscope::{ModelScopeConfig, ModelScopeSim};
 pub use openai::{OpenAiConfig, OpenAiSim, ProviderMode};
 pub use record::RecordedRequest;
+pub use webhook::{WebhookConfig, WebhookSink};

@@ -4,10 +4,11 @@
 //! easel-sim modelscope [--addr 127.0.0.1:0] [--latency-ms N] [--in-progress-polls N] [--failure-rate F]
 //! easel-sim comfyui [--addr 127.0.0.1:0] [--step-latency-ms N] [--node-latency-ms N] [--no-previews] …
 //! easel-sim openai [--addr 127.0.0.1:0] [--latency-ms N] [--mode openai|siliconflow|relay]
+//! easel-sim xhs [--addr 127.0.0.1:0] [--token T] [--logged-out]
 //! ```
 //!
-//! Prints exactly one line, `<service> <base_url>` (`modelscope`, `comfyui` or
-//! `openai`), once the server is listening, then serves until interrupted (ctrl-c or
+//! Prints exactly one line, `<service> <base_url>` (`modelscope`, `comfyui`, `openai` or
+//! `xhs`), once the server is listening, then serves until interrupted (ctrl-c or
 //! SIGTERM). A parent process reads that line to learn the port.
 
 use std::io::Write as _;
@@ -18,6 +19,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use easel_sim::{
     ComfyConfig, ComfySim, ModelScopeConfig, ModelScopeSim, OpenAiConfig, OpenAiSim, ProviderMode,
+    XhsConfig, XhsSim,
 };
 
 #[derive(Parser, Debug)]
@@ -39,6 +41,8 @@ enum Command {
     Comfyui(ComfyArgs),
     /// Serve OpenAI's image API (or SiliconFlow's, or a relay's).
     Openai(OpenAiArgs),
+    /// Serve xiaohongshu-mcp's REST API.
+    Xhs(XhsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -60,6 +64,19 @@ enum Mode {
     Openai,
     Siliconflow,
     Relay,
+}
+
+#[derive(Args, Debug)]
+struct XhsArgs {
+    /// Address to listen on; port 0 picks a free port (the real service uses 18060).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    addr: SocketAddr,
+    /// Bearer token required on /api/v1/* (like `-token`).
+    #[arg(long)]
+    token: Option<String>,
+    /// Start logged out (a QR login is needed).
+    #[arg(long)]
+    logged_out: bool,
 }
 
 #[derive(Args, Debug)]
@@ -129,6 +146,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Modelscope(args) => modelscope(args).await,
         Command::Comfyui(args) => comfyui(args).await,
         Command::Openai(args) => openai(args).await,
+        Command::Xhs(args) => xhs(args).await,
     }
 }
 
@@ -144,6 +162,19 @@ async fn openai(args: OpenAiArgs) -> anyhow::Result<()> {
     };
     let sim = OpenAiSim::start_on(args.addr, config).await?;
     announce("openai", &sim.base_url())?;
+    interrupted().await?;
+    sim.shutdown();
+    Ok(())
+}
+
+async fn xhs(args: XhsArgs) -> anyhow::Result<()> {
+    let config = XhsConfig {
+        token: args.token,
+        logged_in: !args.logged_out,
+        ..XhsConfig::default()
+    };
+    let sim = XhsSim::start_on(args.addr, config).await?;
+    announce("xhs", &sim.base_url())?;
     interrupted().await?;
     sim.shutdown();
     Ok(())

@@ -10,9 +10,16 @@
 
 pub mod comfyui;
 pub mod modelscope;
+pub mod openai;
 pub mod picture;
 pub mod record;
+mod serve;
+pub mod webhook;
+pub mod xhs;
 
 pub use comfyui::{ComfyConfig, ComfySim};
 pub use modelscope::{ModelScopeConfig, ModelScopeSim};
+pub use openai::{OpenAiConfig, OpenAiSim, ProviderMode};
 pub use record::RecordedRequest;
+pub use webhook::{WebhookConfig, WebhookSink};
+pub use xhs::{XhsConfig, XhsSim};

@@ -3,19 +3,24 @@
 //! ```text
 //! easel-sim modelscope [--addr 127.0.0.1:0] [--latency-ms N] [--in-progress-polls N] [--failure-rate F]
 //! easel-sim comfyui [--addr 127.0.0.1:0] [--step-latency-ms N] [--node-latency-ms N] [--no-previews] …
+//! easel-sim openai [--addr 127.0.0.1:0] [--latency-ms N] [--mode openai|siliconflow|relay]
+//! easel-sim xhs [--addr 127.0.0.1:0] [--token T] [--logged-out]
 //! ```
 //!
-//! Prints exactly one line, `modelscope <base_url>` or `comfyui <base_url>`, once the
-//! server is listening, then serves until interrupted (ctrl-c or SIGTERM). A parent
-//! process reads that line to learn the port.
+//! Prints exactly one line, `<service> <base_url>` (`modelscope`, `comfyui`, `openai` or
+//! `xhs`), once the server is listening, then serves until interrupted (ctrl-c or
+//! SIGTERM). A parent process reads that line to learn the port.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
-use easel_sim::{ComfyConfig, ComfySim, ModelScopeConfig, ModelScopeSim};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use easel_sim::{
+    ComfyConfig, ComfySim, ModelScopeConfig, ModelScopeSim, OpenAiConfig, OpenAiSim, ProviderMode,
+    XhsConfig, XhsSim,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -34,6 +39,44 @@ enum Command {
     Modelscope(ModelScopeArgs),
     /// Serve a local ComfyUI server's HTTP and WebSocket API.
     Comfyui(ComfyArgs),
+    /// Serve OpenAI's image API (or SiliconFlow's, or a relay's).
+    Openai(OpenAiArgs),
+    /// Serve xiaohongshu-mcp's REST API.
+    Xhs(XhsArgs),
+}
+
+#[derive(Args, Debug)]
+struct OpenAiArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    addr: SocketAddr,
+    /// Milliseconds before answering a generation or edit.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Which provider to imitate.
+    #[arg(long, value_enum, default_value_t = Mode::Openai)]
+    mode: Mode,
+}
+
+/// `--mode` values.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Mode {
+    Openai,
+    Siliconflow,
+    Relay,
+}
+
+#[derive(Args, Debug)]
+struct XhsArgs {
+    /// Address to listen on; port 0 picks a free port (the real service uses 18060).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    addr: SocketAddr,
+    /// Bearer token required on /api/v1/* (like `-token`).
+    #[arg(long)]
+    token: Option<String>,
+    /// Start logged out (a QR login is needed).
+    #[arg(long)]
+    logged_out: bool,
 }
 
 #[derive(Args, Debug)]
@@ -102,7 +145,39 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Modelscope(args) => modelscope(args).await,
         Command::Comfyui(args) => comfyui(args).await,
+        Command::Openai(args) => openai(args).await,
+        Command::Xhs(args) => xhs(args).await,
     }
+}
+
+async fn openai(args: OpenAiArgs) -> anyhow::Result<()> {
+    let config = OpenAiConfig {
+        mode: match args.mode {
+            Mode::Openai => ProviderMode::OpenAi,
+            Mode::Siliconflow => ProviderMode::SiliconFlow,
+            Mode::Relay => ProviderMode::Relay,
+        },
+        latency: Duration::from_millis(args.latency_ms),
+        ..OpenAiConfig::default()
+    };
+    let sim = OpenAiSim::start_on(args.addr, config).await?;
+    announce("openai", &sim.base_url())?;
+    interrupted().await?;
+    sim.shutdown();
+    Ok(())
+}
+
+async fn xhs(args: XhsArgs) -> anyhow::Result<()> {
+    let config = XhsConfig {
+        token: args.token,
+        logged_in: !args.logged_out,
+        ..XhsConfig::default()
+    };
+    let sim = XhsSim::start_on(args.addr, config).await?;
+    announce("xhs", &sim.base_url())?;
+    interrupted().await?;
+    sim.shutdown();
+    Ok(())
 }
 
 async fn comfyui(args: ComfyArgs) -> anyhow::Result<()> {

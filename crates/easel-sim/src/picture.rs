@@ -56,6 +56,25 @@ pub fn jpeg(width: u32, height: u32, key: &str) -> Vec<u8> {
     }
 }
 
+/// Encodes a `width` x `height` lossless WebP of the same picture [`png`] draws for `key`,
+/// for services that can answer in WebP (OpenAI's `output_format: "webp"`).
+/// Deterministic like [`png`]; a zero side is treated as 1. Falls back to a PNG only if
+/// encoding fails, which writing to memory does not do in practice.
+pub fn webp(width: u32, height: u32, key: &str) -> Vec<u8> {
+    let width = width.max(1);
+    let height = height.max(1);
+    let pixels = render(width, height, key);
+    let mut out = Vec::with_capacity(pixels.len() / 4);
+    let encoder = image::codecs::webp::WebPEncoder::new_lossless(&mut out);
+    match encoder.write_image(&pixels, width, height, image::ExtendedColorType::Rgb8) {
+        Ok(()) => out,
+        Err(error) => {
+            tracing::error!(%error, width, height, "WebP encoding failed; serving a 1x1 PNG");
+            FALLBACK_PNG.to_vec()
+        }
+    }
+}
+
 fn encode_jpeg(pixels: &[u8], width: u32, height: u32) -> image::ImageResult<Vec<u8>> {
     let mut out = Vec::with_capacity(pixels.len() / 10);
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85).write_image(
@@ -253,6 +272,16 @@ mod tests {
         let img = image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg)
             .expect("valid JPEG");
         assert_eq!((img.width(), img.height()), (40, 24));
+    }
+
+    #[test]
+    fn webp_decodes_to_requested_size() {
+        let bytes = webp(48, 20, "webp");
+        assert_eq!(&bytes[..4], b"RIFF");
+        assert_eq!(&bytes[8..12], b"WEBP");
+        let img = image::load_from_memory_with_format(&bytes, image::ImageFormat::WebP)
+            .expect("valid WebP");
+        assert_eq!((img.width(), img.height()), (48, 20));
     }
 
     #[test]

@@ -5,7 +5,9 @@
 use axum::body::{Body, to_bytes};
 use axum::extract::Request;
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse as _, Response};
+use bytes::Bytes;
 
 /// One request as a simulator received it.
 #[derive(Clone, Debug)]
@@ -16,7 +18,9 @@ pub struct RecordedRequest {
     pub path: String,
     /// Every header in arrival order, names lowercased.
     pub headers: Vec<(String, String)>,
-    /// The body parsed as JSON, or `None` when it was empty or not JSON.
+    /// The body parsed as JSON, or `None` when it was empty or not JSON. Simulators that
+    /// take multipart forms (OpenAI's edits) record those as
+    /// `{"parts": [{"name", "filename", "content_type", …}]}` instead.
     pub body: Option<serde_json::Value>,
 }
 
@@ -38,11 +42,24 @@ pub async fn capture(
     request: Request,
     limit: usize,
 ) -> Result<(RecordedRequest, Request), Response> {
+    let (parts, bytes) = read(request, limit).await?;
+    let recorded = describe(&parts, serde_json::from_slice(&bytes).ok());
+    Ok((recorded, Request::from_parts(parts, Body::from(bytes))))
+}
+
+/// Reads the whole body of `request`, for a simulator that records it its own way (as
+/// multipart parts, say). A body over `limit` bytes is answered 413 here.
+pub async fn read(request: Request, limit: usize) -> Result<(Parts, Bytes), Response> {
     let (parts, body) = request.into_parts();
-    let Ok(bytes) = to_bytes(body, limit).await else {
-        return Err(StatusCode::PAYLOAD_TOO_LARGE.into_response());
-    };
-    let recorded = RecordedRequest {
+    match to_bytes(body, limit).await {
+        Ok(bytes) => Ok((parts, bytes)),
+        Err(_) => Err(StatusCode::PAYLOAD_TOO_LARGE.into_response()),
+    }
+}
+
+/// The record of a request with head `parts` and the given body.
+pub fn describe(parts: &Parts, body: Option<serde_json::Value>) -> RecordedRequest {
+    RecordedRequest {
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
         headers: parts
@@ -53,7 +70,6 @@ pub async fn capture(
                 (name.as_str().to_ascii_lowercase(), value)
             })
             .collect(),
-        body: serde_json::from_slice(&bytes).ok(),
-    };
-    Ok((recorded, Request::from_parts(parts, Body::from(bytes))))
+        body,
+    }
 }

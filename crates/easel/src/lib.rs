@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod backend;
+pub mod batch;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -1,5 +1,6 @@
 //! The command line: `easel serve`, `easel generate`, `easel config`, `easel demo`.
 
+mod batch;
 mod config_cmd;
 mod demo;
 mod doctor;
@@ -35,6 +36,8 @@ enum Command {
     Serve(serve_cmd::Args),
     /// Generate images and print where they were saved.
     Generate(Box<generate::Args>),
+    /// Generate from a prompt file, one job per line, and print every saved path.
+    Batch(batch::Args),
     /// Inspect, wait for, cancel and prune jobs.
     #[command(subcommand)]
     Jobs(jobs::Command),
@@ -82,6 +85,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve_cmd::run(&config, args).await,
         Command::Generate(args) => generate::run(&config, *args).await,
         Command::Jobs(command) => jobs::run(&config, command).await,
+        Command::Batch(args) => batch::run(&config, args).await,
         Command::Doctor => doctor::doctor(&config).await,
         Command::Workflows => doctor::workflows(&config),
         Command::Config => {

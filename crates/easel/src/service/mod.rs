@@ -1,6 +1,7 @@
 //! The MCP face of easel: tools, resources and prompts. Thin: parse, validate, call `jobs`,
 //! report. Nothing here knows a backend's wire format.
 
+mod batch_tool;
 mod catalog;
 mod listing;
 mod params;
@@ -72,7 +73,7 @@ pub struct EaselServer {
 
 impl EaselServer {
     pub fn new(jobs: Jobs, library: Arc<Library>, options: ServiceOptions) -> Self {
-        let mut tool_router = Self::tool_router() + Self::catalog_router();
+        let mut tool_router = Self::tool_router() + Self::catalog_router() + Self::batch_router();
         if options.workflow_tools {
             for route in catalog::workflow_routes(&library) {
                 tool_router.add_route(route);

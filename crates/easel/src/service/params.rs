@@ -4,9 +4,12 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::jobs::JobStatus;
+use rand::Rng;
+
+use crate::jobs::{JobStatus, Jobs, NewJob, OutputSpec};
 use crate::outputs::{OutputFormat, PreviewMode};
 use crate::request::Loras;
+use crate::request::{GenerateRequest, MAX_SEED, Size};
 
 fn default_size() -> String {
     "1024x1024".to_string()
@@ -163,4 +166,44 @@ pub struct ListJobsParams {
 pub struct CancelJobParams {
     /// The job_id to cancel.
     pub job_id: String,
+}
+
+impl GenerateImageParams {
+    /// The job these parameters ask for: the backend's default model filled in, a random
+    /// seed chosen when none was given (and always reported).
+    pub fn into_job(self, jobs: &Jobs) -> Result<NewJob, String> {
+        let backend = jobs
+            .backend(self.backend.as_deref())
+            .map_err(|e| e.to_string())?;
+        let size = Size::parse(&self.size).map_err(|e| e.to_string())?;
+        let request = GenerateRequest {
+            prompt: self.prompt,
+            negative_prompt: self.negative_prompt,
+            model: self
+                .model
+                .or_else(|| backend.default_model().map(str::to_string)),
+            size,
+            seed: self
+                .seed
+                .unwrap_or_else(|| rand::rng().random_range(0..=MAX_SEED)),
+            steps: self.steps,
+            guidance: self.guidance,
+            loras: self.loras,
+            count: self.count,
+            workflow: self.workflow,
+            params: self.params,
+            sources: Vec::new(),
+            mask: None,
+        };
+        Ok(NewJob {
+            backend: Some(backend.name().to_string()),
+            request,
+            output: OutputSpec {
+                dir: self.output_dir,
+                stem: self.filename,
+                format: self.format,
+            },
+            idempotency_key: self.idempotency_key,
+        })
+    }
 }

@@ -14,14 +14,49 @@ fn refuse(field: &'static str, label: &str, reason: impl Into<String>) -> Invali
     InvalidInput::new(field, format!("{label:?}: {}", reason.into()), FIX)
 }
 
-/// Checks that `path` is a readable image; returns its canonical path.
-fn local_image(field: &'static str, label: &str, path: &Path) -> Result<PathBuf, InvalidInput> {
+/// A file named by a path relative to the output root, or an absolute path inside the
+/// output root or an input root (prompt files of a batch).
+pub fn resolve_file(
+    jobs: &Jobs,
+    input_dirs: &[PathBuf],
+    field: &'static str,
+    text: &str,
+) -> Result<PathBuf, InvalidInput> {
+    let label = text.trim();
+    let given = Path::new(label);
+    let real = if given.is_absolute() {
+        local_file(field, label, given)?
+    } else {
+        validate_relative_dir(label).map_err(|e| refuse(field, label, e.to_string()))?;
+        local_file(field, label, &jobs.outputs().path().join(label))?
+    };
+    let inside = jobs.outputs().contains(&real)
+        || input_dirs
+            .iter()
+            .any(|d| d.canonicalize().is_ok_and(|d| real.starts_with(d)));
+    if !inside {
+        return Err(refuse(
+            field,
+            label,
+            "is outside the output root and every input_dirs folder",
+        ));
+    }
+    Ok(real)
+}
+
+fn local_file(field: &'static str, label: &str, path: &Path) -> Result<PathBuf, InvalidInput> {
     let real = path
         .canonicalize()
         .map_err(|e| refuse(field, label, format!("cannot be opened ({e})")))?;
     if !real.is_file() {
         return Err(refuse(field, label, "is not a file"));
     }
+    Ok(real)
+}
+
+/// Checks that `path` is a readable image; returns its canonical path.
+fn local_image(field: &'static str, label: &str, path: &Path) -> Result<PathBuf, InvalidInput> {
+    let real = local_file(field, label, path)?;
     let bytes =
         std::fs::read(&real).map_err(|e| refuse(field, label, format!("cannot be read ({e})")))?;
     inspect(&bytes, None).map_err(|e| refuse(field, label, format!("is not an image: {e}")))?;

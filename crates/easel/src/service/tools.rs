@@ -28,7 +28,7 @@ fn refuse(text: impl Into<String>) -> CallToolResult {
 }
 
 impl EaselServer {
-    fn budget(&self, asked: Option<u64>) -> Result<Duration, InvalidInput> {
+    pub(super) fn budget(&self, asked: Option<u64>) -> Result<Duration, InvalidInput> {
         let opts = &self.state.options;
         let secs = asked.unwrap_or(opts.wait_seconds);
         if secs > opts.max_wait_seconds {
@@ -108,69 +108,22 @@ impl EaselServer {
             Ok(b) => b,
             Err(e) => return refuse(e.to_string()),
         };
-        let jobs = &self.state.jobs;
-        let backend = match jobs.backend(p.backend.as_deref()) {
-            Ok(b) => b,
-            Err(e) => return refuse(e.to_string()),
-        };
-        let size = match Size::parse(&p.size) {
-            Ok(s) => s,
-            Err(e) => return refuse(e.to_string()),
-        };
-        let request = GenerateRequest {
-            prompt: p.prompt,
-            negative_prompt: p.negative_prompt,
-            model: p
-                .model
-                .or_else(|| backend.default_model().map(str::to_string)),
-            size,
-            seed: p
-                .seed
-                .unwrap_or_else(|| rand::rng().random_range(0..=MAX_SEED)),
-            steps: p.steps,
-            guidance: p.guidance,
-            loras: p.loras,
-            count: p.count,
-            workflow: p.workflow,
-            params: p.params,
-            sources: Vec::new(),
-            mask: None,
-        };
-        let output = OutputSpec {
-            dir: p.output_dir,
-            stem: p.filename,
-            format: p.format,
-        };
-        self.run_job(
-            Some(backend.name()),
-            request,
-            output,
-            p.idempotency_key,
-            p.preview,
-            budget,
-            ctx,
-        )
-        .await
+        let preview = p.preview;
+        match p.into_job(&self.state.jobs) {
+            Ok(new) => self.submit_and_report(new, preview, budget, ctx).await,
+            Err(e) => refuse(e),
+        }
     }
 
     /// Submits a job, waits within the budget, and reports it: shared by the generating tools.
-    #[allow(clippy::too_many_arguments)]
-    async fn run_job(
+    async fn submit_and_report(
         &self,
-        backend: Option<&str>,
-        request: GenerateRequest,
-        output: OutputSpec,
-        idempotency_key: Option<String>,
+        new: NewJob,
         preview: PreviewMode,
         budget: Duration,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let submitted = self.state.jobs.submit(NewJob {
-            backend: backend.map(str::to_string),
-            request,
-            output,
-            idempotency_key,
-        });
+        let submitted = self.state.jobs.submit(new);
         let submitted = match submitted {
             Ok(s) => s,
             Err(e) => return refuse(e.to_string()),
@@ -249,21 +202,17 @@ impl EaselServer {
             sources,
             mask,
         };
-        let output = OutputSpec {
-            dir: p.output_dir,
-            stem: p.filename,
-            format: p.format,
-        };
-        self.run_job(
-            Some(backend.name()),
+        let new = NewJob {
+            backend: Some(backend.name().to_string()),
             request,
-            output,
-            p.idempotency_key,
-            p.preview,
-            budget,
-            ctx,
-        )
-        .await
+            output: OutputSpec {
+                dir: p.output_dir,
+                stem: p.filename,
+                format: p.format,
+            },
+            idempotency_key: p.idempotency_key,
+        };
+        self.submit_and_report(new, p.preview, budget, ctx).await
     }
 }
 

@@ -3,14 +3,12 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use rand::Rng;
-
 use super::progress::Display;
 use crate::app::Storage;
 use crate::config::Config;
-use crate::jobs::{JobStatus, NewJob, OutputSpec};
+use crate::jobs::JobStatus;
 use crate::outputs::OutputFormat;
-use crate::request::{GenerateRequest, MAX_SEED, Size};
+use crate::service::GenerateImageParams;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -79,39 +77,23 @@ fn parse_format(s: &str) -> Result<OutputFormat, String> {
 pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let jobs = crate::app::build(config, Storage::Durable)?.jobs;
     jobs.start_background(false);
-    let backend = jobs.backend(args.backend.as_deref())?;
-    let request = GenerateRequest {
-        prompt: args.prompt,
-        negative_prompt: args.negative,
-        model: args
-            .model
-            .or_else(|| backend.default_model().map(str::to_string)),
-        size: Size::parse(&args.size)?,
-        seed: args
-            .seed
-            .unwrap_or_else(|| rand::rng().random_range(0..=MAX_SEED)),
-        steps: args.steps,
-        guidance: args.guidance,
-        loras: None,
-        count: args.count,
-        workflow: args.workflow,
-        params: parse_params(&args.param)?,
-        sources: Vec::new(),
-        mask: None,
-    };
-    let output = OutputSpec {
-        dir: args.out,
-        stem: args.filename,
-        format: args.format,
-    };
-    let job = jobs
-        .submit(NewJob {
-            backend: Some(backend.name().to_string()),
-            request,
-            output,
-            idempotency_key: None,
-        })?
-        .job;
+    // The same conversion as the MCP tool, so both refuse and default alike.
+    let mut params = serde_json::Map::new();
+    let fields = serde_json::json!({
+        "prompt": args.prompt, "negative_prompt": args.negative, "backend": args.backend,
+        "model": args.model, "size": args.size, "seed": args.seed, "steps": args.steps,
+        "guidance": args.guidance, "count": args.count, "workflow": args.workflow,
+        "params": parse_params(&args.param)?, "output_dir": args.out, "filename": args.filename,
+        "format": args.format,
+    });
+    for (k, v) in fields.as_object().into_iter().flatten() {
+        if !v.is_null() {
+            params.insert(k.clone(), v.clone());
+        }
+    }
+    let params: GenerateImageParams = serde_json::from_value(serde_json::Value::Object(params))?;
+    let new = params.into_job(&jobs).map_err(|e| anyhow::anyhow!(e))?;
+    let job = jobs.submit(new)?.job;
     let mut display = Display::new();
     // The backend's own time-out bounds the job; this only has to outlast it.
     let waited = tokio::select! {

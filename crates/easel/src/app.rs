@@ -42,6 +42,8 @@ pub enum Storage {
 pub struct App {
     pub jobs: Jobs,
     pub library: Arc<Library>,
+    /// Shared by every server value, so publishes to one account never overlap.
+    pub publishers: crate::publish::Publishers,
 }
 
 /// Builds easel for `config`. Call [`Jobs::start_background`] once a runtime runs.
@@ -85,7 +87,11 @@ pub fn build(config: &Config, storage: Storage) -> Result<App, StartError> {
         outputs,
         config.jobs.clone(),
     );
-    Ok(App { jobs, library })
+    Ok(App {
+        jobs,
+        library,
+        publishers: crate::publish::Publishers::new(config.publishing.clone()),
+    })
 }
 
 impl App {
@@ -99,6 +105,7 @@ impl App {
                 heartbeat: config.jobs.heartbeat,
                 workflow_tools: config.comfyui.workflow_tools,
                 input_dirs: config.input_dirs.clone(),
+                publishers: self.publishers.clone(),
                 ..ServiceOptions::default()
             },
         )

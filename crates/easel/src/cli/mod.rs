@@ -7,6 +7,7 @@ mod doctor;
 mod generate;
 mod jobs;
 mod progress;
+mod publish;
 mod serve_cmd;
 
 use std::path::PathBuf;
@@ -49,6 +50,10 @@ enum Command {
     Config,
     /// Run a real generate_image through the MCP server against a local ModelScope simulator (offline).
     Demo(demo::Args),
+    /// Publish saved images as a note (Xiaohongshu, webhook or draft folder).
+    Publish(Box<publish::Args>),
+    /// Check each publisher: reachable, logged in (--login fetches a QR code to scan).
+    Publishers(publish::StatusArgs),
 }
 
 /// Parses the command line, runs the command, and turns errors into a message and exit code.
@@ -93,5 +98,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo(args) => demo::run(config, args).await,
+        Command::Publish(args) => publish::publish(&config, *args).await,
+        Command::Publishers(args) => publish::status(&config, args).await,
     }
 }

@@ -32,6 +32,11 @@ pub struct FileConfig {
     pub input_dirs: Option<Vec<String>>,
     #[serde(default)]
     pub http: super::http::HttpFile,
+    /// Publisher used when a call names none.
+    pub default_publisher: Option<String>,
+    /// Publishers by name (xiaohongshu accounts, webhooks, draft folders).
+    #[serde(default)]
+    pub publishers: std::collections::BTreeMap<String, super::publishers::PublisherFile>,
 }
 
 #[derive(Debug, Default, Deserialize)]

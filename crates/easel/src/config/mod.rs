@@ -8,6 +8,7 @@ mod file;
 mod http;
 mod paths;
 mod providers;
+mod publishers;
 mod settings;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +19,9 @@ use secrecy::SecretString;
 pub use file::FileConfig;
 pub use http::HttpSettings;
 pub use providers::{Dialect, ProviderFile, ProviderSettings};
+pub use publishers::{
+    DRAFT, PublisherFile, PublisherKind, PublisherSettings, PublisherTarget, PublishingSettings,
+};
 pub use settings::{MODELSCOPE_MODEL, Setting, Source};
 
 /// Where the configuration file was looked for, and whether it existed.
@@ -47,6 +51,8 @@ pub struct Config {
     pub input_dirs: Vec<PathBuf>,
     /// Serving MCP over HTTP (`easel serve --http`).
     pub http: HttpSettings,
+    /// Where `publish_note` sends notes.
+    pub publishing: PublishingSettings,
     /// The file that was read (or would have been).
     pub file: ConfigFile,
     /// Every setting with its display value (secrets redacted) and source, for `easel config`.

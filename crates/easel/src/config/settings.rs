@@ -328,6 +328,13 @@ pub fn resolve(
         source: Source::Default,
     });
     let http = super::http::resolve(&mut r, file.http)?;
+    let publishing = super::publishers::resolve(
+        file.publishers,
+        file.default_publisher,
+        env,
+        &config_file.path,
+        &mut r.settings,
+    )?;
 
     Ok(Config {
         output_dir,
@@ -350,6 +357,7 @@ pub fn resolve(
         providers,
         input_dirs,
         http,
+        publishing,
         file: config_file,
         settings: r.settings,
     })

@@ -6,6 +6,7 @@
 mod drain;
 mod lease;
 mod model;
+mod notes;
 mod run;
 mod slots;
 mod sqlite;
@@ -25,6 +26,7 @@ use crate::outputs::{OutputRoot, strip_image_extension, validate_relative_dir, v
 use crate::request::{GenerateRequest, InvalidInput};
 
 pub use model::{ImageFailure, Job, JobProgress, JobStatus, OutputSpec, SavedImage};
+pub use notes::{NoteContent, NoteOutcome, NoteRecord};
 pub use sqlite::SqliteStore;
 pub use store::{Inserted, JobFilter, JobStore, MemoryStore, StoreError};
 
@@ -146,6 +148,11 @@ impl Jobs {
                 live: Mutex::new(HashMap::new()),
             }),
         }
+    }
+
+    /// The store itself, for records that are not jobs (published notes).
+    pub fn store(&self) -> &Arc<dyn JobStore> {
+        &self.inner.store
     }
 
     pub fn outputs(&self) -> &OutputRoot {

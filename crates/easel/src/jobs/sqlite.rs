@@ -42,6 +42,7 @@ CREATE INDEX jobs_unfinished ON jobs (status) WHERE finished_at_ms IS NULL;
     r#"
 ALTER TABLE jobs ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]';
 "#,
+    super::notes::MIGRATION,
 ];
 
 pub struct SqliteStore {
@@ -288,6 +289,14 @@ impl JobStore for SqliteStore {
             [finished_before_ms as i64],
         )
         .map_err(sql_err)
+    }
+
+    fn record_note(&self, note: &super::notes::NoteRecord) -> Result<(), StoreError> {
+        super::notes::put(&*self.lock()?, note)
+    }
+
+    fn list_notes(&self, limit: usize) -> Result<Vec<super::notes::NoteRecord>, StoreError> {
+        super::notes::list(&*self.lock()?, limit)
     }
 }
 

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use super::model::{Job, JobStatus};
+use super::notes::NoteRecord;
 
 /// Errors of the store itself (not of jobs).
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +59,10 @@ pub trait JobStore: Send + Sync {
     fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<(), StoreError>;
     /// Deletes finished jobs that finished before the given time; returns how many.
     fn prune(&self, finished_before_ms: u64) -> Result<usize, StoreError>;
+    /// Inserts a published note, or replaces the record with the same id (its outcome).
+    fn record_note(&self, note: &NoteRecord) -> Result<(), StoreError>;
+    /// Published notes, newest first.
+    fn list_notes(&self, limit: usize) -> Result<Vec<NoteRecord>, StoreError>;
 }
 
 struct Entry {
@@ -70,6 +75,7 @@ struct Entry {
 #[derive(Default)]
 pub struct MemoryStore {
     jobs: Mutex<HashMap<String, Entry>>,
+    notes: Mutex<Vec<NoteRecord>>,
 }
 
 impl MemoryStore {
@@ -173,5 +179,28 @@ impl JobStore for MemoryStore {
         let before = jobs.len();
         jobs.retain(|_, e| e.job.finished_at_ms.is_none_or(|t| t >= finished_before_ms));
         Ok(before - jobs.len())
+    }
+
+    fn record_note(&self, note: &NoteRecord) -> Result<(), StoreError> {
+        let mut notes = self
+            .notes
+            .lock()
+            .map_err(|_| StoreError("in-memory store poisoned by an earlier panic".into()))?;
+        match notes.iter_mut().find(|n| n.id == note.id) {
+            Some(n) => *n = note.clone(),
+            None => notes.push(note.clone()),
+        }
+        Ok(())
+    }
+
+    fn list_notes(&self, limit: usize) -> Result<Vec<NoteRecord>, StoreError> {
+        let notes = self
+            .notes
+            .lock()
+            .map_err(|_| StoreError("in-memory store poisoned by an earlier panic".into()))?;
+        let mut all = notes.clone();
+        all.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then(b.id.cmp(&a.id)));
+        all.truncate(limit);
+        Ok(all)
     }
 }

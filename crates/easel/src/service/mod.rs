@@ -6,6 +6,8 @@ mod catalog;
 mod listing;
 mod params;
 mod prompts;
+mod publish_prompts;
+mod publishing;
 mod report;
 mod resources;
 mod sources;
@@ -43,6 +45,8 @@ pub struct ServiceOptions {
     pub workflow_tools: bool,
     /// Folders besides the output root that edit sources may be read from.
     pub input_dirs: Vec<std::path::PathBuf>,
+    /// Where publish_note sends notes.
+    pub publishers: crate::publish::Publishers,
 }
 
 impl Default for ServiceOptions {
@@ -53,6 +57,7 @@ impl Default for ServiceOptions {
             heartbeat: Duration::from_secs(10),
             workflow_tools: false,
             input_dirs: Vec::new(),
+            publishers: crate::publish::Publishers::default(),
         }
     }
 }
@@ -73,7 +78,10 @@ pub struct EaselServer {
 
 impl EaselServer {
     pub fn new(jobs: Jobs, library: Arc<Library>, options: ServiceOptions) -> Self {
-        let mut tool_router = Self::tool_router() + Self::catalog_router() + Self::batch_router();
+        let mut tool_router = Self::tool_router()
+            + Self::catalog_router()
+            + Self::batch_router()
+            + Self::publish_router();
         if options.workflow_tools {
             for route in catalog::workflow_routes(&library) {
                 tool_router.add_route(route);
@@ -86,7 +94,7 @@ impl EaselServer {
                 options,
             }),
             tool_router,
-            prompt_router: Self::prompt_router(),
+            prompt_router: Self::prompt_router() + Self::publish_prompts(),
         }
     }
 
@@ -99,7 +107,8 @@ impl EaselServer {
 const INSTRUCTIONS: &str = "easel makes images and saves them under its output root. \
 Call generate_image with a prompt; the result lists saved file paths, URLs and a small preview. \
 Long generations return a job_id with status \"running\": call get_job with it to wait for the files. \
-Backends: modelscope (hosted models) and comfyui (workflows from list_workflows); backends reports their health.";
+Backends: modelscope (hosted models) and comfyui (workflows from list_workflows); backends reports their health. \
+publish_note posts saved images as a note (Xiaohongshu, webhook or draft folder); publisher_status checks logins.";
 
 #[tool_handler(router = self.tool_router)]
 #[prompt_handler(router = self.prompt_router)]

@@ -1,0 +1,425 @@
+//! Publishers: where `publish_note` sends a note. Any number, each named
+//! (`[publishers.NAME]`), of three kinds: a xiaohongshu-mcp service (one per account), a
+//! webhook, or a draft folder under the output root. A `draft` publisher named `draft`
+//! always exists unless the name is taken, so publishing works with no configuration.
+//! Tokens are read from the environment variable each publisher names, never from the file.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::ConfigError;
+use super::settings::{Setting, Source};
+
+/// What a publisher talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PublisherKind {
+    /// xiaohongshu-mcp's REST API (`github.com/xpzouying/xiaohongshu-mcp`).
+    Xiaohongshu,
+    /// A JSON POST to any URL (the prototype's `/create` body by default).
+    Webhook,
+    /// A folder under the output root with the images, `note.md` and `note.json`.
+    Draft,
+}
+
+impl PublisherKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PublisherKind::Xiaohongshu => "xiaohongshu",
+            PublisherKind::Webhook => "webhook",
+            PublisherKind::Draft => "draft",
+        }
+    }
+}
+
+/// `[publishers.NAME]` as written. Keys that do not fit the kind are refused by name.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublisherFile {
+    pub kind: PublisherKind,
+    /// xiaohongshu: the service's base URL; webhook: the URL to POST to.
+    pub url: Option<String>,
+    /// Name of the environment variable holding a bearer token.
+    pub token_env: Option<String>,
+    /// webhook: extra headers; values are secrets.
+    pub headers: Option<BTreeMap<String, SecretString>>,
+    /// webhook: the JSON key of the body text, "desc" (the prototype's) or "content".
+    pub text_field: Option<String>,
+    /// draft: folder under the output root.
+    pub dir: Option<String>,
+    /// How long one publish may take before its outcome is "unknown".
+    pub timeout_secs: Option<u64>,
+    /// xiaohongshu: time-out of status and QR-code calls.
+    pub status_timeout_secs: Option<u64>,
+}
+
+/// Where a resolved publisher sends notes.
+#[derive(Clone, Debug)]
+pub enum PublisherTarget {
+    Xiaohongshu {
+        /// Base URL without a trailing slash, e.g. `http://127.0.0.1:18060`.
+        url: String,
+        token_env: Option<String>,
+        token: Option<SecretString>,
+        timeout: Duration,
+        status_timeout: Duration,
+    },
+    Webhook {
+        url: String,
+        token_env: Option<String>,
+        token: Option<SecretString>,
+        headers: Vec<(String, SecretString)>,
+        /// "desc" or "content".
+        text_field: String,
+        timeout: Duration,
+    },
+    Draft {
+        /// Folder relative to the output root.
+        dir: String,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct PublisherSettings {
+    /// The name callers use.
+    pub name: String,
+    pub target: PublisherTarget,
+}
+
+impl PublisherSettings {
+    pub fn kind(&self) -> PublisherKind {
+        match self.target {
+            PublisherTarget::Xiaohongshu { .. } => PublisherKind::Xiaohongshu,
+            PublisherTarget::Webhook { .. } => PublisherKind::Webhook,
+            PublisherTarget::Draft { .. } => PublisherKind::Draft,
+        }
+    }
+}
+
+/// Every publisher, and which one a call without `publisher` uses.
+#[derive(Clone, Debug)]
+pub struct PublishingSettings {
+    /// `None` when several are configured and none is the default: calls must name one,
+    /// because a publish cannot be taken back.
+    pub default_publisher: Option<String>,
+    pub publishers: Vec<PublisherSettings>,
+}
+
+/// The name of the publisher that always exists.
+pub const DRAFT: &str = "draft";
+/// Publishing to a browser-driven service takes minutes (contract 5.4).
+const XHS_TIMEOUT_SECS: u64 = 600;
+const XHS_STATUS_TIMEOUT_SECS: u64 = 120;
+const WEBHOOK_TIMEOUT_SECS: u64 = 60;
+
+fn draft() -> PublisherSettings {
+    PublisherSettings {
+        name: DRAFT.to_string(),
+        target: PublisherTarget::Draft {
+            dir: "drafts".to_string(),
+        },
+    }
+}
+
+impl Default for PublishingSettings {
+    fn default() -> Self {
+        PublishingSettings {
+            default_publisher: Some(DRAFT.to_string()),
+            publishers: vec![draft()],
+        }
+    }
+}
+
+fn http_url(url: &str) -> Option<String> {
+    // xiaohongshu-mcp is usually written "host:port", as its -port flag is.
+    let url = if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("http://{url}")
+    };
+    (url.starts_with("http://") || url.starts_with("https://"))
+        .then(|| url.trim_end_matches('/').to_string())
+}
+
+pub fn resolve(
+    files: BTreeMap<String, PublisherFile>,
+    default_in_file: Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+    file_path: &std::path::Path,
+    settings: &mut Vec<Setting>,
+) -> Result<PublishingSettings, ConfigError> {
+    let default_publisher = match env("EASEL_DEFAULT_PUBLISHER").filter(|s| !s.trim().is_empty()) {
+        Some(n) => Some((
+            n.trim().to_string(),
+            Source::Env("EASEL_DEFAULT_PUBLISHER".into()),
+        )),
+        None => default_in_file.map(|n| (n, Source::File(file_path.to_path_buf()))),
+    };
+    let configured: Vec<String> = files.keys().cloned().collect();
+    let mut out = Vec::new();
+    for (name, f) in files {
+        let bad = |message: String| ConfigError::Value {
+            key: format!("publishers.{name}"),
+            origin: Source::File(file_path.to_path_buf()),
+            message,
+        };
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(bad(format!(
+                "{name:?} cannot name a publisher; use letters, digits, - and _"
+            )));
+        }
+        let kind = f.kind.as_str();
+        let misplaced = |key: &str, set: bool| {
+            if set {
+                Err(bad(format!("{key} does not apply to kind = \"{kind}\"")))
+            } else {
+                Ok(())
+            }
+        };
+        let token = |token_env: &Option<String>| {
+            token_env
+                .as_deref()
+                .and_then(env)
+                .filter(|t| !t.trim().is_empty())
+                .map(|t| SecretString::from(t.trim().to_string()))
+        };
+        let target = match f.kind {
+            PublisherKind::Xiaohongshu => {
+                misplaced("headers", f.headers.is_some())?;
+                misplaced("text_field", f.text_field.is_some())?;
+                misplaced("dir", f.dir.is_some())?;
+                let url = f.url.as_deref().ok_or_else(|| {
+                    bad("has no url; give xiaohongshu-mcp's address, e.g. \"http://127.0.0.1:18060\"".into())
+                })?;
+                let url = http_url(url)
+                    .ok_or_else(|| bad(format!("url {url:?} is not an http(s) URL")))?;
+                PublisherTarget::Xiaohongshu {
+                    url,
+                    token: token(&f.token_env),
+                    token_env: f.token_env,
+                    timeout: Duration::from_secs(f.timeout_secs.unwrap_or(XHS_TIMEOUT_SECS).max(1)),
+                    status_timeout: Duration::from_secs(
+                        f.status_timeout_secs
+                            .unwrap_or(XHS_STATUS_TIMEOUT_SECS)
+                            .max(1),
+                    ),
+                }
+            }
+            PublisherKind::Webhook => {
+                misplaced("dir", f.dir.is_some())?;
+                misplaced("status_timeout_secs", f.status_timeout_secs.is_some())?;
+                let url = f.url.as_deref().ok_or_else(|| {
+                    bad("has no url; give the URL to POST notes to, e.g. \"http://127.0.0.1:5005/create\"".into())
+                })?;
+                let url = http_url(url)
+                    .ok_or_else(|| bad(format!("url {url:?} is not an http(s) URL")))?;
+                let text_field = f.text_field.unwrap_or_else(|| "desc".to_string());
+                if !matches!(text_field.as_str(), "desc" | "content") {
+                    return Err(bad(format!(
+                        "text_field {text_field:?} is neither \"desc\" nor \"content\""
+                    )));
+                }
+                PublisherTarget::Webhook {
+                    url,
+                    token: token(&f.token_env),
+                    token_env: f.token_env,
+                    headers: f.headers.unwrap_or_default().into_iter().collect(),
+                    text_field,
+                    timeout: Duration::from_secs(
+                        f.timeout_secs.unwrap_or(WEBHOOK_TIMEOUT_SECS).max(1),
+                    ),
+                }
+            }
+            PublisherKind::Draft => {
+                for (key, set) in [
+                    ("url", f.url.is_some()),
+                    ("token_env", f.token_env.is_some()),
+                    ("headers", f.headers.is_some()),
+                    ("text_field", f.text_field.is_some()),
+                    ("timeout_secs", f.timeout_secs.is_some()),
+                    ("status_timeout_secs", f.status_timeout_secs.is_some()),
+                ] {
+                    misplaced(key, set)?;
+                }
+                let dir = f.dir.unwrap_or_else(|| "drafts".to_string());
+                crate::outputs::validate_relative_dir(&dir)
+                    .map_err(|e| bad(format!("dir {dir:?}: {e}")))?;
+                PublisherTarget::Draft { dir }
+            }
+        };
+        let p = PublisherSettings { name, target };
+        settings.push(Setting {
+            key: "publishers",
+            value: describe(&p),
+            source: Source::File(file_path.to_path_buf()),
+        });
+        out.push(p);
+    }
+    if !out.iter().any(|p| p.name == DRAFT) {
+        let p = draft();
+        settings.push(Setting {
+            key: "publishers",
+            value: describe(&p),
+            source: Source::Default,
+        });
+        out.push(p);
+    }
+    let default_publisher = match default_publisher {
+        Some((name, source)) => {
+            if !out.iter().any(|p| p.name == name) {
+                let known: Vec<&str> = out.iter().map(|p| p.name.as_str()).collect();
+                return Err(ConfigError::Value {
+                    key: "default_publisher".into(),
+                    origin: source,
+                    message: format!(
+                        "{name:?} is not a publisher; use one of: {}",
+                        known.join(", ")
+                    ),
+                });
+            }
+            settings.push(Setting {
+                key: "default_publisher",
+                value: name.clone(),
+                source,
+            });
+            Some(name)
+        }
+        None => {
+            // One configured publisher is the obvious default; with several accounts a
+            // wrong guess would post to the wrong one, so calls must name it.
+            let chosen = match configured.as_slice() {
+                [] => Some(DRAFT.to_string()),
+                [only] => Some(only.clone()),
+                _ => None,
+            };
+            settings.push(Setting {
+                key: "default_publisher",
+                value: chosen
+                    .clone()
+                    .unwrap_or_else(|| "(none: calls name a publisher)".into()),
+                source: Source::Default,
+            });
+            chosen
+        }
+    };
+    Ok(PublishingSettings {
+        default_publisher,
+        publishers: out,
+    })
+}
+
+/// One line of `easel config`, tokens and headers redacted.
+fn describe(p: &PublisherSettings) -> String {
+    let token = |env: &Option<String>, token: &Option<SecretString>| match (env, token) {
+        (None, _) => "no token".to_string(),
+        (Some(env), Some(_)) => format!("token from {env} (redacted)"),
+        (Some(env), None) => format!("token missing (set {env})"),
+    };
+    match &p.target {
+        PublisherTarget::Xiaohongshu {
+            url,
+            token_env,
+            token: t,
+            timeout,
+            ..
+        } => format!(
+            "{}: xiaohongshu {url}, {}, publish time-out {} s",
+            p.name,
+            token(token_env, t),
+            timeout.as_secs()
+        ),
+        PublisherTarget::Webhook {
+            url,
+            token_env,
+            token: t,
+            headers,
+            text_field,
+            ..
+        } => format!(
+            "{}: webhook {url}, text in \"{text_field}\", {}, headers: {}",
+            p.name,
+            token(token_env, t),
+            if headers.is_empty() {
+                "none".to_string()
+            } else {
+                headers
+                    .iter()
+                    .map(|(k, _)| format!("{k} (redacted)"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ),
+        PublisherTarget::Draft { dir } => format!("{}: draft folder {dir}/", p.name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, ConfigError, PublisherTarget};
+    use std::collections::HashMap;
+
+    fn load(toml: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("easel.toml");
+        std::fs::write(&path, toml).expect("write");
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load_with(Some(&path), &|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn nothing_configured_gives_a_draft_default() {
+        let c = load("", &[]).expect("config");
+        assert_eq!(c.publishing.default_publisher.as_deref(), Some("draft"));
+        assert_eq!(c.publishing.publishers.len(), 1);
+    }
+
+    #[test]
+    fn accounts_tokens_and_redaction() {
+        let c = load(
+            "[publishers.main]\nkind = \"xiaohongshu\"\nurl = \"127.0.0.1:18060/\"\ntoken_env = \"XHS_TOKEN\"\n\
+             [publishers.alt]\nkind = \"xiaohongshu\"\nurl = \"http://127.0.0.1:18061\"\n",
+            &[("XHS_TOKEN", "xhs-secret-1")],
+        )
+        .expect("config");
+        // Two accounts and no default: calls must say which.
+        assert_eq!(c.publishing.default_publisher, None);
+        let main = c
+            .publishing
+            .publishers
+            .iter()
+            .find(|p| p.name == "main")
+            .expect("main");
+        let PublisherTarget::Xiaohongshu { url, token, .. } = &main.target else {
+            panic!("kind");
+        };
+        assert_eq!(url, "http://127.0.0.1:18060");
+        assert!(token.is_some());
+        let shown = format!("{:?} {c:?}", c.settings);
+        assert!(!shown.contains("xhs-secret-1"), "{shown}");
+    }
+
+    #[test]
+    fn misplaced_keys_and_unknown_defaults_are_named() {
+        let e = load(
+            "[publishers.d]\nkind = \"draft\"\nurl = \"http://x\"\n",
+            &[],
+        )
+        .expect_err("url on a draft");
+        assert!(e.to_string().contains("publishers.d"), "{e}");
+        assert!(e.to_string().contains("url"), "{e}");
+        let e = load("default_publisher = \"nope\"\n", &[]).expect_err("unknown default");
+        assert!(e.to_string().contains("nope"), "{e}");
+        let e = load("[publishers.x]\nkind = \"fax\"\n", &[]).expect_err("kind");
+        assert!(e.to_string().contains("fax"), "{e}");
+    }
+}

@@ -1,0 +1,231 @@
+//! The publishing tools: publish_note, publisher_status, list_notes. Thin: the rules and
+//! the publishers live in `crate::publish`.
+
+use std::time::{Duration, Instant};
+
+use rmcp::handler::server::tool::schema_for_output;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolResult, ContentBlock, ProgressNotificationParam};
+use rmcp::service::RequestContext;
+use rmcp::{RoleServer, tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::EaselServer;
+use crate::jobs::{NoteOutcome, NoteRecord};
+use crate::publish::{NoteInput, PublishReport, StatusReport, list_notes};
+
+/// Keeps title, content and images required in the schema while serde lets them be
+/// missing, so that a call missing several gets every problem listed at once.
+fn require_note_fields(schema: &mut schemars::Schema) {
+    schema.insert(
+        "required".into(),
+        serde_json::json!(["title", "content", "images"]),
+    );
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = require_note_fields)]
+pub struct PublishNoteParams {
+    /// Publisher name from easel's configuration; omitted = the default publisher.
+    #[serde(default)]
+    pub publisher: Option<String>,
+    /// Title: at most 20 units (a Chinese character counts 1, an ASCII character ½, an emoji 2).
+    #[serde(default)]
+    pub title: String,
+    /// Body text, at most 1000 characters. Hashtags go in tags.
+    #[serde(default)]
+    pub content: String,
+    /// 1 to 18 images: saved paths (relative to the output root, or absolute inside it), job ids (all their images), easel://jobs/{job_id}/images/{index} URIs, or http(s) URLs.
+    #[serde(default)]
+    pub images: Vec<String>,
+    /// Up to 10 topics; a leading # is dropped.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Publish later: RFC 3339 with offset, 1 hour to 14 days ahead, e.g. "2026-09-02T10:30:00+08:00".
+    #[serde(default)]
+    pub schedule_at: Option<String>,
+    /// 公开可见 (public, default), 仅自己可见 (private) or 仅互关好友可见 (friends); "public", "private", "friends" work too.
+    #[serde(default)]
+    pub visibility: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct PublisherStatusParams {
+    /// Publisher name; omitted = every publisher.
+    #[serde(default)]
+    pub publisher: Option<String>,
+    /// When a xiaohongshu account is logged out, fetch a login QR code (default true). Asking for a new code cancels the previous one, so pass false to only check after scanning.
+    #[serde(default)]
+    pub login: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ListNotesParams {
+    /// Only notes sent to this publisher.
+    #[serde(default)]
+    pub publisher: Option<String>,
+    /// How many, newest first (1-200, default 20).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct StatusList {
+    pub publishers: Vec<StatusReport>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct NoteList {
+    pub notes: Vec<NoteRecord>,
+}
+
+fn refuse(text: impl Into<String>) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(text.into())])
+}
+
+fn with_structured<T: Serialize>(mut r: CallToolResult, value: &T) -> CallToolResult {
+    r.structured_content = serde_json::to_value(value).ok();
+    r
+}
+
+#[tool_router(router = publish_router, vis = "pub")]
+impl EaselServer {
+    /// Publish images as a note: to a Xiaohongshu account (through xiaohongshu-mcp), a webhook, or a draft folder. Checks every limit first and lists all problems; reports "published" only when the service confirms, otherwise unconfirmed, failed or unknown. Never retried: do not call again after an unconfirmed or unknown outcome without checking the account.
+    #[tool(
+        name = "publish_note",
+        output_schema = schema_for_output::<PublishReport>(),
+        annotations(title = "Publish note", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
+    )]
+    async fn publish_note(
+        &self,
+        Parameters(p): Parameters<PublishNoteParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let input = NoteInput {
+            publisher: p.publisher,
+            title: p.title,
+            content: p.content,
+            images: p.images,
+            tags: p.tags,
+            schedule_at: p.schedule_at,
+            visibility: p.visibility,
+        };
+        let state = &self.state;
+        let started = match state
+            .options
+            .publishers
+            .publish(&state.jobs, &state.options.input_dirs, input)
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => return refuse(e.to_string()),
+        };
+        let publisher = started.publisher.clone();
+        // Publishing takes minutes: heartbeats keep clients that reset their time-out on
+        // progress from giving up. The publish runs on its own task either way.
+        let finished = started.finish();
+        tokio::pin!(finished);
+        let token = ctx.meta.get_progress_token();
+        let begun = Instant::now();
+        let mut beat =
+            tokio::time::interval(self.state.options.heartbeat.max(Duration::from_millis(10)));
+        beat.tick().await;
+        let report = loop {
+            tokio::select! {
+                r = &mut finished => break r,
+                _ = beat.tick() => {
+                    if let Some(token) = token.clone() {
+                        let secs = begun.elapsed().as_secs_f64();
+                        let _ = ctx.peer.notify_progress(
+                            ProgressNotificationParam::new(token, secs)
+                                .with_message(format!("publishing to {publisher}: {secs:.0} s")),
+                        ).await;
+                    }
+                }
+            }
+        };
+        let content = vec![ContentBlock::text(report.text())];
+        let result = if report.outcome == NoteOutcome::Published {
+            CallToolResult::success(content)
+        } else {
+            CallToolResult::error(content)
+        };
+        with_structured(result, &report)
+    }
+
+    /// Can each publisher publish now? For Xiaohongshu: the service's health and the account's login; when logged out, returns a login QR code image to scan with the Xiaohongshu app (also saved as a file, with how long it is valid).
+    #[tool(
+        name = "publisher_status",
+        output_schema = schema_for_output::<StatusList>(),
+        annotations(title = "Publisher status", read_only_hint = false, destructive_hint = false, open_world_hint = true)
+    )]
+    async fn publisher_status(
+        &self,
+        Parameters(p): Parameters<PublisherStatusParams>,
+    ) -> CallToolResult {
+        let state = &self.state;
+        let reports = match state
+            .options
+            .publishers
+            .status(
+                state.jobs.outputs(),
+                p.publisher.as_deref(),
+                p.login.unwrap_or(true),
+            )
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return refuse(e.to_string()),
+        };
+        let mut content = Vec::new();
+        for r in &reports {
+            content.push(ContentBlock::text(r.text()));
+            if let Some(qr) = &r.qr {
+                content.push(ContentBlock::image(qr.base64.clone(), qr.mime.clone()));
+            }
+        }
+        with_structured(
+            CallToolResult::success(content),
+            &StatusList {
+                publishers: reports,
+            },
+        )
+    }
+
+    /// Notes easel has sent, newest first: publisher, outcome (published, unconfirmed, failed, unknown, pending), title, images and the service's answer.
+    #[tool(
+        name = "list_notes",
+        output_schema = schema_for_output::<NoteList>(),
+        annotations(title = "List notes", read_only_hint = true, open_world_hint = false)
+    )]
+    async fn list_notes(&self, Parameters(p): Parameters<ListNotesParams>) -> CallToolResult {
+        let limit = p.limit.unwrap_or(20);
+        if !(1..=200).contains(&limit) {
+            return refuse(format!(
+                "limit: {limit} is outside 1..=200. Ask for 1 to 200 notes."
+            ));
+        }
+        let notes = match list_notes(&self.state.jobs, p.publisher.as_deref(), limit) {
+            Ok(n) => n,
+            Err(e) => return refuse(format!("easel could not read its job store: {e}")),
+        };
+        let mut text = format!("{} note(s):", notes.len());
+        for n in &notes {
+            text.push_str(&format!(
+                "\n- {} {} to {} ({}): {:?}, {} image(s) — {}",
+                crate::publish::format_time(n.created_at_ms),
+                n.outcome.as_str(),
+                n.publisher,
+                n.kind,
+                n.note.title,
+                n.note.images.len(),
+                n.message
+            ));
+        }
+        with_structured(
+            CallToolResult::success(vec![ContentBlock::text(text)]),
+            &NoteList { notes },
+        )
+    }
+}

@@ -100,6 +100,33 @@ async fn demo_runs_offline_and_leaves_real_pngs() {
 }
 
 #[tokio::test]
+async fn demo_scenario_publishes_a_note_offline() {
+    let dir = tempfile::tempdir().expect("dir");
+    let cfg = dir.path().join("easel.toml");
+    std::fs::write(&cfg, "").expect("cfg");
+    let output = Command::new(BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["demo", "--scenario", "--count", "1", "--out"])
+        .arg(dir.path().join("pictures"))
+        .output()
+        .await
+        .expect("run demo");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("3 of 3 line(s) succeeded"), "{stdout}");
+    assert!(
+        stdout.contains("QR") && stdout.contains("Published:"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("received 1 note(s)"), "{stdout}");
+}
+
+#[tokio::test]
 async fn config_command_redacts_secrets_and_names_sources() {
     let dir = tempfile::tempdir().expect("dir");
     let cfg = dir.path().join("easel.toml");

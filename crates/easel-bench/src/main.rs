@@ -12,8 +12,8 @@
 mod comfy_watch;
 mod procfs;
 mod report;
-mod server;
 mod sections;
+mod server;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,15 +31,21 @@ pub struct Opts {
     pub easel: Option<PathBuf>,
     /// Only these sections (default: all).
     pub only: Option<Vec<String>>,
+    /// Extra environment for every easel launch (`--env K=V`), for experiments such as
+    /// attributing start-up time; the published figures use none.
+    pub env: Vec<(String, String)>,
 }
 
 const SECTIONS: [&str; 5] = ["cold", "modelscope", "comfyui", "concurrency", "cpu"];
 
-const USAGE: &str = "usage: easel-bench [--quick] [--easel PATH] [--only SECTION[,SECTION…]]
+const USAGE: &str =
+    "usage: easel-bench [--quick] [--easel PATH] [--only SECTION[,SECTION…]] [--env K=V]…
 
 Measures a release easel (build it first: cargo build --release -p easel) against the
 in-repo ModelScope and ComfyUI simulators. Sections: cold, modelscope, comfyui,
-concurrency, cpu. Prints one JSON line per figure, then a Markdown table.";
+concurrency, cpu. Prints one JSON line per figure, then a Markdown table. --env adds
+an environment variable to every easel launch (for experiments; the published figures use
+none).";
 
 fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<Option<Opts>> {
     let mut opts = Opts::default();
@@ -57,10 +63,17 @@ fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<Option<Opts>
                 };
                 let names: Vec<String> = list.split(',').map(|s| s.trim().to_owned()).collect();
                 if let Some(bad) = names.iter().find(|n| !SECTIONS.contains(&n.as_str())) {
-                    bail!("unknown section {bad:?}; sections are {}", SECTIONS.join(", "));
+                    bail!(
+                        "unknown section {bad:?}; sections are {}",
+                        SECTIONS.join(", ")
+                    );
                 }
                 opts.only = Some(names);
             }
+            "--env" => match args.next().as_deref().and_then(|kv| kv.split_once('=')) {
+                Some((k, v)) if !k.is_empty() => opts.env.push((k.to_owned(), v.to_owned())),
+                _ => bail!("--env needs NAME=VALUE\n\n{USAGE}"),
+            },
             // `cargo bench` passes this to every bench target; harmless here.
             "--bench" => {}
             "-h" | "--help" => return Ok(None),
@@ -112,7 +125,11 @@ fn main() -> ExitCode {
 async fn run(opts: Opts) -> anyhow::Result<()> {
     let easel = server::locate_easel(opts.easel.clone())?;
     let machine = sections::machine();
-    println!("{}", serde_json::json!({"machine": machine, "easel": easel.display().to_string(), "quick": opts.quick}));
+    server::set_extra_env(opts.env.clone());
+    println!(
+        "{}",
+        serde_json::json!({"machine": machine, "easel": easel.display().to_string(), "quick": opts.quick, "extra_env": opts.env})
+    );
     let started = std::time::Instant::now();
     let mut figures: Vec<Figure> = Vec::new();
     let mut emit = |f: Figure| {
@@ -158,14 +175,20 @@ mod tests {
 
     #[test]
     fn arguments() {
-        let o = parse(&["--quick", "--only", "cold,cpu"]).expect("ok").expect("opts");
+        let o = parse(&["--quick", "--only", "cold,cpu"])
+            .expect("ok")
+            .expect("opts");
         assert!(o.quick);
         assert!(o.wants("cold") && o.wants("cpu") && !o.wants("comfyui"));
         assert!(parse(&[]).expect("ok").expect("opts").wants("comfyui"));
         assert!(parse(&["--only", "nope"]).is_err());
         assert!(parse(&["--frobnicate"]).is_err());
         assert!(parse(&["--help"]).expect("ok").is_none());
-        let o = parse(&["--easel", "/x/easel"]).expect("ok").expect("opts");
+        let o = parse(&["--easel", "/x/easel", "--env", "A=b=c"])
+            .expect("ok")
+            .expect("opts");
         assert_eq!(o.easel, Some(PathBuf::from("/x/easel")));
+        assert_eq!(o.env, vec![("A".to_owned(), "b=c".to_owned())]);
+        assert!(parse(&["--env", "novalue"]).is_err());
     }
 }

@@ -2,11 +2,15 @@
 
 use std::time::Duration;
 
-/// Resident set size now (`VmRSS`) and its peak so far (`VmHWM`), in KiB.
+/// Resident set size now (`VmRSS`) and its peak so far (`VmHWM`), in KiB, with the
+/// current RSS split into anonymous memory (heap, stacks) and mapped files (the binary).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Memory {
     pub rss_kib: u64,
     pub hwm_kib: u64,
+    pub anon_kib: u64,
+    pub file_kib: u64,
+    pub threads: u64,
 }
 
 /// Reads `/proc/<pid>/status`; `None` if the process is gone.
@@ -26,6 +30,9 @@ fn parse_status(text: &str) -> Memory {
     Memory {
         rss_kib: field("VmRSS:"),
         hwm_kib: field("VmHWM:"),
+        anon_kib: field("RssAnon:"),
+        file_kib: field("RssFile:"),
+        threads: field("Threads:"),
     }
 }
 
@@ -80,19 +87,23 @@ mod tests {
 
     #[test]
     fn reads_rss_and_peak_from_status() {
-        let text = "Name:\teasel\nVmPeak:\t  900000 kB\nVmHWM:\t   20480 kB\nVmRSS:\t   12288 kB\n";
+        let text = "Name:\teasel\nVmPeak:\t  900000 kB\nVmHWM:\t   20480 kB\nVmRSS:\t   12288 kB\nRssAnon:\t    4096 kB\nRssFile:\t    8192 kB\nThreads:\t4\n";
         assert_eq!(
             parse_status(text),
             Memory {
                 rss_kib: 12288,
-                hwm_kib: 20480
+                hwm_kib: 20480,
+                anon_kib: 4096,
+                file_kib: 8192,
+                threads: 4,
             }
         );
     }
 
     #[test]
     fn reads_utime_plus_stime_even_with_spaces_in_the_name() {
-        let text = "4242 (tokio runtime) S 1 4242 4242 0 -1 4194560 500 0 0 0 37 5 0 0 20 0 4 0 100 0 0";
+        let text =
+            "4242 (tokio runtime) S 1 4242 4242 0 -1 4194560 500 0 0 0 37 5 0 0 20 0 4 0 100 0 0";
         assert_eq!(parse_stat_cpu(text), Some(42));
     }
 

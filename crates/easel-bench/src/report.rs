@@ -126,9 +126,10 @@ pub fn table(figures: &[Figure]) -> String {
     let mut out = String::from("| figure | measured | target | met |\n|---|---:|---:|:---:|\n");
     for f in figures {
         let (target, met) = match (f.target, f.met()) {
-            (Target::AtMost(limit), Some(met)) => {
-                (format!("≤ {}", show(limit, f.unit)), if met { "yes" } else { "**no**" })
-            }
+            (Target::AtMost(limit), Some(met)) => (
+                format!("≤ {}", show(limit, f.unit)),
+                if met { "yes" } else { "**no**" },
+            ),
             _ => ("–".to_owned(), ""),
         };
         let _ = writeln!(
@@ -168,9 +169,18 @@ mod tests {
         assert_eq!(bad.met(), Some(false));
         assert_eq!(info.met(), None);
         let t = table(&[ok, bad, info]);
-        assert!(t.contains("| cold start | 9.50 ms | ≤ 15.0 ms | yes |"), "{t}");
-        assert!(t.contains("| overhead | 420 ms | ≤ 300 ms | **no** |"), "{t}");
+        assert!(
+            t.contains("| cold start | 9.50 ms | ≤ 15.0 ms | yes |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| overhead | 420 ms | ≤ 300 ms | **no** |"),
+            "{t}"
+        );
         assert!(t.contains("| polls | 5.00 | – |  |"), "{t}");
-        assert_eq!(Figure::new("x", "x", f64::NAN, "ms").at_most(1.0).met(), Some(false));
+        assert_eq!(
+            Figure::new("x", "x", f64::NAN, "ms").at_most(1.0).met(),
+            Some(false)
+        );
     }
 }

@@ -94,7 +94,8 @@ fn generate_args(seed: u64, extra: Value) -> Value {
 /// One generate call with a time limit: (wall time, outcome).
 async fn timed_call(session: &Session, args: Value, token: &str) -> (Duration, Outcome) {
     let t0 = Instant::now();
-    let answer = tokio::time::timeout(CALL_LIMIT, session.call("generate_image", args, token)).await;
+    let answer =
+        tokio::time::timeout(CALL_LIMIT, session.call("generate_image", args, token)).await;
     let wall = t0.elapsed();
     let outcome = match answer {
         Ok(Ok(r)) => Outcome::of(&r),
@@ -154,12 +155,30 @@ pub async fn cold_start(
     let detail = json!({"first_launch_ms": round(ms(first.0)), "tools": tools, "runs": summary(&samples),
         "how": "easel --config <tmp>/easel.toml serve (empty file), existing data dir; timer from spawn to the tools/list answer"});
     emit(
-        Figure::new("cold_start.median", "cold start (spawn → initialize → tools/list), median", median(&samples), "ms")
-            .at_most(15.0)
-            .detail(detail.clone()),
+        Figure::new(
+            "cold_start.median",
+            "cold start (spawn → initialize → tools/list), median",
+            median(&samples),
+            "ms",
+        )
+        .at_most(15.0)
+        .detail(detail.clone()),
     );
-    emit(Figure::new("cold_start.p90", "cold start, p90", quantile(&samples, 0.9), "ms").detail(detail));
-    emit(Figure::new("cold_start.first", "cold start, first launch (creates jobs.db)", ms(first.0), "ms"));
+    emit(
+        Figure::new(
+            "cold_start.p90",
+            "cold start, p90",
+            quantile(&samples, 0.9),
+            "ms",
+        )
+        .detail(detail),
+    );
+    emit(Figure::new(
+        "cold_start.first",
+        "cold start, first launch (creates jobs.db)",
+        ms(first.0),
+        "ms",
+    ));
     Ok(())
 }
 
@@ -245,8 +264,12 @@ async fn modelscope_schedule(
         let (mut overhead, mut detection, mut after, mut polls) = (vec![], vec![], vec![], vec![]);
         for _ in 0..runs {
             seed += 1;
-            let (wall, outcome) =
-                timed_call(&session, generate_args(seed, json!({})), &format!("t{seed}")).await;
+            let (wall, outcome) = timed_call(
+                &session,
+                generate_args(seed, json!({})),
+                &format!("t{seed}"),
+            )
+            .await;
             let answered = Instant::now();
             let answered_epoch = epoch_ms_now();
             require_ok(&format!("{label}, latency {latency_s} s"), &outcome)?;
@@ -336,17 +359,32 @@ pub async fn comfyui(
         let latency = Duration::from_secs(latency_s);
         sim.update(|c| c.step_latency = latency / STEPS);
         let (mut overhead, mut detection, mut after) = (vec![], vec![], vec![]);
+        let (mut share, mut sim_time) = (vec![], vec![]);
         for _ in 0..runs {
             seed += 1;
             let t0 = Instant::now();
-            let (wall, outcome) =
-                timed_call(&session, generate_args(seed, steps.clone()), &format!("t{seed}")).await;
+            let (wall, outcome) = timed_call(
+                &session,
+                generate_args(seed, steps.clone()),
+                &format!("t{seed}"),
+            )
+            .await;
             let answered = t0 + wall;
             let answered_epoch = epoch_ms_now();
             require_ok(&format!("ComfyUI, latency {latency_s} s"), &outcome)?;
             overhead.push(ms(wall) - ms(latency));
-            if let Some(done) = watcher.done_after(t0).await {
+            let queued = watcher.queued_after(t0).await;
+            let done = watcher.done_after(t0).await;
+            if let Some(done) = done {
                 detection.push(ms(answered.saturating_duration_since(done)));
+            }
+            if let (Some(queued), Some(done)) = (queued, done) {
+                // Call start → job accepted, plus job done → tool result.
+                share.push(
+                    ms(queued.saturating_duration_since(t0))
+                        + ms(answered.saturating_duration_since(done)),
+                );
+                sim_time.push(ms(done.saturating_duration_since(queued)));
             }
             if let Some(finished) = outcome.finished_at_ms {
                 after.push(answered_epoch - finished as f64);
@@ -355,8 +393,9 @@ pub async fn comfyui(
         let detail = json!({
             "latency_s": latency_s, "steps": STEPS, "step_latency_ms": ms(latency / STEPS),
             "overhead_ms": summary(&overhead), "detection_ms": summary(&detection),
+            "easel_share_ms": summary(&share), "simulator_job_ms": summary(&sim_time),
             "result_after_job_finished_ms": summary(&after), "size": SIZE, "preview": "thumbnail",
-            "note": "overhead includes the simulator's own VAE/SaveImage work (one 1024² PNG encode); detection starts when the simulator broadcasts the empty queue",
+            "note": "overhead = wall - L includes the simulator's own work beyond L (per-step timer slack, latent previews, one 1024² PNG encode in SaveImage); easel's share = (call start → job queued) + (job done → tool result)",
         });
         let mut f = Figure::new(
             &format!("comfyui.overhead.l{latency_s}"),
@@ -369,6 +408,15 @@ pub async fn comfyui(
             f = f.at_most(30.0);
         }
         emit(f);
+        emit(
+            Figure::new(
+                &format!("comfyui.share.l{latency_s}"),
+                &format!("ComfyUI: easel's share (submit + done → result) at latency {latency_s} s, median"),
+                median(&share),
+                "ms",
+            )
+            .detail(detail.clone()),
+        );
         emit(
             Figure::new(
                 &format!("comfyui.detection.l{latency_s}"),
@@ -392,13 +440,26 @@ pub async fn concurrency(
     opts: &Opts,
     emit: &mut impl FnMut(Figure),
 ) -> anyhow::Result<()> {
-    for k in [1usize, 8, 32, 256] {
+    // The last case is a diagnostic: the same K = 256 run without inline previews, to show
+    // how much of the time and memory the thumbnails take.
+    for (k, preview) in [
+        (1usize, "thumbnail"),
+        (8, "thumbnail"),
+        (32, "thumbnail"),
+        (256, "thumbnail"),
+        (256, "none"),
+    ] {
+        let diagnostic = preview == "none";
         let sim = ModelScopeSim::start(modelscope_config(Duration::from_secs(1), false)).await?;
         let sandbox = Sandbox::new()?;
         let mut env = modelscope_env(&sim);
         env.push(("EASEL_JOBS_MAX_RUNNING_PER_BACKEND", "512".to_owned()));
         let session = Session::start(easel, &sandbox, &env).await?;
-        session.client.list_all_tools().await.context("tools/list")?;
+        session
+            .client
+            .list_all_tools()
+            .await
+            .context("tools/list")?;
         tokio::time::sleep(Duration::from_millis(if opts.quick { 300 } else { 1000 })).await;
         let idle = procfs::memory(session.pid).context("reading easel's memory")?;
 
@@ -423,7 +484,8 @@ pub async fn concurrency(
         let calls = (0..k).map(|i| {
             let session = &session;
             async move {
-                timed_call(session, generate_args(1000 + i as u64, json!({})), &format!("k{i}")).await
+                let args = generate_args(1000 + i as u64, json!({"preview": preview}));
+                timed_call(session, args, &format!("k{i}")).await
             }
         });
         let results = join_all(calls).await;
@@ -431,22 +493,72 @@ pub async fn concurrency(
         running.store(false, Ordering::Relaxed);
         let _ = sampler.await;
         let tick = ms(procfs::tick());
-        let easel_cpu = (procfs::cpu_ticks(pid).unwrap_or(0).saturating_sub(easel_cpu0)) as f64 * tick;
-        let own_cpu = (procfs::own_cpu_ticks().unwrap_or(0).saturating_sub(own_cpu0)) as f64 * tick;
+        let easel_cpu = (procfs::cpu_ticks(pid)
+            .unwrap_or(0)
+            .saturating_sub(easel_cpu0)) as f64
+            * tick;
+        let own_cpu = (procfs::own_cpu_ticks()
+            .unwrap_or(0)
+            .saturating_sub(own_cpu0)) as f64
+            * tick;
         let mem = procfs::memory(pid).unwrap_or_default();
         let per_call: Vec<f64> = results.iter().map(|(d, _)| ms(*d)).collect();
         let errors: Vec<&Outcome> = results.iter().map(|(_, o)| o).filter(|o| !o.ok).collect();
         let first_error = errors.first().and_then(|o| o.error.clone());
         let detail = json!({
-            "k": k, "latency_s": 1, "size": SIZE, "preview": "thumbnail",
+            "k": k, "latency_s": 1, "size": SIZE, "preview": preview,
             "EASEL_JOBS_MAX_RUNNING_PER_BACKEND": 512,
             "per_call_ms": {"p50": round(median(&per_call)), "p99": round(quantile(&per_call, 0.99)), "max": round(max(&per_call))},
             "errors": errors.len(), "first_error": first_error,
             "easel_cpu_ms": round(easel_cpu), "bench_process_cpu_ms (simulator + client)": round(own_cpu),
-            "idle_rss_mib": round(mib(idle.rss_kib)), "peak_rss_mib (VmHWM)": round(mib(mem.hwm_kib)),
+            "idle_rss_mib": round(mib(idle.rss_kib)), "idle_anon_mib": round(mib(idle.anon_kib)),
+            "idle_file_mib (binary and libraries)": round(mib(idle.file_kib)), "idle_threads": idle.threads,
+            "peak_rss_mib (VmHWM)": round(mib(mem.hwm_kib)), "threads_after": mem.threads,
             "peak_rss_sampled_mib": round(mib(sampled_peak.load(Ordering::Relaxed))),
             "progress_notifications": session.counter.progress.load(Ordering::Relaxed),
         });
+        if diagnostic {
+            let tag = "concurrency.k256_no_preview";
+            let what = "K = 256, preview none (diagnostic)";
+            emit(
+                Figure::new(
+                    &format!("{tag}.total"),
+                    &format!("{what}: total wall time"),
+                    ms(total),
+                    "ms",
+                )
+                .detail(detail.clone()),
+            );
+            emit(Figure::new(
+                &format!("{tag}.p50"),
+                &format!("{what}: per-call p50"),
+                median(&per_call),
+                "ms",
+            ));
+            emit(Figure::new(
+                &format!("{tag}.errors"),
+                &format!("{what}: errors"),
+                errors.len() as f64,
+                "",
+            ));
+            emit(Figure::new(
+                &format!("{tag}.peak_rss"),
+                &format!("{what}: easel peak RSS"),
+                mib(mem.hwm_kib),
+                "MiB",
+            ));
+            emit(
+                Figure::new(
+                    &format!("{tag}.cpu_per_call"),
+                    &format!("{what}: easel CPU per call"),
+                    easel_cpu / k as f64,
+                    "ms",
+                )
+                .detail(detail),
+            );
+            session.stop().await;
+            continue;
+        }
         let mut total_f = Figure::new(
             &format!("concurrency.k{k}.total"),
             &format!("K = {k} concurrent calls at 1 s: total wall time"),
@@ -460,25 +572,58 @@ pub async fn concurrency(
             _ => {}
         }
         emit(total_f);
-        emit(Figure::new(&format!("concurrency.k{k}.p50"), &format!("K = {k}: per-call p50"), median(&per_call), "ms"));
-        emit(Figure::new(&format!("concurrency.k{k}.p99"), &format!("K = {k}: per-call p99"), quantile(&per_call, 0.99), "ms"));
-        let mut err_f = Figure::new(&format!("concurrency.k{k}.errors"), &format!("K = {k}: errors"), errors.len() as f64, "");
+        emit(Figure::new(
+            &format!("concurrency.k{k}.p50"),
+            &format!("K = {k}: per-call p50"),
+            median(&per_call),
+            "ms",
+        ));
+        emit(Figure::new(
+            &format!("concurrency.k{k}.p99"),
+            &format!("K = {k}: per-call p99"),
+            quantile(&per_call, 0.99),
+            "ms",
+        ));
+        let mut err_f = Figure::new(
+            &format!("concurrency.k{k}.errors"),
+            &format!("K = {k}: errors"),
+            errors.len() as f64,
+            "",
+        );
         if k == 256 {
             err_f = err_f.at_most(0.0);
         }
         emit(err_f.detail(detail.clone()));
         if k == 256 {
             emit(
-                Figure::new("memory.idle", "easel RSS idle after initialize", mib(idle.rss_kib), "MiB")
-                    .at_most(15.0)
-                    .detail(detail.clone()),
+                Figure::new(
+                    "memory.idle",
+                    "easel RSS idle after initialize",
+                    mib(idle.rss_kib),
+                    "MiB",
+                )
+                .at_most(15.0)
+                .detail(detail.clone()),
             );
             emit(
-                Figure::new("memory.peak_k256", "easel peak RSS during K = 256 (1024² images)", mib(mem.hwm_kib), "MiB")
-                    .at_most(80.0)
-                    .detail(detail.clone()),
+                Figure::new(
+                    "memory.peak_k256",
+                    "easel peak RSS during K = 256 (1024² images)",
+                    mib(mem.hwm_kib),
+                    "MiB",
+                )
+                .at_most(80.0)
+                .detail(detail.clone()),
             );
-            emit(Figure::new("cpu.k256_per_call", "easel CPU per call during K = 256 (thumbnail)", easel_cpu / k as f64, "ms").detail(detail));
+            emit(
+                Figure::new(
+                    "cpu.k256_per_call",
+                    "easel CPU per call during K = 256 (thumbnail)",
+                    easel_cpu / k as f64,
+                    "ms",
+                )
+                .detail(detail),
+            );
         }
         session.stop().await;
         drop(sim);
@@ -516,7 +661,9 @@ pub async fn cpu(easel: &Path, opts: &Opts, emit: &mut impl FnMut(Figure)) -> an
             failures += join_all(calls).await.iter().filter(|(_, o)| !o.ok).count();
         }
         let wall = t0.elapsed();
-        let used = procfs::cpu_ticks(session.pid).unwrap_or(before).saturating_sub(before);
+        let used = procfs::cpu_ticks(session.pid)
+            .unwrap_or(before)
+            .saturating_sub(before);
         if failures > 0 {
             bail!("{failures} of {batch} calls failed while measuring CPU time");
         }

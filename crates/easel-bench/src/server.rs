@@ -20,6 +20,13 @@ use tokio::process::Command;
 
 use crate::procfs;
 
+/// `--env` additions, applied to every launch after the benchmark's own settings.
+static EXTRA_ENV: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+
+pub fn set_extra_env(env: Vec<(String, String)>) {
+    let _ = EXTRA_ENV.set(env);
+}
+
 /// Counts progress notifications (easel sends them because every call carries a token).
 #[derive(Clone, Default)]
 pub struct Counter {
@@ -85,6 +92,7 @@ impl Sandbox {
             ("EASEL_WORKFLOWS_DIR".to_owned(), p("workflows")),
         ];
         env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+        env.extend(EXTRA_ENV.get().into_iter().flatten().cloned());
         env
     }
 }
@@ -126,7 +134,12 @@ impl Session {
     }
 
     /// Calls a tool with a progress token, as clients that show progress do.
-    pub async fn call(&self, tool: &str, args: Value, token: &str) -> anyhow::Result<CallToolResult> {
+    pub async fn call(
+        &self,
+        tool: &str,
+        args: Value,
+        token: &str,
+    ) -> anyhow::Result<CallToolResult> {
         let mut params = CallToolRequestParams::new(tool.to_owned());
         params.arguments = args.as_object().cloned();
         params.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(

@@ -184,9 +184,7 @@ pub async fn cold_start(
 
 async fn launch_once(easel: &Path, sandbox: &Sandbox) -> anyhow::Result<(Duration, usize)> {
     let t0 = Instant::now();
-    let session = tokio::time::timeout(CALL_LIMIT, Session::start(easel, sandbox, &[]))
-        .await
-        .context("easel did not initialize in time")??;
+    let session = Session::start(easel, sandbox, &[]).await?;
     let tools = tokio::time::timeout(CALL_LIMIT, session.client.list_all_tools())
         .await
         .context("tools/list timed out")?
@@ -455,10 +453,9 @@ pub async fn concurrency(
         let mut env = modelscope_env(&sim);
         env.push(("EASEL_JOBS_MAX_RUNNING_PER_BACKEND", "512".to_owned()));
         let session = Session::start(easel, &sandbox, &env).await?;
-        session
-            .client
-            .list_all_tools()
+        tokio::time::timeout(CALL_LIMIT, session.client.list_all_tools())
             .await
+            .context("tools/list timed out")?
             .context("tools/list")?;
         tokio::time::sleep(Duration::from_millis(if opts.quick { 300 } else { 1000 })).await;
         let idle = procfs::memory(session.pid).context("reading easel's memory")?;

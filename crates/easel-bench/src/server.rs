@@ -20,6 +20,9 @@ use tokio::process::Command;
 
 use crate::procfs;
 
+/// Longest a launch may take to answer `initialize`.
+const START_LIMIT: Duration = Duration::from_secs(30);
+
 /// `--env` additions, applied to every launch after the benchmark's own settings.
 static EXTRA_ENV: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
 
@@ -54,7 +57,38 @@ pub fn locate_easel(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
             path.display()
         );
     }
+    if let Some(newer) = newer_source(&path) {
+        eprintln!(
+            "warning: {} is older than {}; run `cargo build --release -p easel` to measure the current code.",
+            path.display(),
+            newer.display()
+        );
+    }
     Ok(path)
+}
+
+/// A file of easel's sources (in this checkout) modified after `binary` was built, if any.
+fn newer_source(binary: &Path) -> Option<PathBuf> {
+    let built = std::fs::metadata(binary).and_then(|m| m.modified()).ok()?;
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../easel/src");
+    let mut stack = vec![src];
+    let mut seen = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+            seen += 1;
+            if seen > 10_000 {
+                return None;
+            }
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                stack.push(path);
+            } else if meta.modified().is_ok_and(|m| m > built) {
+                return Some(path);
+            }
+        }
+    }
+    None
 }
 
 /// A temporary home for one easel process: empty config file, output root, data dir,
@@ -121,10 +155,9 @@ impl Session {
             .with_context(|| format!("starting {}", easel.display()))?;
         let pid = transport.id().context("the child has no pid")?;
         let counter = Counter::default();
-        let client = counter
-            .clone()
-            .serve(transport)
+        let client = tokio::time::timeout(START_LIMIT, counter.clone().serve(transport))
             .await
+            .context("easel did not answer initialize in time")?
             .context("MCP initialize with easel")?;
         Ok(Session {
             client,
@@ -160,7 +193,7 @@ impl Session {
     /// process to go away.
     pub async fn stop(self) {
         let pid = self.pid;
-        let _ = self.client.cancel().await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.client.cancel()).await;
         let until = Instant::now() + Duration::from_secs(5);
         while procfs::alive(pid) && Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(2)).await;

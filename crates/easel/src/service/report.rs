@@ -300,6 +300,15 @@ fn kind_name(e: &crate::backend::BackendError) -> String {
         .unwrap_or_else(|| "failed".into())
 }
 
+/// The process-wide bound on previews being built.
+fn preview_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores)
+    })
+}
+
 /// Builds the tool result for `job`: error results for failed and cancelled jobs.
 pub async fn tool_result(job: &Job, preview: PreviewMode, extras: Extras) -> CallToolResult {
     let mut report = JobReport::new(job);
@@ -309,6 +318,10 @@ pub async fn tool_result(job: &Job, preview: PreviewMode, extras: Extras) -> Cal
     let plan = if preview == PreviewMode::None || paths.is_empty() {
         None
     } else {
+        // Previews are CPU-bound: at most one per core at a time, so a burst of results is
+        // answered as each is ready (not all at the end) and only a few decoded images are
+        // in memory at once.
+        let _slot = preview_slots().acquire().await.ok();
         tokio::task::spawn_blocking(move || {
             let blobs: Vec<Vec<u8>> = paths.iter().filter_map(|p| std::fs::read(p).ok()).collect();
             let refs: Vec<&[u8]> = blobs.iter().map(Vec::as_slice).collect();

@@ -13,6 +13,7 @@ mod names;
 mod preview;
 mod root;
 mod save;
+mod shrink;
 mod write;
 
 pub use error::OutputError;
@@ -24,6 +25,7 @@ pub use preview::{
 };
 pub use root::OutputRoot;
 pub use save::{OutputFormat, SaveRequest, SavedFile};
+pub use shrink::{box_reduce, reduction_factor};
 
 #[cfg(test)]
 pub(crate) mod test_images;

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::convert::{decode, encode_jpeg, flatten_on_white};
 use super::kind::{ImageInfo, ImageKind, inspect};
+use super::shrink::{box_reduce, reduction_factor};
 
 /// Longest side of a thumbnail, in pixels.
 pub const THUMBNAIL_MAX_SIDE: u32 = 512;
@@ -147,13 +148,15 @@ fn thumbnail(bytes: &[u8], budget: usize) -> Result<Preview, String> {
         });
     }
     let img = decode(bytes, info.kind).map_err(|e| format!("no preview, {e}"))?;
-    // Shrink before flattening: both are per-pixel work, and the thumbnail has fewer pixels.
-    let small = if info.width.max(info.height) > THUMBNAIL_MAX_SIDE {
-        img.thumbnail(THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE)
+    // Flatten before shrinking: averaging transparent pixels' colours into opaque ones would
+    // tint the edges (and generated images rarely have alpha, so this is usually free).
+    let flat = flatten_on_white(img);
+    let factor = reduction_factor(info.width, info.height, THUMBNAIL_MAX_SIDE);
+    let mut current = if factor > 1 {
+        box_reduce(&flat, factor)
     } else {
-        img
+        flat
     };
-    let mut current = flatten_on_white(small);
     let budget_bytes = budget / 4 * 3;
     let mut quality_index = 0;
     loop {
@@ -297,7 +300,8 @@ mod tests {
         let small = encode(&noise_rgba(100, 60, 2), ImageKind::Png);
         let plan = plan_previews(&[&wide, &small], PreviewMode::Thumbnail);
         let sizes: Vec<_> = plan.previews.iter().map(|p| (p.width, p.height)).collect();
-        assert_eq!(sizes, [(512, 128), (100, 60)]);
+        // Shrunk by the smallest whole factor that fits 512 (here 2), aspect kept.
+        assert_eq!(sizes, [(500, 125), (100, 60)]);
     }
 
     #[test]

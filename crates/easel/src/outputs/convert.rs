@@ -5,7 +5,7 @@ use std::io::Cursor;
 
 use image::codecs::png::PngEncoder;
 use image::codecs::webp::WebPEncoder;
-use image::{DynamicImage, ImageReader, RgbImage};
+use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 
 use super::error::OutputError;
 use super::kind::ImageKind;
@@ -61,6 +61,45 @@ pub(crate) fn decode(bytes: &[u8], kind: ImageKind) -> Result<DynamicImage, Stri
     ImageReader::with_format(Cursor::new(bytes), kind.format())
         .decode()
         .map_err(|e| format!("it could not be decoded: {e}"))
+}
+
+/// Largest decoded image easel accepts, in bytes: beyond any generated image (8192² RGBA is
+/// 256 MiB), and a bound on what a hostile file can make easel allocate.
+const MAX_DECODED_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Decodes an 8-bit RGB image into `buf` (reusing its allocation) and returns its size, or
+/// `None` when the image has another pixel layout (alpha, grey, 16-bit), for [`decode`].
+///
+/// Previews decode into buffers they keep: a fresh multi-megabyte buffer per image made glibc
+/// keep freed buffers in per-thread arenas, and a burst of 256 previews peaked at 110 MiB.
+pub(crate) fn decode_rgb8_into(
+    bytes: &[u8],
+    kind: ImageKind,
+    buf: &mut Vec<u8>,
+) -> Result<Option<(u32, u32)>, String> {
+    if kind == ImageKind::Gif {
+        return Err("easel is built without a GIF decoder".into());
+    }
+    let fail = |e: image::ImageError| format!("it could not be decoded: {e}");
+    let decoder = ImageReader::with_format(Cursor::new(bytes), kind.format())
+        .into_decoder()
+        .map_err(fail)?;
+    if decoder.color_type() != image::ColorType::Rgb8 {
+        return Ok(None);
+    }
+    let total = decoder.total_bytes();
+    if total > MAX_DECODED_BYTES {
+        return Err(format!(
+            "it could not be decoded: it would take {} MiB decoded, more than easel's limit of {} MiB",
+            total.div_ceil(1 << 20),
+            MAX_DECODED_BYTES >> 20
+        ));
+    }
+    let (width, height) = decoder.dimensions();
+    // Bounded just above, so it fits in usize.
+    buf.resize(total as usize, 0);
+    decoder.read_image(buf).map_err(fail)?;
+    Ok(Some((width, height)))
 }
 
 /// 8-bit RGB with any transparency composited over white, as JPEG has no alpha channel and

@@ -17,11 +17,7 @@ pub const MAX_IMAGE_BYTES: usize = 64 * 1024 * 1024;
 /// Longest wait for a TCP (and TLS) connection to be set up, whatever the request's time-out.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The process-wide client, with each user's own time-out on every request it builds.
-///
-/// One `reqwest::Client` for everything: building one loads the system's root certificates
-/// (about 3.5 ms, most of easel's cold start when each backend built its own), and one
-/// connection pool lets backends on the same host reuse connections. Never sets an `Origin`
+/// An HTTP client whose requests give up after its user's time-out. Never sets an `Origin`
 /// header.
 #[derive(Clone, Debug)]
 pub struct HttpClient {
@@ -39,30 +35,53 @@ impl HttpClient {
     pub fn post(&self, url: impl IntoUrl) -> RequestBuilder {
         self.inner.post(url).timeout(self.timeout)
     }
-
-    /// The time-out of each whole exchange, from connecting to the end of the body.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
 }
 
-/// A handle on the shared client whose requests time out after `timeout`.
+/// A client whose requests time out after `timeout` (from connecting to the end of the body).
+///
+/// Each backend builds its own client (a client's connection pool belongs to the tokio
+/// runtime it first ran on), but all of them share one TLS configuration: loading the
+/// system's root certificates takes ~3.5 ms and was most of easel's cold start when every
+/// client did it.
 pub fn client(timeout: Duration) -> Result<HttpClient, BackendError> {
-    static SHARED: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
-    let shared = SHARED.get_or_init(|| {
-        reqwest::Client::builder()
-            .user_agent(concat!("easel/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(CONNECT_TIMEOUT)
-            .build()
-            .map_err(|e| format!("cannot build an HTTP client: {e}"))
-    });
-    match shared {
-        Ok(inner) => Ok(HttpClient {
-            inner: inner.clone(),
-            timeout,
-        }),
-        Err(e) => Err(BackendError::new(ErrorKind::Unreachable, e.clone())),
-    }
+    let fail = |e: String| {
+        BackendError::new(
+            ErrorKind::Unreachable,
+            format!("cannot build an HTTP client: {e}"),
+        )
+    };
+    let tls = tls_config().map_err(fail)?;
+    let inner = reqwest::Client::builder()
+        .user_agent(concat!("easel/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+        .tls_backend_preconfigured(tls)
+        .build()
+        .map_err(|e| fail(e.to_string()))?;
+    Ok(HttpClient { inner, timeout })
+}
+
+/// The TLS configuration every client uses, built on first use: the platform's certificate
+/// verifier (system roots, as reqwest would set up itself) and ALPN for HTTP/2 and 1.1.
+fn tls_config() -> Result<rustls::ClientConfig, String> {
+    static TLS: OnceLock<Result<rustls::ClientConfig, String>> = OnceLock::new();
+    TLS.get_or_init(|| {
+        let provider = rustls::crypto::CryptoProvider::get_default()
+            .cloned()
+            .unwrap_or_else(|| std::sync::Arc::new(rustls::crypto::ring::default_provider()));
+        let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
+            .map_err(|e| format!("cannot load the system's root certificates: {e}"))?;
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            // "dangerous" only names the API for custom verifiers; this one is the platform's
+            // full verification, as reqwest installs by itself.
+            .dangerous()
+            .with_custom_certificate_verifier(std::sync::Arc::new(verifier))
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(config)
+    })
+    .clone()
 }
 
 /// How often and how patiently transient failures are retried.

@@ -423,3 +423,181 @@ pub(super) fn check_pool_names(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use secrecy::ExposeSecret;
+
+    use crate::config::{Config, ConfigError};
+
+    fn load(toml: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("easel.toml");
+        std::fs::write(&path, toml).expect("write");
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load_with(Some(&path), &|k| env.get(k).cloned())
+    }
+
+    const TWO: &str = r#"
+[comfyui]
+headers = { Authorization = "Bearer shared-secret" }
+timeout_secs = 900
+resubmit_lost = true
+
+[[comfyui.servers]]
+name = "gpu-a"
+url = "http://10.0.0.5:8188/"
+weight = 2.0
+pools = ["studio", "fast"]
+
+[[comfyui.servers]]
+name = "gpu-b"
+url = "gpu-b.lan:8188"
+headers = { "X-API-Key" = "own-secret" }
+timeout_secs = 60
+pools = ["studio"]
+"#;
+
+    #[test]
+    fn servers_pools_and_fallbacks() {
+        let c = load(TWO, &[]).expect("config");
+        let s = &c.comfyui.servers;
+        assert_eq!(s.len(), 2);
+        assert_eq!(
+            (s[0].name.as_str(), s[0].url.as_str()),
+            ("gpu-a", "http://10.0.0.5:8188")
+        );
+        assert_eq!(s[0].weight, 2.0);
+        assert_eq!(s[0].pools, vec!["fast".to_string(), "studio".to_string()]);
+        assert_eq!(s[0].timeout.as_secs(), 900, "falls back to [comfyui]");
+        assert_eq!(s[0].headers[0].1.expose_secret(), "Bearer shared-secret");
+        assert_eq!(s[1].url, "http://gpu-b.lan:8188");
+        assert_eq!(s[1].weight, 1.0);
+        assert_eq!(s[1].timeout.as_secs(), 60);
+        assert_eq!(s[1].headers.len(), 1, "own headers replace the shared ones");
+        assert_eq!(s[1].headers[0].0, "X-API-Key");
+        assert_eq!(
+            c.comfyui.pools(),
+            vec!["fast".to_string(), "studio".to_string()]
+        );
+        assert!(c.comfyui.resubmit_lost);
+        // `easel config` lists each server, with header values redacted.
+        let shown: Vec<String> = c
+            .settings
+            .iter()
+            .filter(|s| s.key == "comfyui.servers")
+            .map(|s| s.value.clone())
+            .collect();
+        assert_eq!(shown.len(), 2);
+        assert!(
+            shown[1].starts_with("gpu-b: http://gpu-b.lan:8188, weight 1"),
+            "{shown:?}"
+        );
+        assert!(shown[1].contains("X-API-Key: (redacted)"), "{shown:?}");
+        let all = format!("{:?} {c:?}", c.settings);
+        assert!(
+            !all.contains("own-secret") && !all.contains("shared-secret"),
+            "{all}"
+        );
+    }
+
+    #[test]
+    fn one_url_is_a_pool_of_one_called_default() {
+        let c = load("[comfyui]\nurl = \"http://127.0.0.1:9188\"\n", &[]).expect("config");
+        assert_eq!(c.comfyui.servers.len(), 1);
+        assert_eq!(c.comfyui.servers[0].name, "default");
+        assert_eq!(c.comfyui.servers[0].url, "http://127.0.0.1:9188");
+        assert!(c.comfyui.pools().is_empty());
+        assert!(
+            !c.comfyui.resubmit_lost,
+            "off by default: it may repeat work"
+        );
+        let c = load("", &[("COMFYUI_URL", "127.0.0.1:8190")]).expect("config");
+        assert_eq!(c.comfyui.servers[0].url, "http://127.0.0.1:8190");
+    }
+
+    #[test]
+    fn an_environment_url_beats_the_listed_servers() {
+        let c = load(TWO, &[("EASEL_COMFYUI_URL", "http://127.0.0.1:7000")]).expect("config");
+        assert_eq!(c.comfyui.servers.len(), 1);
+        assert_eq!(c.comfyui.servers[0].url, "http://127.0.0.1:7000");
+        let note = c
+            .settings
+            .iter()
+            .find(|s| s.key == "comfyui.servers")
+            .expect("the ignored list is explained");
+        assert!(note.value.contains("ignored"), "{}", note.value);
+    }
+
+    fn error(toml: &str) -> String {
+        load(toml, &[]).expect_err("must fail").to_string()
+    }
+
+    #[test]
+    fn mistakes_name_the_field_the_reason_and_the_fix() {
+        let server = |extra: &str| {
+            format!("[[comfyui.servers]]\nname = \"gpu-a\"\nurl = \"http://a:8188\"\n{extra}\n")
+        };
+        let e = error(&format!(
+            "{}[[comfyui.servers]]\nname = \"gpu-a\"\nurl = \"http://b:8188\"\n",
+            server("")
+        ));
+        assert!(
+            e.contains("comfyui.servers[1].name")
+                && e.contains("names two servers")
+                && e.contains("own name"),
+            "{e}"
+        );
+        let e = error(&server("weight = 0.0"));
+        assert!(
+            e.contains("comfyui.servers[0].weight") && e.contains("positive"),
+            "{e}"
+        );
+        let e = error(&server("weight = -2.0"));
+        assert!(e.contains("comfyui.servers[0].weight"), "{e}");
+        let e = error("[[comfyui.servers]]\nname = \"GPU A\"\nurl = \"http://a:8188\"\n");
+        assert!(
+            e.contains("comfyui.servers[0].name") && e.contains("lowercase"),
+            "{e}"
+        );
+        let e = error(&server("pools = [\"modelscope\"]"));
+        assert!(
+            e.contains("comfyui.servers[0].pools")
+                && e.contains("modelscope")
+                && e.contains("rename the pool"),
+            "{e}"
+        );
+        let e = error(&server("pools = [\"comfyui\"]"));
+        assert!(e.contains("backend name"), "{e}");
+        let e = error(&format!(
+            "{}[providers.studio]\nbase_url = \"https://api.example.com/v1\"\n",
+            server("pools = [\"studio\"]")
+        ));
+        assert!(e.contains("the provider studio"), "{e}");
+        let e = error(&format!("[comfyui]\nurl = \"http://x:1\"\n{}", server("")));
+        assert!(
+            e.contains("comfyui.url") && e.contains("[[comfyui.servers]]"),
+            "{e}"
+        );
+        let e = error(&format!(
+            "{}[[comfyui.servers]]\nname = \"gpu-b\"\nurl = \"http://a:8188/\"\n",
+            server("")
+        ));
+        assert!(
+            e.contains("comfyui.servers[1].url") && e.contains("already server"),
+            "{e}"
+        );
+        let e = error(&server("url2 = \"x\""));
+        assert!(e.contains("url2"), "unknown keys are named: {e}");
+        let e = error("[[comfyui.servers]]\nname = \"gpu-a\"\nurl = \"ftp://a\"\n");
+        assert!(
+            e.contains("comfyui.servers[0].url") && e.contains("http(s)"),
+            "{e}"
+        );
+    }
+}

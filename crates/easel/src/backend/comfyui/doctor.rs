@@ -162,7 +162,7 @@ async fn check_server(
             }
         }
         Err(e) => {
-            server.report_failure(&e.message);
+            server.report_failure(&e);
             report.error = Some(e.message);
         }
     }

@@ -20,6 +20,18 @@ pub fn unreachable(server: &str, base: &str, reason: &str) -> BackendError {
         )
     };
     BackendError::new(ErrorKind::Unreachable, message)
+        .with_details(serde_json::json!({"server": server, "reason": reason}))
+}
+
+/// The short cause of a server failure ("connection failed (…)", "HTTP 502 on /prompt"),
+/// for health reports that name the server and the fix elsewhere.
+pub fn reason(error: &BackendError) -> String {
+    error
+        .details
+        .as_ref()
+        .and_then(|d| d.get("reason"))
+        .and_then(Value::as_str)
+        .map_or_else(|| error.message.clone(), str::to_string)
 }
 
 /// The server running a job stopped answering (or forgot the job): the work there is lost.
@@ -28,7 +40,7 @@ pub fn lost(server: &str, base: &str, prompt_id: &str, what: &str) -> BackendErr
     BackendError::new(
         ErrorKind::Unreachable,
         format!(
-            "ComfyUI server {server} ({base}) {what}; prompt {prompt_id} and the work done on it there are lost. New jobs go to the other servers until it answers again. Generate again, or set comfyui.resubmit_lost = true (EASEL_COMFYUI_RESUBMIT_LOST=true) to have easel resubmit such jobs to another server by itself."
+            "ComfyUI server {server} ({base}) {what}. Prompt {prompt_id} and the work done on it there are lost; new jobs go to the other servers until {server} answers again. Generate again, or set comfyui.resubmit_lost = true (EASEL_COMFYUI_RESUBMIT_LOST=true) to have easel resubmit such jobs to another server by itself."
         ),
     )
     .with_details(serde_json::json!({"server": server, "lost": true, "prompt_id": prompt_id}))
@@ -73,6 +85,9 @@ pub fn http_status(server: &str, base: &str, path: &str, status: StatusCode) -> 
     BackendError::new(
         ErrorKind::Unreachable,
         format!("{who} answered {path} with HTTP {status}.{hint}"),
+    )
+    .with_details(
+        serde_json::json!({"server": server, "reason": format!("HTTP {status} on {path}")}),
     )
 }
 

@@ -48,6 +48,9 @@ pub struct ComfyTicket {
     #[serde(default)]
     pub nodes: BTreeMap<String, String>,
     pub seed: u64,
+    /// Servers that did not accept the job before `server` did, for the progress report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused_by: Vec<String>,
 }
 
 impl ComfyTicket {
@@ -117,6 +120,7 @@ impl ComfyUi {
             submitted_at_ms: now_ms(),
             nodes: BTreeMap::new(),
             seed: request.seed,
+            refused_by: Vec::new(),
         }
     }
 

@@ -62,12 +62,20 @@ impl ComfyUi {
             {
                 Ok(s) => s,
                 Err(e) => {
-                    return Err(match refused.len() {
-                        0 => e,
-                        // One server tried: its own error is the clearest.
-                        1 if self.group.members.len() == 1 => refused.remove(0).1,
-                        _ => pool::none_accepted(&self.group.name, &refused),
-                    });
+                    if refused.is_empty() {
+                        return Err(e);
+                    }
+                    // One server tried: its own error is the clearest.
+                    if self.group.members.len() == 1 {
+                        return Err(refused.remove(0).1);
+                    }
+                    if let Some(all_down) = self.pool.all_down(&self.group) {
+                        return Err(all_down);
+                    }
+                    let mut none = pool::none_accepted(&self.group.name, &refused);
+                    none.message
+                        .push_str(&format!("\nThe other servers: {}", e.message));
+                    return Err(none);
                 }
             };
             let sent = self
@@ -83,6 +91,7 @@ impl ComfyUi {
             match sent {
                 Ok(()) => {
                     ticket.server = server.name.clone();
+                    ticket.refused_by = refused.iter().map(|(n, _)| n.clone()).collect();
                     tracing::info!(prompt_id = %ticket.prompt_id, server = %server.name, workflow = %workflow.name, "ComfyUI prompt queued");
                     return Ok(ticket.to_ticket());
                 }
@@ -92,7 +101,7 @@ impl ComfyUi {
                         return Err(e);
                     }
                     // Not accepted there: out of the pool until it answers; next server.
-                    server.report_failure(&e.message);
+                    server.report_failure(&e);
                     tracing::warn!(server = %server.name, error = %e, prompt_id = %ticket.prompt_id, "ComfyUI server did not accept the job; trying another");
                     refused.push((server.name.clone(), e));
                 }

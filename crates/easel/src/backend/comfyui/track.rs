@@ -93,6 +93,20 @@ pub async fn follow(
     // Queue positions matter only until the prompt starts; checked at most once per poll.
     let mut started = false;
     let mut last_queue_check = Instant::now() - poll;
+    report.say(
+        0,
+        None,
+        None,
+        if ticket.refused_by.is_empty() {
+            format!("ComfyUI: queued on server {}", server.name)
+        } else {
+            format!(
+                "ComfyUI: queued on server {} ({} did not accept it)",
+                server.name,
+                ticket.refused_by.join(", ")
+            )
+        },
+    );
     loop {
         let socket_up = *sub.connected.borrow();
         tokio::select! {
@@ -166,13 +180,13 @@ pub async fn follow(
                     // proxy, a slow answer), so it is given `lost_after` before it is lost.
                     Err(e) if e.kind == ErrorKind::Unreachable => {
                         let (since, since_ms) = *failing_since.get_or_insert_with(|| (Instant::now(), crate::clock::now_ms()));
-                        server.report_failure(&e.message);
+                        server.report_failure(&e);
                         if since.elapsed() >= patience.lost_after {
                             let what = format!(
-                                "stopped answering while running this job (unreachable since {}, {} s): {}",
+                                "stopped answering while running this job (unreachable since {}, for {} s: {})",
                                 crate::clock::format_utc(since_ms),
                                 since.elapsed().as_secs(),
-                                e.message
+                                errors::reason(&e)
                             );
                             return Err(errors::lost(&server.name, &server.url, id, &what));
                         }

@@ -91,7 +91,7 @@ pub fn all_down(pool: &str, down: &[(String, Health)]) -> BackendError {
 pub fn none_accepted(pool: &str, failures: &[(String, BackendError)]) -> BackendError {
     let lines: Vec<String> = failures
         .iter()
-        .map(|(name, e)| format!("{name}: {}", e.message))
+        .map(|(name, e)| format!("{name}: {}", super::super::errors::reason(e)))
         .collect();
     BackendError::new(
         ErrorKind::Unreachable,

@@ -89,7 +89,7 @@ pub async fn watch(server: Weak<Server>, every: Duration) {
                 if !was_down {
                     tracing::warn!(server = %s.name, error = %e, "ComfyUI server stopped answering; taken out of the pool");
                 }
-                s.mark_down(&e.message);
+                s.mark_down(&e);
                 backoff = if was_down {
                     (backoff * 2).min(MAX_RETRY)
                 } else {

@@ -125,6 +125,13 @@ impl Pool {
         }
     }
 
+    /// "every server is down", naming each with its last failure, if that is so.
+    pub fn all_down(&self, group: &Group) -> Option<BackendError> {
+        let members: Vec<(usize, &Arc<Server>)> = group.members.iter().enumerate().collect();
+        let down = down_list(&members);
+        (down.len() == members.len()).then(|| explain::all_down(&group.name, &down))
+    }
+
     /// How long a reported queue length stays believable without the WebSocket.
     pub fn fresh(&self) -> Duration {
         self.health_every * 2
@@ -219,7 +226,7 @@ impl Pool {
                         lacking.push((i, s, lacks));
                     }
                 }
-                Err(e) => s.report_failure(&e.message),
+                Err(e) => s.report_failure(&e),
             }
         }
         if fit.is_empty() && !lacking.is_empty() {
@@ -230,7 +237,7 @@ impl Pool {
                     Ok(l) if l.is_empty() => fit.push((i, s)),
                     Ok(l) => still.push((i, s, l)),
                     Err(e) => {
-                        s.report_failure(&e.message);
+                        s.report_failure(&e);
                         still.push((i, s, lacks));
                     }
                 }

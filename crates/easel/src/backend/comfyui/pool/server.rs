@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use super::super::api::Api;
+use super::super::errors;
 use super::super::hub::Hub;
 use super::capabilities::Capabilities;
 use super::choose::Load;
@@ -112,25 +113,26 @@ impl Server {
     }
 
     /// Takes the server out until it answers again; keeps the first failure's time.
-    pub fn mark_down(&self, reason: &str) {
+    pub fn mark_down(&self, error: &BackendError) {
+        let reason = errors::reason(error);
         let mut s = self.state();
         match &mut s.health {
-            Health::Down { reason: r, .. } => *r = reason.to_string(),
+            Health::Down { reason: r, .. } => *r = reason,
             other => {
                 *other = Health::Down {
                     since_ms: now_ms(),
-                    reason: reason.to_string(),
+                    reason,
                 }
             }
         }
     }
 
     /// A job found the server failing: out at once, and checked again from 1 s on.
-    pub fn report_failure(&self, reason: &str) {
+    pub fn report_failure(&self, error: &BackendError) {
         let was_down = self.health().is_down();
-        self.mark_down(reason);
+        self.mark_down(error);
         if !was_down {
-            tracing::warn!(server = %self.name, %reason, "ComfyUI server failed; taken out of the pool");
+            tracing::warn!(server = %self.name, error = %error, "ComfyUI server failed; taken out of the pool");
             self.wake.notify_one();
         }
     }
@@ -143,7 +145,7 @@ impl Server {
                 Ok(())
             }
             Err(e) => {
-                self.mark_down(&e.message);
+                self.mark_down(&e);
                 Err(e)
             }
         }

@@ -36,14 +36,21 @@ pub struct Opts {
     pub env: Vec<(String, String)>,
 }
 
-const SECTIONS: [&str; 5] = ["cold", "modelscope", "comfyui", "concurrency", "cpu"];
+const SECTIONS: [&str; 6] = [
+    "cold",
+    "modelscope",
+    "comfyui",
+    "concurrency",
+    "cpu",
+    "comfy_pool",
+];
 
 const USAGE: &str =
     "usage: easel-bench [--quick] [--easel PATH] [--only SECTION[,SECTION…]] [--env K=V]…
 
 Measures a release easel (build it first: cargo build --release -p easel) against the
 in-repo ModelScope and ComfyUI simulators. Sections: cold, modelscope, comfyui,
-concurrency, cpu. Prints one JSON line per figure, then a Markdown table. --env adds
+concurrency, cpu, comfy_pool (30 jobs of 1 s on 1, 2 and 3 ComfyUI servers). Prints one JSON line per figure, then a Markdown table. --env adds
 an environment variable to every easel launch (for experiments; the published figures use
 none).";
 
@@ -150,6 +157,9 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
     }
     if opts.wants("cpu") {
         sections::cpu(&easel, &opts, &mut emit).await?;
+    }
+    if opts.wants("comfy_pool") {
+        sections::comfy_pool(&easel, &opts, &mut emit).await?;
     }
     println!();
     println!(

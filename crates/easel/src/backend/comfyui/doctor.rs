@@ -194,7 +194,8 @@ fn combine(workflows: &[std::sync::Arc<Workflow>], servers: &[ServerReport]) -> 
                 ready: !able.is_empty(),
                 missing_nodes: Vec::new(),
                 missing_models: Vec::new(),
-                servers: Some(able),
+                // With one server, "ready on default" says nothing more than "ready".
+                servers: (servers.len() > 1).then_some(able),
             };
             if !combined.ready {
                 for c in checks {

@@ -55,12 +55,12 @@ impl ComfyUi {
         let mut refused: Vec<(String, BackendError)> = Vec::new();
         loop {
             let skip: HashSet<String> = refused.iter().map(|(n, _)| n.clone()).collect();
-            let server = match self
+            let (server, reservation) = match self
                 .pool
                 .pick(&self.group, needs.as_ref(), &skip, &ticket.prompt_id)
                 .await
             {
-                Ok(s) => s,
+                Ok(chosen) => chosen,
                 Err(e) => {
                     if refused.is_empty() {
                         return Err(e);
@@ -90,13 +90,14 @@ impl ComfyUi {
                 .await;
             match sent {
                 Ok(()) => {
+                    reservation.keep();
                     ticket.server = server.name.clone();
                     ticket.refused_by = refused.iter().map(|(n, _)| n.clone()).collect();
                     tracing::info!(prompt_id = %ticket.prompt_id, server = %server.name, workflow = %workflow.name, "ComfyUI prompt queued");
                     return Ok(ticket.to_ticket());
                 }
                 Err(e) => {
-                    server.release(&ticket.prompt_id);
+                    drop(reservation);
                     if e.kind != ErrorKind::Unreachable {
                         return Err(e);
                     }

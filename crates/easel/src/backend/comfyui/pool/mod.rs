@@ -28,7 +28,7 @@ use crate::workflows::Requirements;
 pub use capabilities::{Capabilities, Lack};
 pub use explain::none_accepted;
 pub use health::Health;
-pub use server::Server;
+pub use server::{Reservation, Server};
 
 /// Every configured server, shared by the backends built on them.
 pub struct Pool {
@@ -147,7 +147,7 @@ impl Pool {
         needs: Option<&Requirements>,
         skip: &HashSet<String>,
         prompt_id: &str,
-    ) -> Result<Arc<Server>, BackendError> {
+    ) -> Result<(Arc<Server>, server::Reservation), BackendError> {
         let members: Vec<(usize, &Arc<Server>)> = group
             .members
             .iter()
@@ -201,8 +201,8 @@ impl Pool {
                     format!("pool {} has no server to choose from", group.name),
                 )
             })?;
-        best.reserve(prompt_id);
-        Ok(best)
+        let reservation = best.reserve(prompt_id);
+        Ok((best, reservation))
     }
 
     /// The usable servers that have what `needs` lists; if none has, their capabilities are

@@ -59,6 +59,29 @@ impl Drop for Following {
     }
 }
 
+/// A job counted in flight on the server it was chosen for, while it is being submitted.
+/// Dropped unkept (the submission failed, or was abandoned when the job was cancelled) it
+/// stops counting; kept, it counts until tracking ends.
+pub struct Reservation {
+    server: Option<Arc<Server>>,
+    prompt_id: String,
+}
+
+impl Reservation {
+    /// The server accepted the job: it stays counted (tracking takes over).
+    pub fn keep(mut self) {
+        self.server = None;
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.release(&self.prompt_id);
+        }
+    }
+}
+
 /// What `backends` and `easel doctor` show of a server's load.
 #[derive(Clone, Debug)]
 pub struct LoadView {
@@ -153,8 +176,12 @@ impl Server {
 
     /// Counts a job as in flight here from the moment it is chosen, so that jobs chosen
     /// at the same time spread out.
-    pub fn reserve(&self, prompt_id: &str) {
+    pub fn reserve(self: &Arc<Self>, prompt_id: &str) -> Reservation {
         self.state().in_flight.insert(prompt_id.to_string());
+        Reservation {
+            server: Some(self.clone()),
+            prompt_id: prompt_id.to_string(),
+        }
     }
 
     pub fn release(&self, prompt_id: &str) {
@@ -163,7 +190,7 @@ impl Server {
 
     /// Counts the job as in flight until the returned guard is dropped (tracking ends).
     pub fn follow(self: &Arc<Self>, prompt_id: &str) -> Following {
-        self.reserve(prompt_id);
+        self.state().in_flight.insert(prompt_id.to_string());
         Following {
             server: self.clone(),
             prompt_id: prompt_id.to_string(),

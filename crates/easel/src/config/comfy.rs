@@ -177,6 +177,9 @@ pub(super) fn resolve(
     )?;
     let url_source = r.last_source();
     let single = !listed || matches!(url_source, Source::Env(_));
+    if !single && let Some(shown) = r.settings.last_mut() {
+        shown.value = "(not used: [[comfyui.servers]] lists the servers)".into();
+    }
     let url = normalize_url(&url).map_err(|message| ConfigError::Value {
         key: "comfyui.url".into(),
         origin: url_source.clone(),

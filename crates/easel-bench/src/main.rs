@@ -2,7 +2,7 @@
 //! in-repo simulators, and prints one JSON line per figure plus a Markdown table.
 //!
 //! ```sh
-//! cargo build --release -p easel && cargo run --release -p easel-bench [-- --quick]
+//! cargo build --locked --profile dist -p easel && cargo run --release -p easel-bench [-- --quick]
 //! ```
 //!
 //! Everything runs on loopback: the simulators live in this process, easel is a child
@@ -48,7 +48,8 @@ const SECTIONS: [&str; 6] = [
 const USAGE: &str =
     "usage: easel-bench [--quick] [--easel PATH] [--only SECTION[,SECTION…]] [--env K=V]…
 
-Measures a release easel (build it first: cargo build --release -p easel) against the
+Measures easel as installed (build it first: cargo build --locked --profile dist -p easel;
+without that build, the release easel beside this program) against the
 in-repo ModelScope and ComfyUI simulators. Sections: cold, modelscope, comfyui,
 concurrency, cpu, comfy_pool (30 jobs of 1 s on 1, 2 and 3 ComfyUI servers). Prints one JSON line per figure, then a Markdown table. --env adds
 an environment variable to every easel launch (for experiments; the published figures use

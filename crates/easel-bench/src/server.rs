@@ -42,24 +42,38 @@ impl ClientHandler for Counter {
     }
 }
 
-/// Where the release binary is: `--easel PATH`, else `easel` beside this program (both are
-/// built into `target/release/`).
+/// The command that builds the binary measured by default: the `dist` profile, which is
+/// what the README's `cargo install` builds.
+const BUILD: &str = "cargo build --locked --profile dist -p easel";
+
+/// Which easel to measure: `--easel PATH`, else `target/dist/easel` (what users install),
+/// else the release `easel` beside this program.
 pub fn locate_easel(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     let path = match explicit {
         Some(p) => p,
-        None => std::env::current_exe()
-            .context("finding this program's path")?
-            .with_file_name("easel"),
+        None => {
+            let beside = std::env::current_exe()
+                .context("finding this program's path")?
+                .with_file_name("easel");
+            let dist = beside
+                .parent()
+                .and_then(Path::parent)
+                .map(|target| target.join("dist").join("easel"));
+            match dist {
+                Some(dist) if dist.is_file() => dist,
+                _ => beside,
+            }
+        }
     };
     if !path.is_file() {
         bail!(
-            "no easel binary at {}. Build it first with `cargo build --release -p easel` (or pass --easel PATH).",
+            "no easel binary at {}. Build it first with `{BUILD}` (or pass --easel PATH).",
             path.display()
         );
     }
     if let Some(newer) = newer_source(&path) {
         eprintln!(
-            "warning: {} is older than {}; run `cargo build --release -p easel` to measure the current code.",
+            "warning: {} is older than {}; run `{BUILD}` to measure the current code.",
             path.display(),
             newer.display()
         );

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use super::exec::{Ctx, Failure};
 use super::files::{self, Folder};
 use super::json::{Json, obj};
+use super::state::after;
 use super::traceback::{self, ROOT, frame};
 use super::ws::Encoding;
 use crate::picture;
@@ -333,7 +334,8 @@ async fn stream_images(ctx: &Ctx<'_>, args: &Args) -> Result<Produced, Failure> 
 }
 
 /// KSampler / KSamplerAdvanced: `steps` progress events `1..=steps`, each after
-/// `step_latency`, each followed by a JPEG preview when previews are on.
+/// `step_latency` (on a fixed schedule from the first step, so `steps × step_latency` is the
+/// sampling time), each followed by a JPEG preview when previews are on.
 async fn sample(ctx: &Ctx<'_>, class: &str, args: &Args) -> Result<Produced, Failure> {
     let latent = args.pixels("latent_image")?;
     let steps = args.int("steps", 20).max(0);
@@ -346,8 +348,10 @@ async fn sample(ctx: &Ctx<'_>, class: &str, args: &Args) -> Result<Produced, Fai
     } as u64;
     let (latency, previews) = ctx.shared.config(|c| (c.step_latency, c.previews));
     let out_key = ctx.key(0);
+    let started = tokio::time::Instant::now();
     for step in 1..=count {
-        ctx.shared.pause(latency).await;
+        let due = u32::try_from(step).map_or(latency, |n| latency.saturating_mul(n));
+        ctx.shared.pause_until(after(started, due)).await;
         let preview = if previews {
             let (w, h) = ((latent.width / 8).max(1), (latent.height / 8).max(1));
             let key = format!("{out_key}@{step}");

@@ -246,6 +246,17 @@ impl Shared {
         if duration.is_zero() {
             return;
         }
+        self.pause_until(after(tokio::time::Instant::now(), duration))
+            .await;
+    }
+
+    /// Waits until `deadline`, or less if an interrupt arrives first. Work done between
+    /// deadlines (previews, progress messages) falls inside the schedule instead of adding
+    /// to it, as a GPU's sampling time does not grow with what the server does meanwhile.
+    pub async fn pause_until(&self, deadline: tokio::time::Instant) {
+        if deadline <= tokio::time::Instant::now() {
+            return;
+        }
         let signal = self.interrupt_signal.notified();
         tokio::pin!(signal);
         signal.as_mut().enable();
@@ -253,7 +264,7 @@ impl Shared {
             return;
         }
         tokio::select! {
-            () = tokio::time::sleep(duration) => {}
+            () = tokio::time::sleep_until(deadline) => {}
             () = signal => {}
         }
     }
@@ -350,4 +361,11 @@ impl Shared {
         }
         self.broadcast_status(&state);
     }
+}
+
+/// `start + duration`, or a year from now when that is past what `Instant` can hold.
+pub fn after(start: tokio::time::Instant, duration: std::time::Duration) -> tokio::time::Instant {
+    start.checked_add(duration).unwrap_or_else(|| {
+        tokio::time::Instant::now() + std::time::Duration::from_secs(365 * 24 * 3600)
+    })
 }

@@ -232,6 +232,8 @@ async fn collect(
     image: RemoteImage,
 ) -> Result<SavedImage, Failure> {
     let fail = |e: BackendError| (Some(image.index), image.seed, e);
+    // Held until the image is on disk, so its bytes are in memory only while it has a slot.
+    let _slot = transfer_slots().acquire().await.ok();
     let fetched = backend.fetch(ticket, &image).await.map_err(fail)?;
     inspect(&fetched.bytes, fetched.content_type.as_deref())
         .map_err(|e| fail(BackendError::new(ErrorKind::Download, e.to_string())))?;
@@ -288,6 +290,18 @@ async fn collect(
     // Recorded at once, so that a restart never downloads or writes this image again.
     jobs.update(&job.id, true, |j| j.images.push(saved.clone()));
     Ok(saved)
+}
+
+/// Images downloaded and saved at once, process-wide.
+///
+/// A burst of finished jobs (256 at once in the benchmark) would otherwise hold every image's
+/// bytes in memory together; 16 transfers keep local disks and networks busy while memory
+/// stays at a few dozen megabytes.
+const TRANSFER_SLOTS: usize = 16;
+
+fn transfer_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(TRANSFER_SLOTS))
 }
 
 /// One error for a job none of whose images could be made.

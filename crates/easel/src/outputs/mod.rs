@@ -6,6 +6,7 @@
 //! downloaded unless the caller asked for another format; a file is never overwritten and never
 //! visible half-written. Inline previews are bounded so results stay under client size caps.
 
+mod buffers;
 mod convert;
 mod error;
 mod kind;
@@ -13,6 +14,7 @@ mod names;
 mod preview;
 mod root;
 mod save;
+mod shrink;
 mod write;
 
 pub use error::OutputError;
@@ -24,6 +26,7 @@ pub use preview::{
 };
 pub use root::OutputRoot;
 pub use save::{OutputFormat, SaveRequest, SavedFile};
+pub use shrink::{box_reduce, box_reduce_rgb, reduction_factor};
 
 #[cfg(test)]
 pub(crate) mod test_images;

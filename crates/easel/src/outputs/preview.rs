@@ -10,12 +10,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::prelude::{BASE64_STANDARD, Engine as _};
-use image::DynamicImage;
+use image::{DynamicImage, RgbImage};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::convert::{decode, encode_jpeg, flatten_on_white};
+use super::buffers;
+use super::convert::{decode, decode_rgb8_into, encode_jpeg, flatten_on_white};
 use super::kind::{ImageInfo, ImageKind, inspect};
+use super::shrink::{box_reduce, box_reduce_rgb, reduction_factor};
 
 /// Longest side of a thumbnail, in pixels.
 pub const THUMBNAIL_MAX_SIDE: u32 = 512;
@@ -146,14 +148,8 @@ fn thumbnail(bytes: &[u8], budget: usize) -> Result<Preview, String> {
             "no preview, easel cannot make thumbnails of GIF images and this one is too large to show as it is; the file is on disk".to_owned()
         });
     }
-    let img = decode(bytes, info.kind).map_err(|e| format!("no preview, {e}"))?;
-    // Shrink before flattening: both are per-pixel work, and the thumbnail has fewer pixels.
-    let small = if info.width.max(info.height) > THUMBNAIL_MAX_SIDE {
-        img.thumbnail(THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE)
-    } else {
-        img
-    };
-    let mut current = flatten_on_white(small);
+    let factor = reduction_factor(info.width, info.height, THUMBNAIL_MAX_SIDE);
+    let mut current = shrunk(bytes, info.kind, factor).map_err(|e| format!("no preview, {e}"))?;
     let budget_bytes = budget / 4 * 3;
     let mut quality_index = 0;
     loop {
@@ -188,6 +184,31 @@ fn thumbnail(bytes: &[u8], budget: usize) -> Result<Preview, String> {
         current = DynamicImage::ImageRgb8(current)
             .thumbnail(new_side, new_side)
             .into_rgb8();
+    }
+}
+
+/// The image decoded, flattened on white and shrunk by `factor`.
+fn shrunk(bytes: &[u8], kind: ImageKind, factor: u32) -> Result<RgbImage, String> {
+    let mut buf = buffers::take();
+    let fast = decode_rgb8_into(bytes, kind, &mut buf).map(|decoded| {
+        decoded.map(|(width, height)| {
+            box_reduce_rgb(&buf, width, height, factor)
+                .ok_or_else(|| "the decoder returned too few pixels".to_string())
+        })
+    });
+    buffers::give_back(buf);
+    match fast? {
+        Some(small) => small,
+        // Alpha, grey or 16-bit: flatten before shrinking, since averaging transparent
+        // pixels' colours into opaque ones would tint the edges.
+        None => {
+            let flat = flatten_on_white(decode(bytes, kind)?);
+            Ok(if factor > 1 {
+                box_reduce(&flat, factor)
+            } else {
+                flat
+            })
+        }
     }
 }
 
@@ -297,7 +318,46 @@ mod tests {
         let small = encode(&noise_rgba(100, 60, 2), ImageKind::Png);
         let plan = plan_previews(&[&wide, &small], PreviewMode::Thumbnail);
         let sizes: Vec<_> = plan.previews.iter().map(|p| (p.width, p.height)).collect();
-        assert_eq!(sizes, [(512, 128), (100, 60)]);
+        // Shrunk by the smallest whole factor that fits 512 (here 2), aspect kept.
+        assert_eq!(sizes, [(500, 125), (100, 60)]);
+    }
+
+    /// The mean colour of a preview's left and right halves.
+    fn half_means(preview: &Preview) -> [[f64; 3]; 2] {
+        let bytes = BASE64_STANDARD.decode(&preview.base64).expect("base64");
+        let img = image::load_from_memory(&bytes)
+            .expect("decodes")
+            .into_rgb8();
+        let mut sums = [[0.0; 3]; 2];
+        let mut counts = [0.0; 2];
+        for (x, _, px) in img.enumerate_pixels() {
+            let half = usize::from(x >= img.width() / 2);
+            counts[half] += 1.0;
+            for c in 0..3 {
+                sums[half][c] += f64::from(px[c]);
+            }
+        }
+        [0, 1].map(|h| sums[h].map(|s| s / counts[h]))
+    }
+
+    #[test]
+    fn thumbnails_keep_colours_for_rgb_and_flatten_alpha_on_white() {
+        let rgb =
+            DynamicImage::ImageRgb8(RgbImage::from_pixel(1024, 768, image::Rgb([200, 40, 90])));
+        let plan = plan_previews(&[&encode(&rgb, ImageKind::Png)], PreviewMode::Thumbnail);
+        let [left, right] = half_means(&plan.previews[0]);
+        for mean in [left, right] {
+            for (got, want) in mean.iter().zip([200.0, 40.0, 90.0]) {
+                assert!((got - want).abs() < 4.0, "{mean:?}");
+            }
+        }
+        // Transparent left half over white; the opaque right half keeps its colours.
+        let rgba = noise_rgba(1200, 600, 9);
+        let plan = plan_previews(&[&encode(&rgba, ImageKind::Png)], PreviewMode::Thumbnail);
+        assert_eq!(decoded_size(&plan.previews[0]), (400, 200));
+        let [left, right] = half_means(&plan.previews[0]);
+        assert!(left.iter().all(|c| *c > 250.0), "{left:?}");
+        assert!(right.iter().all(|c| *c < 230.0), "{right:?}");
     }
 
     #[test]

@@ -4,15 +4,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-/// A client with `timeout` for the whole exchange. Built per call: publishes are rare and
-/// each publisher has its own time-out.
-pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .user_agent(concat!("easel/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(10).min(timeout))
-        .timeout(timeout)
-        .build()
-        .map_err(|e| format!("cannot build an HTTP client: {e}"))
+use crate::backend::http::HttpClient;
+
+/// The shared client with `timeout` for the whole exchange (each publisher has its own).
+pub fn client(timeout: Duration) -> Result<HttpClient, String> {
+    crate::backend::http::client(timeout).map_err(|e| e.to_string())
 }
 
 /// A status and a body: JSON when it parses, else the text as a JSON string.

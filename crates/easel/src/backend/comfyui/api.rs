@@ -52,7 +52,7 @@ pub enum QueuePlace {
 
 #[derive(Clone)]
 pub struct Api {
-    http: reqwest::Client,
+    http: http::HttpClient,
     /// The server's name in the configuration, for messages.
     name: String,
     base: String,

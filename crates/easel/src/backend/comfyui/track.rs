@@ -154,7 +154,20 @@ pub async fn follow(
                 if socket_up && ticks % SAFETY_NET != 1 {
                     continue;
                 }
-                match look(server, id).await {
+                // A server that vanished from the network (rather than refusing) lets requests
+                // hang until their time-outs and retries run out: a look that takes longer
+                // than `lost_after` counts as a failure, dated from when it started.
+                let asked = (Instant::now(), crate::clock::now_ms());
+                let answer = tokio::time::timeout(patience.lost_after, look(server, id))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(errors::unreachable(
+                            &server.name,
+                            &server.url,
+                            &format!("no answer within {} s", patience.lost_after.as_secs()),
+                        ))
+                    });
+                match answer {
                     Ok(found) => {
                         if failing_since.take().is_some() {
                             server.mark_up(None);
@@ -179,7 +192,7 @@ pub async fn follow(
                     // Not answering: the job may still be running there (a restart of the
                     // proxy, a slow answer), so it is given `lost_after` before it is lost.
                     Err(e) if e.kind == ErrorKind::Unreachable => {
-                        let (since, since_ms) = *failing_since.get_or_insert_with(|| (Instant::now(), crate::clock::now_ms()));
+                        let (since, since_ms) = *failing_since.get_or_insert(asked);
                         server.report_failure(&e);
                         if since.elapsed() >= patience.lost_after {
                             let what = format!(

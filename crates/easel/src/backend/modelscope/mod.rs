@@ -83,7 +83,7 @@ struct TicketBody {
 }
 
 pub struct ModelScope {
-    http: reqwest::Client,
+    http: http::HttpClient,
     settings: ModelScopeSettings,
 }
 

@@ -35,7 +35,7 @@ struct ProviderTicket {
 
 pub struct OpenAiCompat {
     settings: ProviderSettings,
-    http: reqwest::Client,
+    http: http::HttpClient,
     headers: HeaderMap,
 }
 

@@ -36,7 +36,14 @@ pub struct Opts {
     pub env: Vec<(String, String)>,
 }
 
-const SECTIONS: [&str; 5] = ["cold", "modelscope", "comfyui", "concurrency", "cpu"];
+const SECTIONS: [&str; 6] = [
+    "cold",
+    "modelscope",
+    "comfyui",
+    "concurrency",
+    "cpu",
+    "comfy_pool",
+];
 
 const USAGE: &str =
     "usage: easel-bench [--quick] [--easel PATH] [--only SECTION[,SECTION…]] [--env K=V]…
@@ -44,7 +51,7 @@ const USAGE: &str =
 Measures easel as installed (build it first: cargo build --locked --profile dist -p easel;
 without that build, the release easel beside this program) against the
 in-repo ModelScope and ComfyUI simulators. Sections: cold, modelscope, comfyui,
-concurrency, cpu. Prints one JSON line per figure, then a Markdown table. --env adds
+concurrency, cpu, comfy_pool (30 jobs of 1 s on 1, 2 and 3 ComfyUI servers). Prints one JSON line per figure, then a Markdown table. --env adds
 an environment variable to every easel launch (for experiments; the published figures use
 none).";
 
@@ -151,6 +158,9 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
     }
     if opts.wants("cpu") {
         sections::cpu(&easel, &opts, &mut emit).await?;
+    }
+    if opts.wants("comfy_pool") {
+        sections::comfy_pool(&easel, &opts, &mut emit).await?;
     }
     println!();
     println!(

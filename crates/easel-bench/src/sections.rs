@@ -694,3 +694,120 @@ pub async fn cpu(easel: &Path, opts: &Opts, emit: &mut impl FnMut(Figure)) -> an
     session.stop().await;
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------
+// ComfyUI pool: the same burst on 1, 2 and 3 servers
+
+/// Seconds of sampling per job in the pool section.
+const POOL_JOB_SECS: u64 = 1;
+/// Smaller than `SIZE`, so that a job is its sampling time and not the simulator's PNG
+/// encoding.
+const POOL_SIZE: &str = "256x256";
+
+/// `[[comfyui.servers]]` for the simulators, named `sim-1`, `sim-2`, ….
+fn pool_config(sims: &[ComfySim]) -> String {
+    sims.iter()
+        .enumerate()
+        .map(|(i, sim)| {
+            format!(
+                "[[comfyui.servers]]\nname = \"sim-{}\"\nurl = \"{}\"\n\n",
+                i + 1,
+                sim.base_url()
+            )
+        })
+        .collect()
+}
+
+/// N jobs of 1 s submitted at once through MCP to a pool of 1, 2 and 3 single-slot
+/// ComfyUI simulators (ComfyUI runs one job at a time): total wall time and where the jobs
+/// went.
+pub async fn comfy_pool(
+    easel: &Path,
+    opts: &Opts,
+    emit: &mut impl FnMut(Figure),
+) -> anyhow::Result<()> {
+    let jobs: usize = if opts.quick { 6 } else { 30 };
+    let latency = Duration::from_secs(POOL_JOB_SECS) / STEPS;
+    for servers in 1..=3usize {
+        let mut sims = Vec::with_capacity(servers);
+        for _ in 0..servers {
+            sims.push(
+                ComfySim::start(ComfyConfig {
+                    step_latency: latency,
+                    ..ComfyConfig::default()
+                })
+                .await?,
+            );
+        }
+        let sandbox = Sandbox::new()?;
+        std::fs::write(sandbox.config(), pool_config(&sims))?;
+        let env = vec![("EASEL_DEFAULT_BACKEND", "comfyui".to_owned())];
+        let session = Session::start(easel, &sandbox, &env).await?;
+        let args = |seed: u64| generate_args(seed, json!({"steps": STEPS, "size": POOL_SIZE}));
+        // Warm-up, one job per server at once: connections, and each server's measured
+        // job time, as in a pool that has been running for a while.
+        let warm = join_all((0..servers).map(|i| {
+            let session = &session;
+            async move { timed_call(session, args(i as u64), &format!("w{i}")).await }
+        }))
+        .await;
+        for (_, o) in &warm {
+            require_ok("ComfyUI pool warm-up", o)?;
+        }
+        let before: Vec<usize> = sims.iter().map(|s| s.prompts().len()).collect();
+        let t0 = Instant::now();
+        let results = join_all((0..jobs).map(|i| {
+            let session = &session;
+            async move { timed_call(session, args(1000 + i as u64), &format!("p{i}")).await }
+        }))
+        .await;
+        let total = t0.elapsed();
+        let per_server: Vec<usize> = sims
+            .iter()
+            .zip(&before)
+            .map(|(s, b)| s.prompts().len() - b)
+            .collect();
+        let errors: Vec<&Outcome> = results.iter().map(|(_, o)| o).filter(|o| !o.ok).collect();
+        let per_call: Vec<f64> = results.iter().map(|(d, _)| ms(*d)).collect();
+        let ideal = (jobs as f64 / servers as f64).ceil() * POOL_JOB_SECS as f64;
+        let detail = json!({
+            "servers": servers, "jobs": jobs, "job_secs": POOL_JOB_SECS, "steps": STEPS,
+            "step_latency_ms": ms(latency), "size": POOL_SIZE,
+            "jobs_per_server": per_server, "ideal_s": ideal,
+            "per_call_ms": {"p50": round(median(&per_call)), "max": round(max(&per_call))},
+            "errors": errors.len(), "first_error": errors.first().and_then(|o| o.error.clone()),
+            "how": "all jobs submitted at once (generate_image, wait_seconds 60) after a warm-up of one job per server; wall time from the first call to the last answer",
+        });
+        emit(
+            Figure::new(
+                &format!("comfy_pool.s{servers}.total"),
+                &format!("ComfyUI pool: {jobs} jobs of {POOL_JOB_SECS} s on {servers} server(s), total wall time"),
+                total.as_secs_f64(),
+                "s",
+            )
+            .at_most(ideal * 1.15)
+            .detail(detail.clone()),
+        );
+        for (i, n) in per_server.iter().enumerate() {
+            emit(Figure::new(
+                &format!("comfy_pool.s{servers}.sim{}", i + 1),
+                &format!("ComfyUI pool of {servers}: jobs on sim-{}", i + 1),
+                *n as f64,
+                "",
+            ));
+        }
+        emit(
+            Figure::new(
+                &format!("comfy_pool.s{servers}.errors"),
+                &format!("ComfyUI pool of {servers}: errors"),
+                errors.len() as f64,
+                "",
+            )
+            .at_most(0.0)
+            .detail(detail),
+        );
+        session.stop().await;
+        drop(sims);
+    }
+    Ok(())
+}

@@ -58,14 +58,14 @@ pub fn build(config: &Config, storage: Storage) -> Result<App, StartError> {
             name: "modelscope",
             message: e.to_string(),
         })?;
-    let comfyui =
-        ComfyUi::new(config.comfyui.clone(), library.clone(), outputs.clone()).map_err(|e| {
-            StartError::Backend {
-                name: "comfyui",
-                message: e.to_string(),
-            }
+    // `comfyui` and one backend per pool, over the same servers.
+    let comfyui = ComfyUi::backends(config.comfyui.clone(), library.clone(), outputs.clone())
+        .map_err(|e| StartError::Backend {
+            name: "comfyui",
+            message: e.to_string(),
         })?;
-    let mut backends: Vec<Arc<dyn Backend>> = vec![Arc::new(modelscope), Arc::new(comfyui)];
+    let mut backends: Vec<Arc<dyn Backend>> = vec![Arc::new(modelscope)];
+    backends.extend(comfyui.into_iter().map(|b| Arc::new(b) as Arc<dyn Backend>));
     for provider in &config.providers {
         let backend = OpenAiCompat::new(provider.clone()).map_err(|e| StartError::Backend {
             name: "providers",

@@ -150,6 +150,13 @@ pub trait Backend: Send + Sync {
         events: &EventSink,
     ) -> Result<Vec<ImageOutcome>, BackendError>;
 
+    /// Whether a job whose tracking failed with `error` should be submitted again, from
+    /// `prepare` on: the backend lost the work (a ComfyUI server died mid-run) and the user
+    /// allowed resubmission. Never by default, since it may repeat paid or long work.
+    fn resubmit_after(&self, _error: &BackendError) -> bool {
+        false
+    }
+
     /// The bytes of one image; synchronous APIs find them in the ticket itself.
     async fn fetch(&self, ticket: &Ticket, image: &RemoteImage) -> Result<Fetched, BackendError>;
 

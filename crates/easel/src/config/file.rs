@@ -24,7 +24,7 @@ pub struct FileConfig {
     #[serde(default)]
     pub modelscope: ModelScopeFile,
     #[serde(default)]
-    pub comfyui: ComfyFile,
+    pub comfyui: super::comfy::ComfyFile,
     /// OpenAI-compatible providers by name.
     #[serde(default)]
     pub providers: std::collections::BTreeMap<String, super::providers::ProviderFile>,
@@ -37,22 +37,6 @@ pub struct FileConfig {
     /// Publishers by name (xiaohongshu accounts, webhooks, draft folders).
     #[serde(default)]
     pub publishers: std::collections::BTreeMap<String, super::publishers::PublisherFile>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ComfyFile {
-    /// Base URL of the ComfyUI server.
-    pub url: Option<String>,
-    /// Extra headers on every request (proxies, hosted ComfyUI); values are secrets.
-    pub headers: Option<std::collections::BTreeMap<String, SecretString>>,
-    pub timeout_secs: Option<u64>,
-    pub http_timeout_secs: Option<u64>,
-    pub poll_ms: Option<u64>,
-    pub workflows_dir: Option<String>,
-    pub default_workflow: Option<String>,
-    /// Expose every workflow as its own MCP tool.
-    pub workflow_tools: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

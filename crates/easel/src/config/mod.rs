@@ -4,6 +4,7 @@
 //! `easel config` can explain itself, and secrets are kept in [`SecretString`] so they cannot
 //! be printed by accident.
 
+mod comfy;
 mod file;
 mod http;
 mod paths;
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+pub use comfy::{ComfyServer, ComfySettings, DEFAULT_SERVER};
 pub use file::FileConfig;
 pub use http::HttpSettings;
 pub use providers::{Dialect, ProviderFile, ProviderSettings};
@@ -57,23 +59,6 @@ pub struct Config {
     pub file: ConfigFile,
     /// Every setting with its display value (secrets redacted) and source, for `easel config`.
     pub settings: Vec<Setting>,
-}
-
-/// How easel talks to a ComfyUI server and where the user's workflows are.
-#[derive(Clone, Debug)]
-pub struct ComfySettings {
-    /// Base URL without a trailing slash, e.g. `http://127.0.0.1:8188`.
-    pub url: String,
-    /// Extra headers (name, secret value) sent on every HTTP and WebSocket request.
-    pub headers: Vec<(String, SecretString)>,
-    /// Give up on a job after this long.
-    pub timeout: Duration,
-    pub http_timeout: Duration,
-    /// How often `/history` is polled while the WebSocket is down (and, slower, as a safety net).
-    pub poll: Duration,
-    pub workflows_dir: PathBuf,
-    pub default_workflow: String,
-    pub workflow_tools: bool,
 }
 
 /// Limits and timing of the job layer.

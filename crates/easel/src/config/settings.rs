@@ -9,7 +9,7 @@ use secrecy::SecretString;
 
 use super::file::FileConfig;
 use super::paths::{default_data_dir, default_output_dir, expand_home};
-use super::{ComfySettings, Config, ConfigError, ConfigFile, JobSettings, ModelScopeSettings};
+use super::{Config, ConfigError, ConfigFile, JobSettings, ModelScopeSettings};
 
 /// Where a value came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,11 +42,18 @@ pub const MODELSCOPE_MODEL: &str = "Qwen/Qwen-Image";
 
 pub(super) struct Resolver<'a> {
     env: &'a dyn Fn(&str) -> Option<String>,
-    file: PathBuf,
-    settings: Vec<Setting>,
+    pub(super) file: PathBuf,
+    pub(super) settings: Vec<Setting>,
 }
 
 impl Resolver<'_> {
+    /// Where the value picked last came from.
+    pub(super) fn last_source(&self) -> Source {
+        self.settings
+            .last()
+            .map_or(Source::Default, |s| s.source.clone())
+    }
+
     /// Picks the first set environment variable among `vars`, else the file value, else
     /// `default`; parses environment text with `FromStr`.
     pub(super) fn pick<T>(
@@ -88,17 +95,17 @@ impl Resolver<'_> {
     }
 }
 
-fn plain<T: fmt::Display>(v: &T) -> String {
+pub(super) fn plain<T: fmt::Display>(v: &T) -> String {
     v.to_string()
 }
 
-fn path_text(p: &std::path::Path) -> String {
+pub(super) fn path_text(p: &std::path::Path) -> String {
     p.display().to_string()
 }
 
 /// Parses `PathBuf` through `~` expansion.
 #[derive(Clone)]
-struct HomePath(PathBuf);
+pub(super) struct HomePath(pub(super) PathBuf);
 
 impl FromStr for HomePath {
     type Err = std::convert::Infallible;
@@ -117,11 +124,11 @@ impl FromStr for Token {
     }
 }
 
-fn millis(v: &u64) -> String {
+pub(super) fn millis(v: &u64) -> String {
     format!("{v} ms")
 }
 
-fn secs(v: &u64) -> String {
+pub(super) fn secs(v: &u64) -> String {
     format!("{v} s")
 }
 
@@ -303,9 +310,10 @@ pub fn resolve(
         secs,
     )?;
 
-    let comfyui = comfy(&mut r, file.comfyui, &config_file.path)?;
+    let comfyui = super::comfy::resolve(&mut r, file.comfyui, &config_file.path)?;
     let providers =
         super::providers::resolve(file.providers, env, &config_file.path, &mut r.settings)?;
+    super::comfy::check_pool_names(&comfyui, &providers, &config_file.path)?;
     let input_dirs: Vec<PathBuf> = match (
         env("EASEL_INPUT_DIRS").filter(|s| !s.is_empty()),
         file.input_dirs,
@@ -360,111 +368,6 @@ pub fn resolve(
         publishing,
         file: config_file,
         settings: r.settings,
-    })
-}
-
-fn comfy(
-    r: &mut Resolver<'_>,
-    f: super::file::ComfyFile,
-    config_path: &std::path::Path,
-) -> Result<ComfySettings, ConfigError> {
-    let mut url = r.pick(
-        "comfyui.url",
-        &["EASEL_COMFYUI_URL", "COMFYUI_URL"],
-        f.url,
-        || Ok("http://127.0.0.1:8188".to_string()),
-        plain,
-    )?;
-    if !url.contains("://") {
-        // The prototype's COMFY_SERVER was "host:port".
-        url = format!("http://{url}");
-    }
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(ConfigError::Value {
-            key: "comfyui.url".into(),
-            origin: r
-                .settings
-                .last()
-                .map_or(Source::Default, |s| s.source.clone()),
-            message: format!("{url:?} is not an http(s) URL; use e.g. \"http://127.0.0.1:8188\""),
-        });
-    }
-    let url = url.trim_end_matches('/').to_string();
-    let headers: Vec<(String, SecretString)> = f.headers.unwrap_or_default().into_iter().collect();
-    r.settings.push(Setting {
-        key: "comfyui.headers",
-        value: if headers.is_empty() {
-            "(none)".into()
-        } else {
-            headers
-                .iter()
-                .map(|(k, _)| format!("{k}: (redacted)"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        },
-        source: if headers.is_empty() {
-            Source::Default
-        } else {
-            Source::File(r.file.clone())
-        },
-    });
-    let timeout = r.pick(
-        "comfyui.timeout_secs",
-        &["EASEL_COMFYUI_TIMEOUT_SECS"],
-        f.timeout_secs,
-        || Ok(1800),
-        secs,
-    )?;
-    let http_timeout = r.pick(
-        "comfyui.http_timeout_secs",
-        &["EASEL_COMFYUI_HTTP_TIMEOUT_SECS"],
-        f.http_timeout_secs,
-        || Ok(30),
-        secs,
-    )?;
-    let poll = r.pick(
-        "comfyui.poll_ms",
-        &["EASEL_COMFYUI_POLL_MS"],
-        f.poll_ms,
-        || Ok(1000),
-        millis,
-    )?;
-    let default_dir = config_path
-        .parent()
-        .map(|p| p.join("workflows"))
-        .unwrap_or_else(|| PathBuf::from("workflows"));
-    let workflows_dir = r
-        .pick(
-            "comfyui.workflows_dir",
-            &["EASEL_WORKFLOWS_DIR"],
-            f.workflows_dir.map(|s| HomePath(expand_home(&s))),
-            || Ok(HomePath(default_dir)),
-            |p| path_text(&p.0),
-        )?
-        .0;
-    let default_workflow = r.pick(
-        "comfyui.default_workflow",
-        &["EASEL_COMFYUI_WORKFLOW"],
-        f.default_workflow,
-        || Ok("flux-dev".to_string()),
-        plain,
-    )?;
-    let workflow_tools = r.pick(
-        "comfyui.workflow_tools",
-        &["EASEL_COMFYUI_WORKFLOW_TOOLS"],
-        f.workflow_tools,
-        || Ok(false),
-        plain,
-    )?;
-    Ok(ComfySettings {
-        url,
-        headers,
-        timeout: Duration::from_secs(timeout.max(1)),
-        http_timeout: Duration::from_secs(http_timeout.max(1)),
-        poll: Duration::from_millis(poll.max(10)),
-        workflows_dir,
-        default_workflow,
-        workflow_tools,
     })
 }
 

@@ -101,24 +101,9 @@ async fn drive(jobs: &Jobs, id: &str, backend: &dyn Backend) -> Result<(), Backe
             ),
         ));
     }
-    let ticket = match job.ticket.clone() {
+    let mut ticket = match job.ticket.clone() {
         Some(ticket) => ticket,
-        None => {
-            let prepared = backend.prepare(&job.request);
-            jobs.update(id, true, |j| {
-                j.status = JobStatus::Running;
-                j.ticket = prepared.clone();
-                j.progress.queue_position = None;
-                raise(j, 0.01, format!("submitting to {}", backend.name()));
-            });
-            let ticket = backend.submit(&job.request, prepared.as_ref()).await?;
-            // The ticket is stored before tracking starts: a restart resumes from here.
-            jobs.update(id, true, |j| {
-                j.ticket = Some(ticket.clone());
-                raise(j, SUBMITTED, format!("submitted to {}", backend.name()));
-            });
-            ticket
-        }
+        None => submit(jobs, id, backend, &job, "submitting").await?,
     };
 
     let sink = {
@@ -138,7 +123,24 @@ async fn drive(jobs: &Jobs, id: &str, backend: &dyn Backend) -> Result<(), Backe
             });
         })
     };
-    let outcomes = backend.track(&ticket, &sink).await?;
+    let mut resubmitted = 0;
+    let outcomes = loop {
+        match backend.track(&ticket, &sink).await {
+            Ok(outcomes) => break outcomes,
+            // The backend lost the work (a server died mid-run) and the user allowed
+            // submitting it again: same request, new ticket.
+            Err(e) if resubmitted < MAX_RESUBMISSIONS && backend.resubmit_after(&e) => {
+                resubmitted += 1;
+                tracing::warn!(job = id, error = %e, "job lost at the backend; submitting it again");
+                jobs.update(id, true, |j| {
+                    j.warnings
+                        .push(format!("submitted again after: {}", e.message));
+                });
+                ticket = submit(jobs, id, backend, &job, "submitting again").await?;
+            }
+            Err(e) => return Err(e),
+        }
+    };
 
     let total = outcomes.len();
     jobs.update(id, true, |j| {
@@ -190,6 +192,33 @@ async fn drive(jobs: &Jobs, id: &str, backend: &dyn Backend) -> Result<(), Backe
         j.failures = failures;
     });
     Ok(())
+}
+
+/// How often one job may be submitted again after its backend lost it.
+const MAX_RESUBMISSIONS: u32 = 2;
+
+/// Prepares, stores and sends the job; returns the ticket, stored before anything tracks it
+/// so that a restart resumes from here.
+async fn submit(
+    jobs: &Jobs,
+    id: &str,
+    backend: &dyn Backend,
+    job: &Job,
+    doing: &str,
+) -> Result<crate::backend::Ticket, BackendError> {
+    let prepared = backend.prepare(&job.request);
+    jobs.update(id, true, |j| {
+        j.status = JobStatus::Running;
+        j.ticket = prepared.clone();
+        j.progress.queue_position = None;
+        raise(j, 0.01, format!("{doing} to {}", backend.name()));
+    });
+    let ticket = backend.submit(&job.request, prepared.as_ref()).await?;
+    jobs.update(id, true, |j| {
+        j.ticket = Some(ticket.clone());
+        raise(j, SUBMITTED, format!("submitted to {}", backend.name()));
+    });
+    Ok(ticket)
 }
 
 type Failure = (Option<u32>, Option<u64>, BackendError);

@@ -37,6 +37,45 @@ pub struct WorkflowList {
     pub problems: Vec<String>,
 }
 
+/// One line per server of a ComfyUI pool (when it has several): state, queue, load.
+fn server_lines(details: &Value) -> String {
+    let servers = details
+        .get("servers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if servers.len() < 2 {
+        return String::new();
+    }
+    let mut out = String::new();
+    for s in &servers {
+        let health = &s["health"];
+        let state = match (health["state"].as_str(), health["reason"].as_str()) {
+            (Some("down"), Some(reason)) => format!("DOWN ({reason})"),
+            (Some(state), _) => state.to_string(),
+            _ => "?".to_string(),
+        };
+        let ready: Vec<&str> = s["workflows"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|w| w["ready"].as_bool() == Some(true))
+            .filter_map(|w| w["name"].as_str())
+            .collect();
+        out.push_str(&format!(
+            "\n  - server {} ({}): {state}; queue {}, easel in flight {}, weight {}, mean job {}; runs {}",
+            s["name"].as_str().unwrap_or("?"),
+            s["url"].as_str().unwrap_or("?"),
+            s["queue_remaining"].as_u64().map_or("?".into(), |q| q.to_string()),
+            s["in_flight"].as_u64().unwrap_or(0),
+            s["weight"].as_f64().unwrap_or(1.0),
+            s["mean_job_secs"].as_f64().map_or("not measured".into(), |m| format!("{m:.2} s")),
+            if ready.is_empty() { "no workflow".to_string() } else { ready.join(", ") },
+        ));
+    }
+    out
+}
+
 fn structured<T: Serialize>(text: String, value: &T) -> CallToolResult {
     let mut r = CallToolResult::success(vec![ContentBlock::text(text)]);
     r.structured_content = serde_json::to_value(value).ok();
@@ -83,6 +122,7 @@ impl EaselServer {
         for b in &backends {
             let mark = if b.ready { "ready" } else { "NOT READY" };
             text.push_str(&format!("\n- {} ({mark}): {}", b.name, b.summary));
+            text.push_str(&server_lines(&b.details));
         }
         structured(text, &BackendList { backends })
     }

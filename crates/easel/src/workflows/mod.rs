@@ -118,6 +118,6 @@ mod tests;
 pub use library::{Library, Problem};
 pub use schema::workflow_schema;
 pub use workflow::{
-    Applied, Binding, BindingVia, ModelRef, ParamKind, ParamSpec, Requirements, StandardInputs,
-    Workflow, WorkflowError, WorkflowSource,
+    Applied, Binding, BindingVia, MODEL_INPUTS, ModelRef, ParamKind, ParamSpec, Requirements,
+    StandardInputs, Workflow, WorkflowError, WorkflowSource,
 };

@@ -115,8 +115,35 @@ pub struct ModelRef {
     pub file: String,
 }
 
+impl Requirements {
+    /// What a filled-in graph (every placeholder replaced, as sent to ComfyUI) needs: its
+    /// node classes and the model files its loaders name. Used to pick a server that has
+    /// them; a graph that is not an object needs nothing.
+    pub fn of_graph(graph: &Value) -> Requirements {
+        let mut req = Requirements::default();
+        let Some(nodes) = graph.as_object() else {
+            return req;
+        };
+        let g = Graph::new(nodes);
+        for id in g.ids() {
+            req.node_classes.insert(g.class(id).to_string());
+            for input in MODEL_INPUTS {
+                if let Some(Value::String(file)) = g.literal(id, input) {
+                    req.models.push(ModelRef {
+                        node_id: id.to_string(),
+                        class_type: g.class(id).to_string(),
+                        input: (*input).to_string(),
+                        file: file.clone(),
+                    });
+                }
+            }
+        }
+        req
+    }
+}
+
 /// Loader inputs that name a model file.
-const MODEL_INPUTS: &[&str] = &[
+pub const MODEL_INPUTS: &[&str] = &[
     "ckpt_name",
     "unet_name",
     "clip_name",

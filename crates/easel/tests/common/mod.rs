@@ -285,3 +285,58 @@ pub fn nodes_of(graph: &Value, class: &str) -> Vec<(String, Value)> {
     found.sort_by(|a, b| a.0.cmp(&b.0));
     found
 }
+
+/// easel configured by a TOML file (test folders and fast polling come from the
+/// environment), served to a real MCP client: for ComfyUI pools, whose simulators the test
+/// owns so it can stop and restart them.
+pub struct Easel {
+    pub dir: tempfile::TempDir,
+    pub client: RunningService<RoleClient, Recorder>,
+    pub recorder: Recorder,
+    pub config: Config,
+}
+
+pub async fn start_easel(toml: &str, extra_env: &[(&str, &str)]) -> Easel {
+    easel::logging::install_tls_provider();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("workflows")).expect("workflows dir");
+    let mut env: HashMap<String, String> = [
+        ("EASEL_OUTPUT_DIR", dir.path().join("out")),
+        ("EASEL_DATA_DIR", dir.path().join("data")),
+        ("EASEL_WORKFLOWS_DIR", dir.path().join("workflows")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.display().to_string()))
+    .collect();
+    env.insert("EASEL_COMFYUI_POLL_MS".into(), "50".into());
+    env.insert("EASEL_DEFAULT_BACKEND".into(), "comfyui".into());
+    for (k, v) in extra_env {
+        env.insert(k.to_string(), v.to_string());
+    }
+    let file = dir.path().join("easel.toml");
+    std::fs::write(&file, toml).expect("write config");
+    let config = Config::load_with(Some(&file), &|k| env.get(k).cloned()).expect("config");
+    let app = easel::app::build(&config, easel::app::Storage::Durable).expect("app");
+    app.jobs.start_background(true);
+    let server = app.server(&config);
+    let (server_io, client_io) = tokio::io::duplex(1 << 16);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let recorder = Recorder::default();
+    let client = recorder.clone().serve(client_io).await.expect("client");
+    Easel {
+        dir,
+        client,
+        recorder,
+        config,
+    }
+}
+
+impl Easel {
+    pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {
+        call(&self.client, tool, args).await
+    }
+}

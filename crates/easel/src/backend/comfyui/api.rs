@@ -13,7 +13,7 @@ use super::errors;
 use super::events::FileRef;
 use crate::backend::http::{self, RetryPolicy, transport_reason};
 use crate::backend::{BackendError, ErrorKind, Fetched};
-use crate::config::ComfySettings;
+use crate::config::ComfyServer;
 
 /// A finished prompt as `/history/{id}` reports it.
 #[derive(Clone, Debug, Deserialize)]
@@ -53,19 +53,22 @@ pub enum QueuePlace {
 #[derive(Clone)]
 pub struct Api {
     http: http::HttpClient,
+    /// The server's name in the configuration, for messages.
+    name: String,
     base: String,
     headers: HeaderMap,
 }
 
 impl Api {
-    pub fn new(settings: &ComfySettings) -> Result<Api, BackendError> {
+    pub fn new(settings: &ComfyServer) -> Result<Api, BackendError> {
         let mut headers = HeaderMap::new();
         for (name, value) in &settings.headers {
             let bad = |what: &str| {
                 BackendError::new(
                     ErrorKind::Unreachable,
                     format!(
-                        "comfyui.headers: {name:?} is not a valid header {what}; fix it in the configuration file"
+                        "headers of ComfyUI server {:?}: {name:?} is not a valid header {what}; fix comfyui.headers (or the server's headers) in the configuration file",
+                        settings.name
                     ),
                 )
             };
@@ -76,6 +79,7 @@ impl Api {
         }
         Ok(Api {
             http: http::client(settings.http_timeout)?,
+            name: settings.name.clone(),
             base: settings.url.clone(),
             headers,
         })
@@ -110,7 +114,7 @@ impl Api {
     }
 
     fn unreachable(&self, e: &reqwest::Error) -> BackendError {
-        errors::unreachable(&self.base, &transport_reason(e))
+        errors::unreachable(&self.name, &self.base, &transport_reason(e))
     }
 
     async fn json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, BackendError> {
@@ -119,7 +123,7 @@ impl Api {
             .map_err(|e| self.unreachable(&e))?;
         let status = resp.status();
         if !status.is_success() {
-            return Err(errors::http_status(&self.base, path, status));
+            return Err(errors::http_status(&self.name, &self.base, path, status));
         }
         resp.json().await.map_err(|e| {
             BackendError::new(
@@ -161,7 +165,9 @@ impl Api {
         if status == StatusCode::BAD_REQUEST && parsed.is_object() {
             return Err(errors::rejected(&parsed));
         }
-        Err(errors::http_status(&self.base, "/prompt", status))
+        Err(errors::http_status(
+            &self.name, &self.base, "/prompt", status,
+        ))
     }
 
     /// The history entry, or `None` while the prompt is unknown or unfinished (`{}`).
@@ -201,6 +207,26 @@ impl Api {
             .map_or(QueuePlace::Absent, |p| QueuePlace::Pending(p as u32 + 1)))
     }
 
+    /// One quick look at the server (`GET /prompt`, no retries): the health check. Returns
+    /// `queue_remaining`.
+    pub async fn probe_queue(&self) -> Result<u64, BackendError> {
+        let resp = self
+            .get("/prompt")
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(errors::http_status(
+                &self.name, &self.base, "/prompt", status,
+            ));
+        }
+        let v: Value = resp.json().await.map_err(|e| self.unreachable(&e))?;
+        Ok(v.pointer("/exec_info/queue_remaining")
+            .and_then(Value::as_u64)
+            .unwrap_or(0))
+    }
+
     /// Prompts queued or running on the server (`GET /prompt`).
     pub async fn queue_remaining(&self) -> Result<u64, BackendError> {
         let v: Value = self.json("/prompt").await?;
@@ -219,7 +245,12 @@ impl Api {
         if resp.status().is_success() {
             Ok(())
         } else {
-            Err(errors::http_status(&self.base, path, resp.status()))
+            Err(errors::http_status(
+                &self.name,
+                &self.base,
+                path,
+                resp.status(),
+            ))
         }
     }
 
@@ -249,6 +280,7 @@ impl Api {
             .map_err(|e| self.unreachable(&e))?;
         if !resp.status().is_success() {
             return Err(errors::http_status(
+                &self.name,
                 &self.base,
                 "/upload/image",
                 resp.status(),

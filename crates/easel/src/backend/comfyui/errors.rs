@@ -6,27 +6,88 @@ use serde_json::{Map, Value};
 
 use super::events::ExecutionError;
 use crate::backend::{BackendError, ErrorKind};
+use crate::config::DEFAULT_SERVER;
 
-pub fn unreachable(base: &str, reason: &str) -> BackendError {
+/// `server` is the configured name; the one server of `comfyui.url` is [`DEFAULT_SERVER`].
+pub fn unreachable(server: &str, base: &str, reason: &str) -> BackendError {
+    let message = if server == DEFAULT_SERVER {
+        format!(
+            "cannot reach ComfyUI at {base}: {reason}. Start ComfyUI (it listens on 127.0.0.1:8188 by default), or set COMFYUI_URL / comfyui.url to where it runs."
+        )
+    } else {
+        format!(
+            "cannot reach ComfyUI server {server} at {base}: {reason}. Start ComfyUI there, or correct its url in [[comfyui.servers]]."
+        )
+    };
+    BackendError::new(ErrorKind::Unreachable, message)
+        .with_details(serde_json::json!({"server": server, "reason": reason}))
+}
+
+/// The short cause of a server failure ("connection failed (…)", "HTTP 502 on /prompt"),
+/// for health reports that name the server and the fix elsewhere.
+pub fn reason(error: &BackendError) -> String {
+    error
+        .details
+        .as_ref()
+        .and_then(|d| d.get("reason"))
+        .and_then(Value::as_str)
+        .map_or_else(|| error.message.clone(), str::to_string)
+}
+
+/// The server running a job stopped answering (or forgot the job): the work there is lost.
+/// `details.lost` lets the job layer resubmit when `comfyui.resubmit_lost` is on.
+pub fn lost(server: &str, base: &str, prompt_id: &str, what: &str) -> BackendError {
     BackendError::new(
         ErrorKind::Unreachable,
         format!(
-            "cannot reach ComfyUI at {base}: {reason}. Start ComfyUI (it listens on 127.0.0.1:8188 by default), or set COMFYUI_URL / comfyui.url to where it runs."
+            "ComfyUI server {server} ({base}) {what}. Prompt {prompt_id} and the work done on it there are lost; new jobs go to the other servers until {server} answers again. Generate again, or set comfyui.resubmit_lost = true (EASEL_COMFYUI_RESUBMIT_LOST=true) to have easel resubmit such jobs to another server by itself."
         ),
     )
+    .with_details(serde_json::json!({"server": server, "lost": true, "prompt_id": prompt_id}))
 }
 
-pub fn http_status(base: &str, path: &str, status: StatusCode) -> BackendError {
+/// Whether `error` says a job's server lost it.
+pub fn is_lost(error: &BackendError) -> bool {
+    error
+        .details
+        .as_ref()
+        .and_then(|d| d.get("lost"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// Where the user fixes a server's settings, for messages.
+fn where_set(server: &str) -> String {
+    if server == DEFAULT_SERVER {
+        "comfyui".to_string()
+    } else {
+        format!("the [[comfyui.servers]] entry {server:?}")
+    }
+}
+
+pub fn http_status(server: &str, base: &str, path: &str, status: StatusCode) -> BackendError {
     let hint = match status.as_u16() {
-        401 | 403 => {
-            " If ComfyUI sits behind a proxy or is hosted, set its credentials in comfyui.headers (e.g. Authorization or X-API-Key)."
-        }
-        404 => " Check that comfyui.url points at ComfyUI itself.",
-        _ => "",
+        401 | 403 => format!(
+            " If ComfyUI sits behind a proxy or is hosted, set its credentials in the headers of {} (e.g. Authorization or X-API-Key).",
+            where_set(server)
+        ),
+        404 => format!(
+            " Check that the url of {} points at ComfyUI itself.",
+            where_set(server)
+        ),
+        _ => String::new(),
+    };
+    let who = if server == DEFAULT_SERVER {
+        format!("ComfyUI at {base}")
+    } else {
+        format!("ComfyUI server {server} at {base}")
     };
     BackendError::new(
         ErrorKind::Unreachable,
-        format!("ComfyUI at {base} answered {path} with HTTP {status}.{hint}"),
+        format!("{who} answered {path} with HTTP {status}.{hint}"),
+    )
+    .with_details(
+        serde_json::json!({"server": server, "reason": format!("HTTP {status} on {path}")}),
     )
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use reqwest::header::HeaderMap;
@@ -26,6 +26,9 @@ pub struct Hub {
     headers: HeaderMap,
     state: Mutex<State>,
     connected: watch::Sender<bool>,
+    /// The server's `queue_remaining` from the last `status` message, and when it came:
+    /// the freshest view of its queue, pushed on every change while the socket is up.
+    last_queue: Mutex<Option<(u64, Instant)>>,
 }
 
 /// A job's view of the hub: its events, and whether the socket is up. Unsubscribes on drop.
@@ -62,7 +65,17 @@ impl Hub {
                 running: false,
             }),
             connected,
+            last_queue: Mutex::new(None),
         })
+    }
+
+    /// `queue_remaining` as the socket last reported it.
+    pub fn last_queue(&self) -> Option<(u64, Instant)> {
+        self.last_queue.lock().ok().and_then(|q| *q)
+    }
+
+    pub fn is_connected(&self) -> bool {
+        *self.connected.borrow()
     }
 
     pub fn client_id(&self) -> &str {
@@ -162,6 +175,11 @@ impl Hub {
     }
 
     fn dispatch(&self, event: Event) {
+        if let Event::Status { queue_remaining } = event
+            && let Ok(mut q) = self.last_queue.lock()
+        {
+            *q = Some((queue_remaining, Instant::now()));
+        }
         let Ok(state) = self.state.lock() else {
             return;
         };

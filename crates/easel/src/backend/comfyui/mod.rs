@@ -1,7 +1,9 @@
 //! ComfyUI (contracts/comfyui.md): the user's own workflows, submitted with easel's
 //! `client_id` and a `prompt_id` chosen before submission (stored first, so a restart can
-//! find the job), tracked over one shared WebSocket with `/history` polling as fallback,
-//! results downloaded over `/view`.
+//! find the job), tracked over one shared WebSocket per server with `/history` polling as
+//! fallback, results downloaded over `/view`. One server or several: the `comfyui` backend
+//! spreads jobs over every configured server and each pool name is a backend over its
+//! servers ([`pool`]).
 
 mod api;
 pub mod doctor;
@@ -9,6 +11,8 @@ mod errors;
 mod events;
 mod hub;
 mod inputs;
+pub mod pool;
+mod submit;
 mod track;
 
 use std::collections::BTreeMap;
@@ -35,7 +39,8 @@ const EDIT_WORKFLOW: &str = "img2img";
 /// What easel stores for a ComfyUI job.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ComfyTicket {
-    /// The server the prompt was sent to.
+    /// The name of the server that accepted the prompt; empty until one did. Tickets from
+    /// before pools hold the server's base URL.
     pub server: String,
     pub prompt_id: String,
     pub submitted_at_ms: u64,
@@ -43,6 +48,9 @@ pub struct ComfyTicket {
     #[serde(default)]
     pub nodes: BTreeMap<String, String>,
     pub seed: u64,
+    /// Servers that did not accept the job before `server` did, for the progress report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused_by: Vec<String>,
 }
 
 impl ComfyTicket {
@@ -60,36 +68,60 @@ impl ComfyTicket {
     }
 }
 
+/// One backend over ComfyUI servers: `comfyui` (all of them) or a named pool.
 pub struct ComfyUi {
-    settings: ComfySettings,
-    api: api::Api,
-    hub: Arc<hub::Hub>,
+    group: pool::Group,
+    pool: Arc<pool::Pool>,
+    settings: Arc<ComfySettings>,
     library: Arc<Library>,
     /// Where image parameters are read from.
     inputs: OutputRoot,
 }
 
 impl ComfyUi {
-    pub fn new(
+    /// The `comfyui` backend and one backend per pool name, all sharing the same servers
+    /// (their health, queues, jobs in flight and WebSockets).
+    pub fn backends(
         settings: ComfySettings,
         library: Arc<Library>,
         inputs: OutputRoot,
-    ) -> Result<ComfyUi, BackendError> {
-        let api = api::Api::new(&settings)?;
-        // One client id per process: ComfyUI replaces an older socket with the same id.
-        let client_id = uuid::Uuid::new_v4().to_string();
-        let hub = hub::Hub::new(api.base(), api.headers().clone(), &client_id);
-        Ok(ComfyUi {
-            settings,
-            api,
-            hub,
-            library,
-            inputs,
-        })
+    ) -> Result<Vec<ComfyUi>, BackendError> {
+        let pool = pool::Pool::new(&settings)?;
+        let groups = pool.groups(&settings.pools());
+        let settings = Arc::new(settings);
+        Ok(groups
+            .into_iter()
+            .map(|group| ComfyUi {
+                group,
+                pool: pool.clone(),
+                settings: settings.clone(),
+                library: library.clone(),
+                inputs: inputs.clone(),
+            })
+            .collect())
     }
 
     pub fn library(&self) -> &Arc<Library> {
         &self.library
+    }
+
+    pub(crate) fn group(&self) -> &pool::Group {
+        &self.group
+    }
+
+    pub(crate) fn pool(&self) -> &Arc<pool::Pool> {
+        &self.pool
+    }
+
+    fn new_ticket(&self, request: &GenerateRequest) -> ComfyTicket {
+        ComfyTicket {
+            server: String::new(),
+            prompt_id: uuid::Uuid::new_v4().to_string(),
+            submitted_at_ms: now_ms(),
+            nodes: BTreeMap::new(),
+            seed: request.seed,
+            refused_by: Vec::new(),
+        }
     }
 
     fn workflow(&self, request: &GenerateRequest) -> Result<Arc<Workflow>, InvalidInput> {
@@ -115,6 +147,40 @@ impl ComfyUi {
             model: request.model.clone(),
         }
     }
+
+    /// The server a stored ticket names.
+    async fn server_of(&self, ticket: &ComfyTicket) -> Result<Arc<pool::Server>, BackendError> {
+        if let Some(server) = self.pool.find(&ticket.server) {
+            return Ok(server);
+        }
+        if !ticket.server.is_empty() {
+            return Err(BackendError::new(
+                ErrorKind::Failed,
+                format!(
+                    "this job ran on ComfyUI server {:?}, which is no longer configured; add it back to [[comfyui.servers]] to collect its images, or generate again",
+                    ticket.server
+                ),
+            ));
+        }
+        // easel stopped while submitting: the prompt id tells which server (if any) has it.
+        let id = &ticket.prompt_id;
+        for server in &self.group.members {
+            let queued = matches!(
+                server.api.queue_place(id).await,
+                Ok(QueuePlace::Pending(_) | QueuePlace::Running)
+            );
+            if queued || matches!(server.api.history(id).await, Ok(Some(_))) {
+                return Ok(server.clone());
+            }
+        }
+        Err(BackendError::new(
+            ErrorKind::Failed,
+            format!(
+                "easel stopped while submitting this job to {}, and no server there knows prompt {id}: it was not queued (or the server forgot it). Generate again.",
+                self.group.name
+            ),
+        ))
+    }
 }
 
 fn workflow_invalid(e: WorkflowError) -> InvalidInput {
@@ -131,7 +197,7 @@ fn workflow_invalid(e: WorkflowError) -> InvalidInput {
 #[async_trait]
 impl Backend for ComfyUi {
     fn name(&self) -> &str {
-        "comfyui"
+        &self.group.name
     }
 
     fn default_model(&self) -> Option<&str> {
@@ -172,16 +238,8 @@ impl Backend for ComfyUi {
     }
 
     fn prepare(&self, request: &GenerateRequest) -> Option<Ticket> {
-        Some(
-            ComfyTicket {
-                server: self.api.base().to_string(),
-                prompt_id: uuid::Uuid::new_v4().to_string(),
-                submitted_at_ms: now_ms(),
-                nodes: BTreeMap::new(),
-                seed: request.seed,
-            }
-            .to_ticket(),
-        )
+        // The server is chosen at submission; the prompt id alone finds it after a restart.
+        Some(self.new_ticket(request).to_ticket())
     }
 
     async fn submit(
@@ -189,56 +247,7 @@ impl Backend for ComfyUi {
         request: &GenerateRequest,
         prepared: Option<&Ticket>,
     ) -> Result<Ticket, BackendError> {
-        let mut ticket = match prepared {
-            Some(t) => ComfyTicket::from_ticket(t)?,
-            None => ComfyTicket::from_ticket(
-                &self
-                    .prepare(request)
-                    .unwrap_or(Ticket(serde_json::Value::Null)),
-            )?,
-        };
-        let invalid = |e: InvalidInput| BackendError::new(ErrorKind::Rejected, e.to_string());
-        let workflow = self.workflow(request).map_err(invalid)?;
-        let inputs::Split { params, images, .. } =
-            inputs::split(&workflow, request, &self.inputs).map_err(invalid)?;
-        let mut names = Vec::with_capacity(images.len());
-        for image in images {
-            let bytes = match (&image.path, &image.url) {
-                (Some(path), _) => std::fs::read(path).map_err(|e| {
-                    BackendError::new(
-                        ErrorKind::Rejected,
-                        format!("cannot read input image {}: {e}", path.display()),
-                    )
-                })?,
-                (None, Some(url)) => self.api.download_public(url).await?.bytes.to_vec(),
-                (None, None) => continue,
-            };
-            names.push(self.api.upload(bytes, &image.upload_name).await?);
-        }
-        let applied = workflow
-            .apply(&Self::standard(request, names), &params)
-            .map_err(workflow_invalid)
-            .map_err(invalid)?;
-        ticket.nodes = applied
-            .graph
-            .as_object()
-            .map(|g| {
-                g.iter()
-                    .filter_map(|(id, n)| {
-                        Some((id.clone(), n.get("class_type")?.as_str()?.to_string()))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let partial = self
-            .api
-            .post_prompt(&applied.graph, self.hub_client_id(), &ticket.prompt_id)
-            .await?;
-        for line in partial {
-            tracing::warn!(prompt_id = %ticket.prompt_id, "ComfyUI will skip an output: {line}");
-        }
-        tracing::info!(prompt_id = %ticket.prompt_id, workflow = %workflow.name, "ComfyUI prompt queued");
-        Ok(ticket.to_ticket())
+        self.send(request, prepared).await
     }
 
     async fn track(
@@ -246,8 +255,14 @@ impl Backend for ComfyUi {
         ticket: &Ticket,
         events: &EventSink,
     ) -> Result<Vec<ImageOutcome>, BackendError> {
+        self.pool.start_health();
         let ticket = ComfyTicket::from_ticket(ticket)?;
-        let files = track::follow(self, &ticket, events).await?;
+        let server = self.server_of(&ticket).await?;
+        let patience = track::Patience {
+            poll: self.settings.poll,
+            lost_after: self.settings.lost_after,
+        };
+        let files = track::follow(&server, &ticket, &patience, events).await?;
         Ok(files
             .iter()
             .enumerate()
@@ -255,7 +270,7 @@ impl Backend for ComfyUi {
                 Ok(RemoteImage {
                     index: i as u32,
                     seed: Some(ticket.seed),
-                    url: Some(self.api.view_url(f)),
+                    url: Some(server.api.view_url(f)),
                     revised_prompt: None,
                     usage: None,
                 })
@@ -263,64 +278,52 @@ impl Backend for ComfyUi {
             .collect())
     }
 
-    async fn fetch(&self, _ticket: &Ticket, image: &RemoteImage) -> Result<Fetched, BackendError> {
+    fn resubmit_after(&self, error: &BackendError) -> bool {
+        self.settings.resubmit_lost && errors::is_lost(error)
+    }
+
+    async fn fetch(&self, ticket: &Ticket, image: &RemoteImage) -> Result<Fetched, BackendError> {
         let url = image
             .url
             .as_deref()
             .ok_or_else(|| BackendError::new(ErrorKind::Protocol, "ComfyUI image has no URL"))?;
-        self.api
+        // The URL names the server; its headers go with the download.
+        let server = match self.pool.for_url(url) {
+            Some(s) => s,
+            None => self.server_of(&ComfyTicket::from_ticket(ticket)?).await?,
+        };
+        server
+            .api
             .fetch(url, &format!("image {}", image.index + 1))
             .await
     }
 
     async fn status(&self) -> BackendStatus {
-        let report = doctor::check(self).await;
-        let ready = report.reachable;
-        let summary = match (&report.error, &report.version) {
-            (Some(e), _) => e.clone(),
-            (None, version) => format!(
-                "ComfyUI {} at {}, {} in queue; {} of {} workflow(s) ready",
-                version.as_deref().unwrap_or("?"),
-                report.url,
-                report.queue_remaining.unwrap_or(0),
-                report.workflows.iter().filter(|w| w.ready).count(),
-                report.workflows.len()
-            ),
-        };
-        BackendStatus {
-            name: "comfyui".into(),
-            ready,
-            summary,
-            details: serde_json::to_value(&report).unwrap_or_default(),
-        }
+        self.pool.start_health();
+        doctor::status(self).await
     }
 
     async fn cancel(&self, ticket: &Ticket) -> CancelOutcome {
         let Ok(ticket) = ComfyTicket::from_ticket(ticket) else {
             return CancelOutcome::NotSupported("the stored ticket is unreadable".into());
         };
+        let server = match self.server_of(&ticket).await {
+            Ok(s) => s,
+            Err(e) => return CancelOutcome::NotSupported(e.message),
+        };
         let id = &ticket.prompt_id;
-        let done = match self.api.queue_place(id).await {
-            Ok(QueuePlace::Pending(_)) => self.api.delete_pending(id).await,
-            Ok(QueuePlace::Running) => self.api.interrupt(id).await,
+        let done = match server.api.queue_place(id).await {
+            Ok(QueuePlace::Pending(_)) => server.api.delete_pending(id).await,
+            Ok(QueuePlace::Running) => server.api.interrupt(id).await,
             Ok(QueuePlace::Absent) => Ok(()),
             Err(e) => Err(e),
         };
+        server.release(id);
         match done {
             Ok(()) => CancelOutcome::Cancelled,
             Err(e) => {
                 CancelOutcome::NotSupported(format!("ComfyUI could not be told to stop: {e}"))
             }
         }
-    }
-}
-
-impl ComfyUi {
-    fn hub_client_id(&self) -> &str {
-        self.hub.client_id()
-    }
-
-    pub(crate) fn api(&self) -> &api::Api {
-        &self.api
     }
 }

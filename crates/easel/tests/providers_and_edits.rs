@@ -9,7 +9,6 @@ use common::*;
 use easel_sim::{
     ComfyConfig, ComfySim, ModelScopeConfig, ModelScopeSim, OpenAiConfig, OpenAiSim, ProviderMode,
 };
-use rmcp::ServiceExt;
 use rmcp::service::{RoleClient, RunningService};
 use serde_json::{Value, json};
 
@@ -57,16 +56,7 @@ async fn world(openai: OpenAiConfig) -> World {
         env.get(k).cloned()
     })
     .expect("config");
-    let app = easel::app::build(&config, easel::app::Storage::Durable).expect("app");
-    app.jobs.start_background(true);
-    let server = app.server(&config);
-    let (server_io, client_io) = tokio::io::duplex(1 << 16);
-    tokio::spawn(async move {
-        if let Ok(running) = server.serve(server_io).await {
-            let _ = running.waiting().await;
-        }
-    });
-    let client = Recorder::default().serve(client_io).await.expect("client");
+    let (client, _) = common::serve(&config).await;
     World {
         openai,
         relay,

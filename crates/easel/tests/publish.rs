@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use common::*;
 use easel_sim::{ModelScopeConfig, ModelScopeSim, WebhookSink, XhsConfig, XhsSim};
-use rmcp::ServiceExt;
 use rmcp::model::GetPromptRequestParams;
 use rmcp::service::{RoleClient, RunningService};
 use serde_json::{Value, json};
@@ -69,16 +68,7 @@ async fn world_with(main: XhsConfig, main_keys: &str) -> World {
     std::fs::write(&file, toml).expect("toml");
     let config =
         easel::config::Config::load_with(Some(&file), &|k| env.get(k).cloned()).expect("config");
-    let app = easel::app::build(&config, easel::app::Storage::Durable).expect("app");
-    app.jobs.start_background(true);
-    let server = app.server(&config);
-    let (server_io, client_io) = tokio::io::duplex(1 << 16);
-    tokio::spawn(async move {
-        if let Ok(running) = server.serve(server_io).await {
-            let _ = running.waiting().await;
-        }
-    });
-    let client = Recorder::default().serve(client_io).await.expect("client");
+    let (client, _) = common::serve(&config).await;
     World {
         main,
         alt,

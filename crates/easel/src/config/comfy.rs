@@ -429,22 +429,9 @@ pub(super) fn check_pool_names(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use secrecy::ExposeSecret;
 
-    use crate::config::{Config, ConfigError};
-
-    fn load(toml: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("easel.toml");
-        std::fs::write(&path, toml).expect("write");
-        let env: HashMap<String, String> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::load_with(Some(&path), &|k| env.get(k).cloned())
-    }
+    use crate::config::testing::load;
 
     const TWO: &str = r#"
 [comfyui]

@@ -229,20 +229,9 @@ pub(super) fn resolve(r: &mut Resolver<'_>, file: HttpFile) -> Result<HttpSettin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, Source};
+    use crate::config::Source;
+    use crate::config::testing::load;
     use secrecy::ExposeSecret;
-    use std::collections::HashMap;
-
-    fn load(toml: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("easel.toml");
-        std::fs::write(&path, toml).expect("write");
-        let env: HashMap<String, String> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::load_with(Some(&path), &|k| env.get(k).cloned())
-    }
 
     #[test]
     fn defaults_are_loopback_and_tokenless() {

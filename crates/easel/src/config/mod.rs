@@ -11,6 +11,8 @@ mod paths;
 mod providers;
 mod publishers;
 mod settings;
+#[cfg(test)]
+mod testing;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -362,19 +362,8 @@ fn describe(p: &PublisherSettings) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{Config, ConfigError, PublisherTarget};
-    use std::collections::HashMap;
-
-    fn load(toml: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("easel.toml");
-        std::fs::write(&path, toml).expect("write");
-        let env: HashMap<String, String> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::load_with(Some(&path), &|k| env.get(k).cloned())
-    }
+    use crate::config::PublisherTarget;
+    use crate::config::testing::load;
 
     #[test]
     fn nothing_configured_gives_a_draft_default() {

@@ -374,20 +374,8 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::config::testing::load;
     use secrecy::ExposeSecret;
-    use std::collections::HashMap;
-
-    fn load(toml: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("easel.toml");
-        std::fs::write(&path, toml).expect("write");
-        let env: HashMap<String, String> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::load_with(Some(&path), &|k| env.get(k).cloned())
-    }
 
     #[test]
     fn env_beats_file_beats_default_and_sources_are_recorded() {

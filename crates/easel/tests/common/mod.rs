@@ -88,17 +88,7 @@ pub async fn start(sim_config: ModelScopeConfig, extra_env: &[(&str, &str)]) -> 
     let out = dir.path().join("out");
     let env = test_env(&sim, &out, extra_env);
     let config = config(dir.path(), &env);
-    let app = easel::app::build(&config, easel::app::Storage::Durable).expect("app");
-    app.jobs.start_background(true);
-    let server = app.server(&config);
-    let (server_io, client_io) = tokio::io::duplex(1 << 16);
-    tokio::spawn(async move {
-        if let Ok(running) = server.serve(server_io).await {
-            let _ = running.waiting().await;
-        }
-    });
-    let recorder = Recorder::default();
-    let client = recorder.clone().serve(client_io).await.expect("client");
+    let (client, recorder) = serve(&config).await;
     Harness {
         sim,
         dir,
@@ -226,17 +216,7 @@ pub async fn start_comfy(sim_config: ComfyConfig, extra_env: &[(&str, &str)]) ->
     std::fs::create_dir_all(dir.path().join("workflows")).expect("workflows dir");
     let env = comfy_env(&sim, dir.path(), extra_env);
     let config = config(dir.path(), &env);
-    let app = easel::app::build(&config, easel::app::Storage::Durable).expect("app");
-    app.jobs.start_background(true);
-    let server = app.server(&config);
-    let (server_io, client_io) = tokio::io::duplex(1 << 16);
-    tokio::spawn(async move {
-        if let Ok(running) = server.serve(server_io).await {
-            let _ = running.waiting().await;
-        }
-    });
-    let recorder = Recorder::default();
-    let client = recorder.clone().serve(client_io).await.expect("client");
+    let (client, recorder) = serve(&config).await;
     ComfyHarness {
         sim,
         dir,
@@ -316,17 +296,7 @@ pub async fn start_easel(toml: &str, extra_env: &[(&str, &str)]) -> Easel {
     let file = dir.path().join("easel.toml");
     std::fs::write(&file, toml).expect("write config");
     let config = Config::load_with(Some(&file), &|k| env.get(k).cloned()).expect("config");
-    let app = easel::app::build(&config, easel::app::Storage::Durable).expect("app");
-    app.jobs.start_background(true);
-    let server = app.server(&config);
-    let (server_io, client_io) = tokio::io::duplex(1 << 16);
-    tokio::spawn(async move {
-        if let Ok(running) = server.serve(server_io).await {
-            let _ = running.waiting().await;
-        }
-    });
-    let recorder = Recorder::default();
-    let client = recorder.clone().serve(client_io).await.expect("client");
+    let (client, recorder) = serve(&config).await;
     Easel {
         dir,
         client,
@@ -339,4 +309,21 @@ impl Easel {
     pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {
         call(&self.client, tool, args).await
     }
+}
+
+/// Builds easel from `config` (durable job store, background work started) and connects a
+/// recording rmcp client to its MCP server over an in-memory pipe.
+pub async fn serve(config: &Config) -> (RunningService<RoleClient, Recorder>, Recorder) {
+    let app = easel::app::build(config, easel::app::Storage::Durable).expect("app");
+    app.jobs.start_background(true);
+    let server = app.server(config);
+    let (server_io, client_io) = tokio::io::duplex(1 << 16);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let recorder = Recorder::default();
+    let client = recorder.clone().serve(client_io).await.expect("client");
+    (client, recorder)
 }

@@ -126,17 +126,26 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// Adds `http://` to `host:port` (the prototype's COMFY_SERVER form), checks the scheme and
-/// drops a trailing slash.
+/// that there is a host, and drops a trailing slash.
 fn normalize_url(url: &str) -> Result<String, String> {
-    let url = if url.contains("://") {
-        url.to_string()
+    let example = "use e.g. \"http://127.0.0.1:8188\"";
+    let given = url.trim();
+    if given.is_empty() {
+        return Err(format!("is empty; {example}"));
+    }
+    let url = if given.contains("://") {
+        given.to_string()
     } else {
-        format!("http://{url}")
+        format!("http://{given}")
     };
     if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(format!(
-            "{url:?} is not an http(s) URL; use e.g. \"http://127.0.0.1:8188\""
-        ));
+        return Err(format!("{given:?} is not an http(s) URL; {example}"));
+    }
+    let has_host = reqwest::Url::parse(&url)
+        .ok()
+        .is_some_and(|u| u.host_str().is_some_and(|h| !h.is_empty()));
+    if !has_host {
+        return Err(format!("{given:?} is not a URL with a host; {example}"));
     }
     Ok(url.trim_end_matches('/').to_string())
 }
@@ -589,5 +598,26 @@ pools = ["studio"]
             e.contains("comfyui.servers[0].url") && e.contains("http(s)"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn server_urls_need_a_scheme_they_can_use_and_a_host() {
+        for (url, why) in [
+            ("", "is empty"),
+            ("   ", "is empty"),
+            ("ftp://host:21", "not an http(s) URL"),
+            ("http://", "not a URL with a host"),
+            ("http://:8188", "not a URL with a host"),
+        ] {
+            let toml = format!("[[comfyui.servers]]\nname = \"a\"\nurl = \"{url}\"\n");
+            let err = load(&toml, &[]).expect_err(url).to_string();
+            assert!(err.contains("url") && err.contains(why), "{url:?}: {err}");
+        }
+        let c = load(
+            "[[comfyui.servers]]\nname = \"a\"\nurl = \"gpu:8188/\"\n",
+            &[],
+        )
+        .expect("config");
+        assert_eq!(c.comfyui.servers[0].url, "http://gpu:8188");
     }
 }

@@ -1,5 +1,5 @@
-//! HTTP plumbing shared by backends and publishers: one client, retries of transient answers
-//! with backoff and jitter (honouring `Retry-After`), and image downloads that never send
+//! HTTP plumbing shared by backends and publishers: clients sharing one TLS configuration,
+//! retries of transient answers with backoff and jitter (honouring `Retry-After`), and image downloads that never send
 //! credentials.
 
 use std::sync::OnceLock;
@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use rand::Rng;
-use reqwest::{IntoUrl, RequestBuilder, Response, StatusCode};
+use reqwest::{RequestBuilder, Response, StatusCode};
 
 use super::{BackendError, ErrorKind, Fetched};
 
@@ -17,33 +17,14 @@ pub const MAX_IMAGE_BYTES: usize = 64 * 1024 * 1024;
 /// Longest wait for a TCP (and TLS) connection to be set up, whatever the request's time-out.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// An HTTP client whose requests give up after its user's time-out. Never sets an `Origin`
-/// header.
-#[derive(Clone, Debug)]
-pub struct HttpClient {
-    inner: reqwest::Client,
-    timeout: Duration,
-}
-
-impl HttpClient {
-    /// A `GET` that gives up after this client's time-out.
-    pub fn get(&self, url: impl IntoUrl) -> RequestBuilder {
-        self.inner.get(url).timeout(self.timeout)
-    }
-
-    /// A `POST` that gives up after this client's time-out.
-    pub fn post(&self, url: impl IntoUrl) -> RequestBuilder {
-        self.inner.post(url).timeout(self.timeout)
-    }
-}
-
 /// A client whose requests time out after `timeout` (from connecting to the end of the body).
+/// Never sets an `Origin` header.
 ///
 /// Each backend builds its own client (a client's connection pool belongs to the tokio
 /// runtime it first ran on), but all of them share one TLS configuration: loading the
 /// system's root certificates takes ~3.5 ms and was most of easel's cold start when every
 /// client did it.
-pub fn client(timeout: Duration) -> Result<HttpClient, BackendError> {
+pub fn client(timeout: Duration) -> Result<reqwest::Client, BackendError> {
     let fail = |e: String| {
         BackendError::new(
             ErrorKind::Unreachable,
@@ -51,13 +32,13 @@ pub fn client(timeout: Duration) -> Result<HttpClient, BackendError> {
         )
     };
     let tls = tls_config().map_err(fail)?;
-    let inner = reqwest::Client::builder()
+    reqwest::Client::builder()
         .user_agent(concat!("easel/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+        .timeout(timeout)
         .tls_backend_preconfigured(tls)
         .build()
-        .map_err(|e| fail(e.to_string()))?;
-    Ok(HttpClient { inner, timeout })
+        .map_err(|e| fail(e.to_string()))
 }
 
 /// The TLS configuration every client uses, built on first use: the platform's certificate
@@ -150,7 +131,7 @@ fn retry_after(resp: &Response) -> Option<Duration> {
 /// and bodies over [`MAX_IMAGE_BYTES`]. A body that breaks off is an error, so no partial
 /// image ever reaches the disk.
 pub async fn download(
-    client: &HttpClient,
+    client: &reqwest::Client,
     headers: &reqwest::header::HeaderMap,
     policy: RetryPolicy,
     url: &str,

@@ -4,10 +4,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::backend::http::HttpClient;
-
 /// The shared client with `timeout` for the whole exchange (each publisher has its own).
-pub fn client(timeout: Duration) -> Result<HttpClient, String> {
+pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
     crate::backend::http::client(timeout).map_err(|e| e.to_string())
 }
 

@@ -370,7 +370,7 @@ pub async fn status(p: &PublisherSettings, outputs: &OutputRoot, login: bool) ->
 /// Starts a QR login, saves the code under `login/` and puts it in the report.
 async fn qr_login(
     t: &Target<'_>,
-    http: &crate::backend::http::HttpClient,
+    http: &reqwest::Client,
     outputs: &OutputRoot,
     mut r: StatusReport,
 ) -> StatusReport {

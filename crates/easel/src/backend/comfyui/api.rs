@@ -52,7 +52,7 @@ pub enum QueuePlace {
 
 #[derive(Clone)]
 pub struct Api {
-    http: http::HttpClient,
+    http: reqwest::Client,
     /// The server's name in the configuration, for messages.
     name: String,
     base: String,

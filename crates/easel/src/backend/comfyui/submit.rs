@@ -118,7 +118,7 @@ impl ComfyUi {
         let mut out = Vec::with_capacity(images.len());
         for image in images {
             let bytes = match (&image.path, &image.url) {
-                (Some(path), _) => std::fs::read(path).map_err(|e| {
+                (Some(path), _) => tokio::fs::read(path).await.map_err(|e| {
                     BackendError::new(
                         ErrorKind::Rejected,
                         format!("cannot read input image {}: {e}", path.display()),

@@ -83,7 +83,7 @@ struct TicketBody {
 }
 
 pub struct ModelScope {
-    http: http::HttpClient,
+    http: reqwest::Client,
     settings: ModelScopeSettings,
 }
 

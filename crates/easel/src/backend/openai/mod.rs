@@ -35,7 +35,7 @@ struct ProviderTicket {
 
 pub struct OpenAiCompat {
     settings: ProviderSettings,
-    http: http::HttpClient,
+    http: reqwest::Client,
     headers: HeaderMap,
 }
 

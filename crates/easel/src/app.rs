@@ -8,7 +8,7 @@ use crate::backend::modelscope::ModelScope;
 use crate::backend::openai::OpenAiCompat;
 use crate::config::Config;
 use crate::jobs::{JobStore, Jobs, MemoryStore, SqliteStore};
-use crate::outputs::OutputRoot;
+use crate::outputs::{InputRoots, OutputRoot};
 use crate::service::{EaselServer, ServiceOptions};
 use crate::workflows::Library;
 
@@ -59,11 +59,15 @@ pub fn build(config: &Config, storage: Storage) -> Result<App, StartError> {
             message: e.to_string(),
         })?;
     // `comfyui` and one backend per pool, over the same servers.
-    let comfyui = ComfyUi::backends(config.comfyui.clone(), library.clone(), outputs.clone())
-        .map_err(|e| StartError::Backend {
-            name: "comfyui",
-            message: e.to_string(),
-        })?;
+    let comfyui = ComfyUi::backends(
+        config.comfyui.clone(),
+        library.clone(),
+        InputRoots::new(outputs.clone(), &config.input_dirs),
+    )
+    .map_err(|e| StartError::Backend {
+        name: "comfyui",
+        message: e.to_string(),
+    })?;
     let mut backends: Vec<Arc<dyn Backend>> = vec![Arc::new(modelscope)];
     backends.extend(comfyui.into_iter().map(|b| Arc::new(b) as Arc<dyn Backend>));
     for provider in &config.providers {

@@ -17,4 +17,5 @@ pub mod request;
 pub mod serve;
 pub mod service;
 pub mod since;
+pub mod sources;
 pub mod workflows;

@@ -385,3 +385,73 @@ async fn sources_outside_the_roots_and_non_images_are_refused() {
         "nothing sent"
     );
 }
+
+/// A caller (or a prompt-injected model) must not learn anything about files outside the
+/// output root and input folders: not their contents, not even whether they exist.
+#[tokio::test]
+async fn named_files_never_leak_their_contents() {
+    let w = world(OpenAiConfig::default()).await;
+    let outside = tempfile::tempdir().expect("outside");
+    let secret = outside.path().join("id_ed25519");
+    std::fs::write(
+        &secret,
+        "-----BEGIN OPENSSH PRIVATE KEY----- b3BlbnNzaC1rZXktdjEAAAA",
+    )
+    .expect("w");
+    std::fs::create_dir_all(&w.out).expect("out");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&secret, w.out.join("key.png")).expect("link");
+    std::fs::write(w.out.join("inside.png"), "password = hunter2").expect("w");
+    let secret_path = secret.display().to_string();
+    let missing = outside.path().join("missing.png").display().to_string();
+    let mut cases = vec![
+        json!({"prompt": "p", "images": ["/etc/passwd"]}),
+        json!({"prompt": "p", "images": [secret_path]}),
+        json!({"prompt": "p", "images": ["inside.png"]}),
+        json!({"prompt": "p", "images": ["inside.png"], "mask": secret_path}),
+    ];
+    if cfg!(unix) {
+        cases.push(json!({"prompt": "p", "images": ["key.png"]}));
+    }
+    for args in &cases {
+        let r = call(&w.client, "edit_image", args.clone()).await;
+        let t = text(&r);
+        assert!(is_error(&r), "{args}: {t}");
+        for leak in ["root:x", "PRIVATE KEY", "b3BlbnNz", "hunter2"] {
+            assert!(!t.contains(leak), "{args} leaked {leak}: {t}");
+        }
+    }
+    // An existing file outside and a missing one answer alike: no existence oracle.
+    let refusal = |path: &str| {
+        let w = &w;
+        let path = path.to_string();
+        async move {
+            let r = call(
+                &w.client,
+                "edit_image",
+                json!({"prompt": "p", "images": [path.clone()]}),
+            )
+            .await;
+            text(&r).replace(&path, "PATH")
+        }
+    };
+    assert_eq!(refusal(&secret_path).await, refusal(&missing).await);
+    // publish_note takes the same rule.
+    let r = call(
+        &w.client,
+        "publish_note",
+        json!({"title": "t", "content": "c", "images": ["/etc/passwd", "inside.png"]}),
+    )
+    .await;
+    let t = text(&r);
+    assert!(is_error(&r), "{t}");
+    assert!(!t.contains("root:x") && !t.contains("hunter2"), "{t}");
+    assert!(t.contains("outside the output root"), "{t}");
+    assert!(
+        w.openai
+            .requests()
+            .iter()
+            .all(|q| !q.path.ends_with("/images/edits")),
+        "nothing sent"
+    );
+}

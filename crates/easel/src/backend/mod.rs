@@ -8,6 +8,7 @@ pub mod http;
 pub mod modelscope;
 pub mod openai;
 mod poll;
+pub(crate) mod source;
 
 use std::sync::Arc;
 

@@ -120,11 +120,11 @@ pub fn inspect(
     {
         return Err(OutputError::NotImageContentType {
             content_type: declared.clone(),
-            looks_like: describe(bytes).0,
+            looks_like: describe(bytes, Quote::Text).0,
         });
     }
     let Some(kind) = sniffed else {
-        let (looks_like, is_image) = describe(bytes);
+        let (looks_like, is_image) = describe(bytes, Quote::Text);
         return Err(if is_image {
             OutputError::UnsupportedImage { looks_like }
         } else {
@@ -144,6 +144,17 @@ pub fn inspect(
         return Err(OutputError::Corrupt {
             kind,
             detail: format!("it claims a size of {width}x{height}"),
+        });
+    }
+    if let Some(least) = least_encoded_bytes(bytes, kind, width, height)
+        && (bytes.len() as u64) < least
+    {
+        return Err(OutputError::Corrupt {
+            kind,
+            detail: format!(
+                "it claims {width}x{height} pixels, which cannot be encoded in {} bytes (at least {least} are needed), so it is damaged or crafted",
+                bytes.len()
+            ),
         });
     }
     Ok(ImageInfo {
@@ -188,9 +199,70 @@ fn is_opaque_binary(essence: &str) -> bool {
     )
 }
 
+/// Checks bytes a caller named (a file to edit or publish) and reads their type and size.
+/// The error is a reason in words that describe what the bytes are, never what they say:
+/// quoting a caller-named file would let any caller read the start of any file it can name.
+pub fn inspect_named(bytes: &[u8]) -> Result<ImageInfo, String> {
+    let refused = match inspect(bytes, None) {
+        Ok(info) => return Ok(info),
+        Err(e) => e,
+    };
+    Err(match refused {
+        OutputError::EmptyImage => "is not an image: the file is empty".into(),
+        OutputError::NotAnImage { .. } => format!(
+            "is not an image: it looks like {}",
+            describe(bytes, Quote::Never).0
+        ),
+        OutputError::UnsupportedImage { looks_like } => format!(
+            "is {looks_like}, a type easel does not read (it takes PNG, JPEG, WebP and GIF)"
+        ),
+        OutputError::Corrupt { kind, detail } => {
+            format!("starts like a {kind} image but is damaged ({detail})")
+        }
+        other => format!("is not a usable image ({other})"),
+    })
+}
+
+/// The fewest bytes an image of this type and size can be encoded in, where that can be
+/// known cheaply: a file below it only claims its size (a decompression bomb's header, or a
+/// damaged file), and is refused before anything allocates for its pixels.
+///
+/// PNG: deflate cannot compress better than about 1032:1, so the compressed scanlines take
+/// at least their raw size / 1032 (1100 leaves a margin). JPEG: every 8x8 block of the first
+/// component costs at least one bit, even in progressive files with end-of-band runs. WebP
+/// (at most 16383 pixels a side) and GIF (never decoded) are bounded elsewhere.
+fn least_encoded_bytes(bytes: &[u8], kind: ImageKind, width: u32, height: u32) -> Option<u64> {
+    let (w, h) = (u64::from(width), u64::from(height));
+    match kind {
+        ImageKind::Png => {
+            let depth = u64::from(*bytes.get(24)?);
+            let channels = match bytes.get(25)? {
+                0 | 3 => 1,
+                4 => 2,
+                2 => 3,
+                6 => 4,
+                _ => return None,
+            };
+            let row = 1 + (w * channels * depth).div_ceil(8);
+            Some(h * row / 1100)
+        }
+        ImageKind::Jpeg => Some(w.div_ceil(8) * h.div_ceil(8) / 8),
+        ImageKind::Webp | ImageKind::Gif => None,
+    }
+}
+
+/// Whether a description may quote the start of a text body.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Quote {
+    /// A backend's answer: its error text is the most useful thing to pass on.
+    Text,
+    /// Bytes of a file or URL a caller named: say what kind of thing it is, nothing more.
+    Never,
+}
+
 /// A short description of what the bytes look like, for error messages, and whether that is an
 /// image (of a type easel does not keep).
-fn describe(bytes: &[u8]) -> (String, bool) {
+fn describe(bytes: &[u8], quote: Quote) -> (String, bool) {
     if let Some(kind) = ImageKind::sniff(bytes) {
         return (format!("a {kind} image"), true);
     }
@@ -234,11 +306,18 @@ fn describe(bytes: &[u8]) -> (String, bool) {
         return other("a RIFF file that is not WebP".into());
     }
     if let Some(snippet) = text_snippet(text) {
-        return if starts(b"{") || starts(b"[") {
+        let json = starts(b"{") || starts(b"[");
+        if quote == Quote::Never {
+            return other(if json { "JSON" } else { "text" }.into());
+        }
+        return if json {
             other(format!("JSON ({snippet})"))
         } else {
             other(format!("text ({snippet})"))
         };
+    }
+    if quote == Quote::Never {
+        return other("unrecognised binary data".into());
     }
     let hex: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
     other(format!(
@@ -372,6 +451,64 @@ mod tests {
         ));
         let err = inspect(&[0, 1, 2, 3, 0xfe], None).expect_err("binary");
         assert!(err.to_string().contains("starting 00 01 02 03 fe"), "{err}");
+    }
+
+    #[test]
+    fn named_files_are_described_never_quoted() {
+        let passwd =
+            b"root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n";
+        let err = inspect_named(passwd).expect_err("text");
+        assert_eq!(err, "is not an image: it looks like text");
+        let err = inspect_named(br#"{"token": "s3cret"}"#).expect_err("json");
+        assert_eq!(err, "is not an image: it looks like JSON");
+        let err = inspect_named(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0]).expect_err("elf");
+        assert_eq!(
+            err,
+            "is not an image: it looks like unrecognised binary data"
+        );
+        let png = encode(&noise(4, 4, 1), ImageKind::Png);
+        assert_eq!(inspect_named(&png).expect("png").width, 4);
+    }
+
+    /// A 72-byte PNG whose header claims `side`²: signature, IHDR (with its CRC), a cut IDAT.
+    fn png_claiming(side: u32, colour: u8) -> Vec<u8> {
+        let mut chunk = b"IHDR".to_vec();
+        chunk.extend_from_slice(&side.to_be_bytes());
+        chunk.extend_from_slice(&side.to_be_bytes());
+        chunk.extend_from_slice(&[8, colour, 0, 0, 0]);
+        let crc = chunk.iter().fold(!0u32, |mut c, &b| {
+            c ^= u32::from(b);
+            for _ in 0..8 {
+                c = if c & 1 == 1 {
+                    (c >> 1) ^ 0xEDB8_8320
+                } else {
+                    c >> 1
+                };
+            }
+            c
+        });
+        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0d".to_vec();
+        png.extend_from_slice(&chunk);
+        png.extend_from_slice(&(!crc).to_be_bytes());
+        // The start of an image data chunk, as a bomb's header would have.
+        png.extend_from_slice(&27u32.to_be_bytes());
+        png.extend_from_slice(b"IDAT");
+        png.resize(72, 0);
+        png
+    }
+
+    #[test]
+    fn a_tiny_file_claiming_a_huge_size_is_damaged() {
+        let err = inspect(&png_claiming(40_000, 6), None).expect_err("claims too much");
+        assert!(matches!(err, OutputError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("40000x40000"), "{err}");
+        // A real image of the same type passes: the bound is far below real encodings.
+        for kind in [ImageKind::Png, ImageKind::Jpeg] {
+            let flat = image::DynamicImage::ImageRgb8(image::RgbImage::new(300, 200));
+            let bytes = encode(&flat, kind);
+            let info = inspect(&bytes, None).expect("flat image is plausible");
+            assert_eq!((info.width, info.height), (300, 200));
+        }
     }
 
     #[test]

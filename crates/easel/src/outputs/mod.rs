@@ -10,6 +10,7 @@ mod buffers;
 mod convert;
 mod error;
 mod kind;
+mod named;
 mod names;
 mod preview;
 mod root;
@@ -18,7 +19,8 @@ mod shrink;
 mod write;
 
 pub use error::OutputError;
-pub use kind::{ImageInfo, ImageKind, inspect};
+pub use kind::{ImageInfo, ImageKind, inspect, inspect_named};
+pub use named::{InputRoots, MAX_NAMED_BYTES, read_source_image};
 pub use names::{default_stem, strip_image_extension, validate_relative_dir, validate_stem};
 pub use preview::{
     FULL_BUDGET_B64, Preview, PreviewMode, PreviewPlan, THUMBNAIL_BUDGET_B64, THUMBNAIL_MAX_SIDE,

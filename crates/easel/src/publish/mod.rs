@@ -30,7 +30,7 @@ use tokio::task::JoinHandle;
 use crate::clock::now_ms;
 use crate::config::{PublisherSettings, PublisherTarget, PublishingSettings};
 use crate::jobs::{JobStore, Jobs, NoteContent, NoteOutcome};
-use crate::outputs::OutputRoot;
+use crate::outputs::{InputRoots, OutputRoot};
 use crate::request::InvalidInput;
 
 pub use images::NoteImage;
@@ -203,8 +203,9 @@ impl Publishers {
             .as_deref()
             .and_then(|v| rules::check_visibility(v, &mut problems));
         let (resolved, image_problems) = {
-            let (jobs, dirs, names) = (jobs.clone(), input_dirs.to_vec(), input.images.clone());
-            tokio::task::spawn_blocking(move || images::resolve(&jobs, &dirs, &names))
+            let roots = InputRoots::new(jobs.outputs().clone(), input_dirs);
+            let (jobs, names) = (jobs.clone(), input.images.clone());
+            tokio::task::spawn_blocking(move || images::resolve(&jobs, &roots, &names))
                 .await
                 .map_err(|e| PublishError::Store(format!("checking images was interrupted: {e}")))?
         };

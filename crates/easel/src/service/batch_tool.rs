@@ -14,8 +14,11 @@ use serde_json::{Map, Value};
 
 use super::EaselServer;
 use super::params::GenerateImageParams;
-use super::sources::resolve_file;
 use crate::batch::{self, BadLine, BatchState, Line, LineResult, LineStatus};
+
+/// Largest prompt file read: far beyond any batch (lines are capped), small enough to read
+/// into memory at once.
+const MAX_PROMPT_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -152,23 +155,22 @@ impl EaselServer {
                 );
             }
             (Some(file), true) => {
-                let path = match resolve_file(
-                    &self.state.jobs,
-                    &self.state.options.input_dirs,
-                    "file",
-                    file,
-                ) {
-                    Ok(p) => p,
-                    Err(e) => return refuse(e.to_string()),
-                };
-                let text = match std::fs::read_to_string(&path) {
-                    Ok(t) => t,
-                    Err(e) => {
+                let roots = self.input_roots();
+                let name = file.clone();
+                let read = tokio::task::spawn_blocking(move || {
+                    crate::sources::read_text_file(&roots, &name, MAX_PROMPT_FILE_BYTES)
+                })
+                .await;
+                let text = match read {
+                    Ok(Ok((_, text))) => text,
+                    Ok(Err(why)) => {
                         return refuse(format!(
-                            "file: {} cannot be read as text ({e}). Give a UTF-8 text or .jsonl file.",
-                            path.display()
+                            "file: {:?} {why}. Give a UTF-8 text or .jsonl prompt file (at most {} MiB) by a path relative to the output root or inside an input_dirs folder.",
+                            file.trim(),
+                            MAX_PROMPT_FILE_BYTES >> 20
                         ));
                     }
+                    Err(e) => return refuse(format!("file: reading was interrupted: {e}")),
                 };
                 (lines, bad) = batch::parse(&text, batch::is_json_lines(file));
             }

@@ -10,7 +10,6 @@ mod publish_prompts;
 mod publishing;
 mod report;
 mod resources;
-mod sources;
 mod tools;
 mod wait;
 
@@ -96,6 +95,14 @@ impl EaselServer {
             tool_router,
             prompt_router: Self::prompt_router() + Self::publish_prompts(),
         }
+    }
+
+    /// Where files a caller names may be read from.
+    pub(crate) fn input_roots(&self) -> crate::outputs::InputRoots {
+        crate::outputs::InputRoots::new(
+            self.state.jobs.outputs().clone(),
+            &self.state.options.input_dirs,
+        )
     }
 
     /// The tool list, for documentation and schema tests.

@@ -15,12 +15,20 @@ use super::params::{
     CancelJobParams, EditImageParams, GenerateImageParams, GetJobParams, ListJobsParams,
 };
 use super::report::{Extras, JobReport, tool_result};
-use super::sources::resolve as resolve_source;
 use super::wait::wait_reporting;
 use crate::jobs::{Cancelled, Job, JobFilter, JobStatus, NewJob, OutputSpec};
 use crate::outputs::{OutputFormat, PreviewMode, SaveRequest, validate_relative_dir};
 use crate::request::{GenerateRequest, InvalidInput, MAX_SEED, Size};
 use crate::since::parse_since;
+
+/// A source image that names nothing usable, as an error naming the field and the fix.
+fn source_refused(field: &'static str, text: &str, why: String) -> InvalidInput {
+    InvalidInput::new(
+        field,
+        format!("{:?} {why}", text.trim()),
+        crate::sources::FIX,
+    )
+}
 
 /// A tool error the agent can act on (`isError: true`).
 fn refuse(text: impl Into<String>) -> CallToolResult {
@@ -162,22 +170,38 @@ impl EaselServer {
                 "images: no source image given. Name at least one image to edit (a path relative to the output root, an easel:// resource, or an http(s) URL).",
             );
         }
-        let dirs = &self.state.options.input_dirs;
-        let mut sources = Vec::new();
-        for text in &p.images {
-            match resolve_source(jobs, dirs, "images", text) {
-                Ok(s) => sources.push(s),
-                Err(e) => return refuse(e.to_string()),
+        // Files are read to check they are images: on the blocking pool.
+        let roots = self.input_roots();
+        let (jobs_for_check, names, mask_name) = (jobs.clone(), p.images.clone(), p.mask.clone());
+        let checked = tokio::task::spawn_blocking(move || {
+            let mut sources = Vec::new();
+            for text in &names {
+                let found = crate::sources::resolve(&jobs_for_check, &roots, text)
+                    .map_err(|why| source_refused("images", text, why))?;
+                sources.extend(found);
             }
-        }
-        let mask = match p
-            .mask
-            .as_deref()
-            .map(|m| resolve_source(jobs, dirs, "mask", m))
-            .transpose()
-        {
-            Ok(m) => m,
-            Err(e) => return refuse(e.to_string()),
+            let mask = match mask_name.as_deref() {
+                None => None,
+                Some(text) => {
+                    let mut found = crate::sources::resolve(&jobs_for_check, &roots, text)
+                        .map_err(|why| source_refused("mask", text, why))?;
+                    if found.len() != 1 {
+                        return Err(source_refused(
+                            "mask",
+                            text,
+                            format!("names {} images; a mask is one image", found.len()),
+                        ));
+                    }
+                    found.pop()
+                }
+            };
+            Ok((sources, mask))
+        })
+        .await;
+        let (sources, mask) = match checked {
+            Ok(Ok(found)) => found,
+            Ok(Err(e)) => return refuse(e.to_string()),
+            Err(e) => return refuse(format!("checking the images was interrupted: {e}")),
         };
         let size = match Size::parse(&p.size) {
             Ok(s) => s,

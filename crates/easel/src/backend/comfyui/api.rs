@@ -316,15 +316,13 @@ impl Api {
     }
 
     /// Downloads a public source image, without ComfyUI's headers (they are for ComfyUI).
-    pub async fn download_public(&self, url: &str) -> Result<Fetched, BackendError> {
-        http::download(
-            &self.http,
-            &HeaderMap::new(),
-            Self::policy(),
-            url,
-            "source image",
-        )
-        .await
+    /// A source image's bytes (a checked local file, or a public URL downloaded without this
+    /// server's headers), refused unless they are an image.
+    pub async fn load_source(
+        &self,
+        source: &crate::request::Source,
+    ) -> Result<(Vec<u8>, crate::outputs::ImageInfo), BackendError> {
+        crate::backend::source::load(&self.http, Self::policy(), source).await
     }
 
     pub async fn system_stats(&self) -> Result<Value, BackendError> {

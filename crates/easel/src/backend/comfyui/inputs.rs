@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
-use crate::outputs::{OutputRoot, inspect, validate_relative_dir};
+use crate::outputs::InputRoots;
 use crate::request::{GenerateRequest, InvalidInput, Source};
 use crate::workflows::{ParamKind, Workflow};
 
@@ -31,7 +31,7 @@ pub struct Split {
 pub fn split(
     workflow: &Workflow,
     request: &GenerateRequest,
-    root: &OutputRoot,
+    roots: &InputRoots,
 ) -> Result<Split, InvalidInput> {
     let mut plain = request.params.clone();
     let mut images = Vec::new();
@@ -51,7 +51,7 @@ pub fn split(
                     "Give the image as a path relative to the output root, e.g. \"photos/cat.png\".",
                 ));
             };
-            images.push(resolve(root, &spec.name, rel)?);
+            images.push(resolve(roots, &spec.name, rel)?);
         } else if spec.name == "mask" {
             if let Some(mask) = &request.mask {
                 images.push(from_source(mask));
@@ -115,31 +115,18 @@ fn from_source(source: &Source) -> InputImage {
     }
 }
 
-fn resolve(root: &OutputRoot, name: &str, rel: &str) -> Result<InputImage, InvalidInput> {
-    let refuse = |reason: String| {
+/// An image parameter's value: a file placed and checked by the one rule for files a caller
+/// names (output root or input folders; see [`InputRoots`]). Blocking.
+fn resolve(roots: &InputRoots, name: &str, text: &str) -> Result<InputImage, InvalidInput> {
+    let (path, _, info) = roots.read_image(text).map_err(|why| {
         InvalidInput::new(
             "params",
-            format!("{name}: {reason}"),
-            "Give a path relative to the output root of an image easel saved or you put there, e.g. \"photos/cat.png\".",
+            format!("{name}: {:?} {why}", text.trim()),
+            "Give an image by a path relative to the output root (e.g. \"photos/cat.png\") or an absolute path inside a configured input_dirs folder.",
         )
-    };
-    validate_relative_dir(rel).map_err(|e| refuse(e.to_string()))?;
-    let path = root
-        .path()
-        .join(rel)
-        .canonicalize()
-        .map_err(|e| refuse(format!("{rel:?} cannot be opened ({e})")))?;
-    if !root.contains(&path) || !path.is_file() {
-        return Err(refuse(format!(
-            "{rel:?} is not a file inside the output root"
-        )));
-    }
-    let bytes =
-        std::fs::read(&path).map_err(|e| refuse(format!("{rel:?} cannot be read ({e})")))?;
-    let info =
-        inspect(&bytes, None).map_err(|e| refuse(format!("{rel:?} is not an image ({e})")))?;
+    })?;
     Ok(InputImage {
-        upload_name: upload_name(rel, info.kind.extension()),
+        upload_name: upload_name(text, info.kind.extension()),
         path: Some(path),
         url: None,
     })

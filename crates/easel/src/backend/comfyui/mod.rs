@@ -27,7 +27,7 @@ use super::{
 };
 use crate::clock::now_ms;
 use crate::config::ComfySettings;
-use crate::outputs::OutputRoot;
+use crate::outputs::InputRoots;
 use crate::request::{GenerateRequest, InvalidInput};
 use crate::workflows::{Library, StandardInputs, Workflow, WorkflowError};
 
@@ -75,7 +75,7 @@ pub struct ComfyUi {
     settings: Arc<ComfySettings>,
     library: Arc<Library>,
     /// Where image parameters are read from.
-    inputs: OutputRoot,
+    inputs: InputRoots,
 }
 
 impl ComfyUi {
@@ -84,7 +84,7 @@ impl ComfyUi {
     pub fn backends(
         settings: ComfySettings,
         library: Arc<Library>,
-        inputs: OutputRoot,
+        inputs: InputRoots,
     ) -> Result<Vec<ComfyUi>, BackendError> {
         let pool = pool::Pool::new(&settings)?;
         let groups = pool.groups(&settings.pools());

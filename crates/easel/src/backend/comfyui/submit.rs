@@ -117,19 +117,18 @@ impl ComfyUi {
     ) -> Result<Vec<Upload>, BackendError> {
         let mut out = Vec::with_capacity(images.len());
         for image in images {
-            let bytes = match (&image.path, &image.url) {
-                (Some(path), _) => tokio::fs::read(path).await.map_err(|e| {
-                    BackendError::new(
-                        ErrorKind::Rejected,
-                        format!("cannot read input image {}: {e}", path.display()),
-                    )
-                })?,
-                (None, Some(url)) => match self.group.members.first() {
-                    Some(s) => s.api.download_public(url).await?.bytes.to_vec(),
-                    None => continue,
-                },
-                (None, None) => continue,
+            let source = crate::request::Source {
+                label: image.upload_name.clone(),
+                path: image.path,
+                url: image.url,
             };
+            if source.path.is_none() && source.url.is_none() {
+                continue;
+            }
+            let Some(server) = self.group.members.first() else {
+                continue;
+            };
+            let (bytes, _) = server.api.load_source(&source).await?;
             out.push(Upload {
                 bytes,
                 name: image.upload_name,

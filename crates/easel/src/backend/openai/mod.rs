@@ -20,7 +20,6 @@ use super::{
 };
 use crate::clock::now_ms;
 use crate::config::{Dialect, ProviderSettings};
-use crate::outputs::inspect;
 use crate::request::{GenerateRequest, InvalidInput, Source};
 
 use wire::AnswerImage;
@@ -237,33 +236,7 @@ impl OpenAiCompat {
 
     /// A source's bytes and MIME type: read from disk, or downloaded (without credentials).
     async fn load(&self, source: &Source) -> Result<(Vec<u8>, &'static str), BackendError> {
-        let bytes = match (&source.path, &source.url) {
-            (Some(path), _) => tokio::fs::read(path).await.map_err(|e| {
-                BackendError::new(
-                    ErrorKind::Rejected,
-                    format!("cannot read source image {}: {e}", path.display()),
-                )
-            })?,
-            (None, Some(url)) => http::download(
-                &self.http,
-                &HeaderMap::new(),
-                Self::policy(),
-                url,
-                "source image",
-            )
-            .await?
-            .bytes
-            .to_vec(),
-            (None, None) => {
-                return Err(BackendError::new(
-                    ErrorKind::Rejected,
-                    format!("source {} has neither a file nor a URL", source.label),
-                ));
-            }
-        };
-        let info = inspect(&bytes, None).map_err(|e| {
-            BackendError::new(ErrorKind::Rejected, format!("source {}: {e}", source.label))
-        })?;
+        let (bytes, info) = super::source::load(&self.http, Self::policy(), source).await?;
         Ok((bytes, info.kind.mime()))
     }
 }

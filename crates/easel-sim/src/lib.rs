@@ -8,6 +8,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bomb;
 pub mod comfyui;
 pub mod modelscope;
 pub mod openai;

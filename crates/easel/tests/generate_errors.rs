@@ -367,3 +367,96 @@ async fn one_failed_image_of_several_does_not_lose_the_others() {
     assert!(text(&r).contains("failed"), "{}", text(&r));
     assert_eq!(h.files().len(), 2);
 }
+
+/// A hostile or broken ModelScope answering polls with 64 MiB: easel stops reading at its
+/// answer bound and says so, instead of holding the whole answer on every poll.
+#[tokio::test]
+async fn oversized_answers_are_cut_with_a_clear_error() {
+    let h = start(
+        ModelScopeConfig {
+            poll_padding: 64 << 20,
+            ..Default::default()
+        },
+        &[],
+    )
+    .await;
+    let r = h.call("generate_image", gen_args(json!({}))).await;
+    let t = text(&r);
+    assert!(is_error(&r), "{t}");
+    assert!(t.contains("larger than 8 MiB"), "{t}");
+    assert!(h.files().is_empty());
+}
+
+/// A status outside the contract is named in progress and ends the wait after a bounded
+/// number of polls, not at the 600 s time-out.
+#[tokio::test]
+async fn an_unknown_task_status_is_named_and_bounded() {
+    let h = start(
+        ModelScopeConfig {
+            unknown_status: Some("HIBERNATING".into()),
+            in_progress_polls: 1000,
+            ..Default::default()
+        },
+        &[],
+    )
+    .await;
+    let r = h.call("generate_image", gen_args(json!({}))).await;
+    let t = text(&r);
+    assert!(is_error(&r), "{t}");
+    assert!(t.contains("\"HIBERNATING\""), "{t}");
+    assert!(t.contains("does not know"), "{t}");
+}
+
+/// A decompression bomb from the storage bucket: saved (it is a valid image the service
+/// made) and reported without a preview, never decoded whole; a file that only claims a
+/// huge size is refused as damaged.
+#[tokio::test]
+async fn decompression_bombs_are_saved_without_a_preview() {
+    let bomb = easel_sim::bomb::bomb_png(11_000, 11_000, 6, 8);
+    let h = start(
+        ModelScopeConfig {
+            download_body: Some(bomb.clone().into()),
+            ..Default::default()
+        },
+        &[],
+    )
+    .await;
+    let r = h
+        .call(
+            "generate_image",
+            gen_args(json!({"format": "jpeg", "count": 2})),
+        )
+        .await;
+    let t = text(&r);
+    assert!(!is_error(&r), "{t}");
+    assert!(t.contains("11000x11000"), "{t}");
+    let files = h.files();
+    assert_eq!(files.len(), 2);
+    // Too large to convert: kept as it came, and named for what it is.
+    for file in &files {
+        assert_eq!(std::fs::read(file).expect("file"), bomb);
+        assert!(file.extension().is_some_and(|e| e == "png"));
+    }
+    assert!(
+        r.content.iter().all(|c| c.as_image().is_none()),
+        "no inline preview"
+    );
+
+    let mut claim = bomb[..33].to_vec(); // signature + IHDR only
+    claim.extend_from_slice(&27u32.to_be_bytes());
+    claim.extend_from_slice(b"IDAT");
+    claim.resize(72, 0);
+    let h = start(
+        ModelScopeConfig {
+            download_body: Some(claim.into()),
+            ..Default::default()
+        },
+        &[],
+    )
+    .await;
+    let r = h.call("generate_image", gen_args(json!({}))).await;
+    let t = text(&r);
+    assert!(is_error(&r), "{t}");
+    assert!(t.contains("damaged or crafted"), "{t}");
+    assert!(h.files().is_empty());
+}

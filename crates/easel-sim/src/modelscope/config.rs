@@ -88,6 +88,15 @@ pub struct ModelScopeConfig {
     /// In-progress answers after the first say `RUNNING` instead of `PROCESSING`, a
     /// status some sources report (contract 3.2, 12.7).
     pub running_status: bool,
+    /// Hostile or broken service: in-progress poll answers carry a `padding` string of this
+    /// many bytes, streamed (the simulator never holds it), to test a client's answer bound.
+    pub poll_padding: usize,
+    /// Hostile or broken service: in-progress polls report this `task_status` instead of
+    /// PENDING/PROCESSING, one the contract does not list.
+    pub unknown_status: Option<String>,
+    /// The storage bucket answers these bytes (`image/png`) for every image instead of the
+    /// drawn picture: what a hostile server could send, e.g. a decompression bomb.
+    pub download_body: Option<bytes::Bytes>,
     /// Keep every request for [`requests`](super::ModelScopeSim::requests). On by
     /// default; a long-running simulator process (benchmarks) turns it off so memory
     /// stays flat.
@@ -118,6 +127,9 @@ impl Default for ModelScopeConfig {
             known_models: None,
             download_delay: Duration::ZERO,
             download_abort_after: None,
+            poll_padding: 0,
+            unknown_status: None,
+            download_body: None,
             download_html: false,
             download_404: false,
             poll_delay: Duration::ZERO,

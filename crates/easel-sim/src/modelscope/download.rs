@@ -24,12 +24,13 @@ const HTML_PAGE: &str =
     "<html><head><title>Access denied</title></head><body><h1>Access denied</h1></body></html>\n";
 
 pub async fn download(State(shared): State<Arc<Shared>>, Path(file): Path<String>) -> Response {
-    let (delay, gone, html, abort_after) = shared.config(|c| {
+    let (delay, gone, html, abort_after, body) = shared.config(|c| {
         (
             c.download_delay,
             c.download_404,
             c.download_html,
             c.download_abort_after,
+            c.download_body.clone(),
         )
     });
     if !delay.is_zero() {
@@ -46,6 +47,9 @@ pub async fn download(State(shared): State<Arc<Shared>>, Path(file): Path<String
             HTML_PAGE,
         )
             .into_response();
+    }
+    if let Some(body) = body {
+        return ([(header::CONTENT_TYPE, "image/png")], body).into_response();
     }
     let png = match encoded(&shared, name, picture).await {
         Ok(png) => png,

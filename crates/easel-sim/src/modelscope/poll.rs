@@ -52,9 +52,42 @@ pub async fn poll(
     } else {
         json!(task_id)
     };
+    let (padding, unknown) = shared.config(|c| (c.poll_padding, c.unknown_status.clone()));
+    if let Phase::InProgress(_) = polled.phase {
+        if let Some(status) = unknown {
+            let answer = json!({"task_status": status, "outputs": {}});
+            return polled.rate.apply(wire::json(StatusCode::OK, answer));
+        }
+        if padding > 0 {
+            return polled.rate.apply(padded(padding));
+        }
+    }
     polled
         .rate
         .apply(wire::json(StatusCode::OK, body(polled.phase, echoed_id)))
+}
+
+/// `{"task_status": "PROCESSING", "padding": "   …"}` with `bytes` of padding, streamed in
+/// 64 KiB pieces.
+fn padded(bytes: usize) -> Response {
+    use futures::stream::{self, StreamExt};
+    const PIECE: usize = 64 * 1024;
+    let head = bytes::Bytes::from_static(br#"{"task_status": "PROCESSING", "padding": ""#);
+    let spaces = bytes::Bytes::from(vec![b' '; PIECE]);
+    let pieces = (0..bytes.div_ceil(PIECE)).map(move |i| {
+        let len = PIECE.min(bytes - i * PIECE);
+        spaces.slice(..len)
+    });
+    let body = stream::once(async move { head })
+        .chain(stream::iter(pieces))
+        .chain(stream::once(async { bytes::Bytes::from_static(br#""}"#) }))
+        .map(Ok::<_, std::convert::Infallible>);
+    (
+        StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
 }
 
 /// The poll body for a phase (contract 3.2).

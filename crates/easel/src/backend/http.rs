@@ -14,6 +14,14 @@ use super::{BackendError, ErrorKind, Fetched};
 /// Largest image easel downloads; anything bigger is not an image a backend made.
 pub const MAX_IMAGE_BYTES: usize = 64 * 1024 * 1024;
 
+/// Largest JSON answer easel reads from a backend or publisher (task states, queues,
+/// uploads, notes): a thousand times any real one. Answers that carry images (OpenAI's
+/// base64) and ComfyUI's node catalogue have their own, larger bounds.
+pub const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+
+/// Most redirects an image download follows.
+const MAX_REDIRECTS: usize = 5;
+
 /// Longest wait for a TCP (and TLS) connection to be set up, whatever the request's time-out.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -36,9 +44,30 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, BackendError> {
         .user_agent(concat!("easel/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(CONNECT_TIMEOUT.min(timeout))
         .timeout(timeout)
+        .redirect(redirects())
         .tls_backend_preconfigured(tls)
         .build()
         .map_err(|e| fail(e.to_string()))
+}
+
+/// At most [`MAX_REDIRECTS`] redirects, and only to http(s). reqwest drops credentials
+/// (`Authorization`, cookies) when a redirect changes host or port, and easel never sends
+/// them on image downloads at all. Private and loopback targets stay allowed: a self-hosted
+/// ComfyUI or gateway on the LAN is the common case, and the URLs come from the backend the
+/// user configured, not from the caller.
+fn redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() >= MAX_REDIRECTS {
+            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+        } else if !matches!(attempt.url().scheme(), "http" | "https") {
+            let scheme = attempt.url().scheme().to_owned();
+            attempt.error(format!(
+                "a redirect to a {scheme}: URL, which easel never follows"
+            ))
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 /// The TLS configuration every client uses, built on first use: the platform's certificate
@@ -157,24 +186,21 @@ pub async fn download(
             "downloading {what} from {url} answered HTTP {status}{hint}"
         )));
     }
-    if resp
-        .content_length()
-        .is_some_and(|n| n > MAX_IMAGE_BYTES as u64)
-    {
-        return Err(fail(format!(
-            "{what} at {url} is larger than {} MiB; refusing to download it",
-            MAX_IMAGE_BYTES / (1024 * 1024)
-        )));
-    }
     let content_type = resp
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let bytes = read_body(resp).await.map_err(|e| {
-        fail(format!(
-            "the download of {what} from {url} broke off: {e}; nothing was saved"
-        ))
+    let bytes = read_limited(resp, MAX_IMAGE_BYTES).await.map_err(|e| {
+        fail(match e {
+            BodyError::TooLarge { limit } => format!(
+                "{what} at {url} is larger than {} MiB; refusing to download it",
+                limit >> 20
+            ),
+            BodyError::Broken(e) => {
+                format!("the download of {what} from {url} broke off: {e}; nothing was saved")
+            }
+        })
     })?;
     Ok(Fetched {
         bytes,
@@ -182,11 +208,48 @@ pub async fn download(
     })
 }
 
-async fn read_body(mut resp: Response) -> Result<Bytes, String> {
+/// Why an answer's body could not be read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// Longer than `limit` bytes: reading stopped there (or before, by `Content-Length`).
+    TooLarge { limit: usize },
+    /// The connection broke off; the reason.
+    Broken(String),
+}
+
+impl BodyError {
+    /// The error for a JSON answer from `service` to `what`, worded for the agent.
+    pub fn answer_error(&self, service: &str, what: &str) -> BackendError {
+        match self {
+            Self::TooLarge { limit } => BackendError::new(
+                ErrorKind::Protocol,
+                format!(
+                    "{service}'s answer to {what} is larger than {} MiB, far beyond any real answer; easel stopped reading it. The service (or a proxy in front of it) is misbehaving: check its URL and retry later.",
+                    limit >> 20
+                ),
+            ),
+            Self::Broken(reason) => BackendError::new(
+                ErrorKind::Unreachable,
+                format!("{service}'s answer to {what} broke off: {reason}"),
+            ),
+        }
+    }
+}
+
+/// The whole body, refused as soon as it is known to exceed `limit` bytes (by its
+/// `Content-Length`, or while reading), so a hostile answer costs at most `limit` bytes.
+pub async fn read_limited(mut resp: Response, limit: usize) -> Result<Bytes, BodyError> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge { limit });
+    }
     let mut buf = Vec::with_capacity(resp.content_length().unwrap_or(0).min(1 << 24) as usize);
-    while let Some(chunk) = resp.chunk().await.map_err(|e| transport_reason(&e))? {
-        if buf.len() + chunk.len() > MAX_IMAGE_BYTES {
-            return Err(format!("more than {} MiB", MAX_IMAGE_BYTES / (1024 * 1024)));
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| BodyError::Broken(transport_reason(&e)))?
+    {
+        if buf.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge { limit });
         }
         buf.extend_from_slice(&chunk);
     }

@@ -15,9 +15,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::buffers;
-use super::convert::{decode, decode_rgb8_into, encode_jpeg, flatten_on_white};
+use super::convert::{decode_flat_rgb_into, encode_jpeg};
 use super::kind::{ImageInfo, ImageKind, inspect};
-use super::shrink::{box_reduce, box_reduce_rgb, reduction_factor};
+use super::shrink::{box_reduce_rgb, reduction_factor};
 
 /// Longest side of a thumbnail, in pixels.
 pub const THUMBNAIL_MAX_SIDE: u32 = 512;
@@ -187,29 +187,17 @@ fn thumbnail(bytes: &[u8], budget: usize) -> Result<Preview, String> {
     }
 }
 
-/// The image decoded, flattened on white and shrunk by `factor`.
+/// The image decoded (bounded, whatever its colour type), flattened on white and shrunk by
+/// `factor`. Flattening comes before shrinking, since averaging transparent pixels' colours
+/// into opaque ones would tint the edges.
 fn shrunk(bytes: &[u8], kind: ImageKind, factor: u32) -> Result<RgbImage, String> {
     let mut buf = buffers::take();
-    let fast = decode_rgb8_into(bytes, kind, &mut buf).map(|decoded| {
-        decoded.map(|(width, height)| {
-            box_reduce_rgb(&buf, width, height, factor)
-                .ok_or_else(|| "the decoder returned too few pixels".to_string())
-        })
+    let small = decode_flat_rgb_into(bytes, kind, &mut buf).and_then(|(width, height)| {
+        box_reduce_rgb(&buf, width, height, factor)
+            .ok_or_else(|| "the decoder returned too few pixels".to_string())
     });
     buffers::give_back(buf);
-    match fast? {
-        Some(small) => small,
-        // Alpha, grey or 16-bit: flatten before shrinking, since averaging transparent
-        // pixels' colours into opaque ones would tint the edges.
-        None => {
-            let flat = flatten_on_white(decode(bytes, kind)?);
-            Ok(if factor > 1 {
-                box_reduce(&flat, factor)
-            } else {
-                flat
-            })
-        }
-    }
+    small
 }
 
 /// The image as it is, if it is already thumbnail-sized and within budget.
@@ -374,6 +362,17 @@ mod tests {
             "{note}"
         );
         assert!(note.contains("image 3: no preview"), "{note}");
+    }
+
+    #[test]
+    fn a_bomb_gets_a_note_instead_of_a_preview() {
+        let bomb = easel_sim::bomb::bomb_png(11_000, 11_000, 6, 8);
+        for mode in [PreviewMode::Thumbnail, PreviewMode::Full] {
+            let plan = plan_previews(&[&bomb], mode);
+            assert!(plan.previews.is_empty(), "{mode:?}");
+            let note = plan.note.expect("note");
+            assert!(note.contains("11000x11000"), "{note}");
+        }
     }
 
     #[test]

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::backend::http::{BodyError, MAX_ANSWER_BYTES, read_limited};
+
 /// The shared client with `timeout` for the whole exchange (each publisher has its own).
 pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
     crate::backend::http::client(timeout).map_err(|e| e.to_string())
@@ -29,10 +31,16 @@ pub enum NoAnswer {
 pub async fn exchange(request: reqwest::RequestBuilder) -> Result<Answer, NoAnswer> {
     let response = request.send().await.map_err(classify)?;
     let status = response.status().as_u16();
-    let bytes = response
-        .bytes()
+    let bytes = read_limited(response, MAX_ANSWER_BYTES)
         .await
-        .map_err(|e| NoAnswer::Lost(describe(&e)))?;
+        .map_err(|e| match e {
+            // The service answered (so it may have acted); what it said is unknowable.
+            BodyError::TooLarge { limit } => NoAnswer::Lost(format!(
+                "the answer was larger than {} MiB, far beyond any real answer, and was not read",
+                limit >> 20
+            )),
+            BodyError::Broken(reason) => NoAnswer::Lost(reason),
+        })?;
     let body = serde_json::from_slice(&bytes)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     Ok(Answer { status, body })

@@ -11,7 +11,11 @@ use serde_json::{Value, json};
 
 use super::errors;
 use super::events::FileRef;
-use crate::backend::http::{self, RetryPolicy, transport_reason};
+use crate::backend::http::{self, MAX_ANSWER_BYTES, RetryPolicy, transport_reason};
+
+/// Largest `/object_info` read: the node catalogue of a server with hundreds of custom node
+/// packs runs to tens of megabytes.
+const MAX_CATALOGUE_BYTES: usize = 64 * 1024 * 1024;
 use crate::backend::{BackendError, ErrorKind, Fetched};
 use crate::config::ComfyServer;
 
@@ -118,6 +122,15 @@ impl Api {
     }
 
     async fn json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, BackendError> {
+        self.json_within(path, MAX_ANSWER_BYTES).await
+    }
+
+    /// `GET path` as JSON, reading at most `limit` bytes of answer.
+    async fn json_within<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        limit: usize,
+    ) -> Result<T, BackendError> {
         let resp = http::send_retrying(Self::policy(), || self.get(path))
             .await
             .map_err(|e| self.unreachable(&e))?;
@@ -125,7 +138,8 @@ impl Api {
         if !status.is_success() {
             return Err(errors::http_status(&self.name, &self.base, path, status));
         }
-        resp.json().await.map_err(|e| {
+        let body = self.read(resp, path, limit).await?;
+        serde_json::from_slice(&body).map_err(|e| {
             BackendError::new(
                 ErrorKind::Protocol,
                 format!(
@@ -134,6 +148,18 @@ impl Api {
                 ),
             )
         })
+    }
+
+    /// An answer's body, at most `limit` bytes.
+    async fn read(
+        &self,
+        resp: reqwest::Response,
+        path: &str,
+        limit: usize,
+    ) -> Result<bytes::Bytes, BackendError> {
+        http::read_limited(resp, limit)
+            .await
+            .map_err(|e| e.answer_error(&format!("ComfyUI at {}", self.base), path))
     }
 
     /// `POST /prompt` with easel's client id and its own prompt id. A 200 may still list
@@ -153,8 +179,8 @@ impl Api {
             .await
             .map_err(|e| self.unreachable(&e))?;
         let status = resp.status();
-        let text = resp.text().await.map_err(|e| self.unreachable(&e))?;
-        let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let body = self.read(resp, "/prompt", MAX_ANSWER_BYTES).await?;
+        let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         if status == StatusCode::OK {
             let partial = parsed
                 .get("node_errors")
@@ -221,7 +247,16 @@ impl Api {
                 &self.name, &self.base, "/prompt", status,
             ));
         }
-        let v: Value = resp.json().await.map_err(|e| self.unreachable(&e))?;
+        let body = self.read(resp, "/prompt", MAX_ANSWER_BYTES).await?;
+        let v: Value = serde_json::from_slice(&body).map_err(|e| {
+            BackendError::new(
+                ErrorKind::Protocol,
+                format!(
+                    "ComfyUI at {} answered /prompt with unexpected JSON: {e}",
+                    self.base
+                ),
+            )
+        })?;
         Ok(v.pointer("/exec_info/queue_remaining")
             .and_then(Value::as_u64)
             .unwrap_or(0))
@@ -286,7 +321,8 @@ impl Api {
                 resp.status(),
             ));
         }
-        let v: Value = resp.json().await.map_err(|e| {
+        let body = self.read(resp, "/upload/image", MAX_ANSWER_BYTES).await?;
+        let v: Value = serde_json::from_slice(&body).map_err(|e| {
             BackendError::new(
                 ErrorKind::Protocol,
                 format!("ComfyUI upload answer unreadable: {e}"),
@@ -330,7 +366,7 @@ impl Api {
     }
 
     pub async fn object_info(&self) -> Result<Value, BackendError> {
-        self.json("/object_info").await
+        self.json_within("/object_info", MAX_CATALOGUE_BYTES).await
     }
 }
 

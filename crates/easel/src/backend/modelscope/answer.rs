@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 
 use super::TOKEN_HELP;
 use super::wire::{Quota, TaskAnswer};
-use crate::backend::http::transport_reason;
+use crate::backend::http::{MAX_ANSWER_BYTES, read_limited, transport_reason};
 use crate::backend::{BackendError, ErrorKind};
 
 pub fn unreachable(base: &str, e: &reqwest::Error) -> BackendError {
@@ -22,12 +22,10 @@ pub fn unreachable(base: &str, e: &reqwest::Error) -> BackendError {
 pub async fn parse<T: DeserializeOwned>(resp: Response, model: &str) -> Result<T, BackendError> {
     let status = resp.status();
     let quota = Quota::from_headers(resp.headers());
-    let text = resp.text().await.map_err(|e| {
-        BackendError::new(
-            ErrorKind::Unreachable,
-            format!("ModelScope's answer broke off: {}", transport_reason(&e)),
-        )
-    })?;
+    let body = read_limited(resp, MAX_ANSWER_BYTES)
+        .await
+        .map_err(|e| e.answer_error("ModelScope", "a request"))?;
+    let text = String::from_utf8_lossy(&body);
     if status == StatusCode::OK {
         return serde_json::from_str(&text).map_err(|e| {
             BackendError::new(

@@ -7,6 +7,11 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
 use super::wire::{TaskAnswer, TaskState};
+
+/// Polls in a row a task may report a status easel does not know before easel gives up on
+/// it, rather than waiting out the whole time-out on a state it cannot read: about 30 s on
+/// the default poll schedule, long enough to ride out a brief new in-progress state.
+const UNKNOWN_STATUS_POLLS: u32 = 12;
 use super::{ModelScope, TaskEntry, answer};
 use crate::backend::{
     BackendError, ErrorKind, EventSink, ImageOutcome, PollSchedule, Progress, RemoteImage, http,
@@ -66,6 +71,8 @@ impl<'a> Tracker<'a> {
         let mut schedule = PollSchedule::new(s.poll_initial, s.poll_max);
         let mut polls = 0u32;
         let mut last_status = String::new();
+        // Polls in a row that reported a status easel does not know.
+        let mut unknown_polls = 0u32;
         loop {
             let now = Instant::now();
             if now >= self.deadline {
@@ -115,7 +122,32 @@ impl<'a> Tracker<'a> {
                     )
                     .with_request_id(answer.request_id()));
                 }
+                TaskState::Unknown(status) => {
+                    unknown_polls += 1;
+                    if unknown_polls >= UNKNOWN_STATUS_POLLS {
+                        return Err(BackendError::new(
+                            ErrorKind::Protocol,
+                            format!(
+                                "ModelScope task {task_id} reported status {status:?}, which easel does not know, on {unknown_polls} polls in a row; easel stopped waiting. It may still finish at ModelScope: check the task there, or generate again."
+                            ),
+                        )
+                        .with_request_id(answer.request_id()));
+                    }
+                    if status != last_status {
+                        tracing::warn!(task_id, %status, "ModelScope reports an unknown task status; still polling");
+                        self.events.send(Progress {
+                            done: self.finished.load(Ordering::SeqCst),
+                            total: Some(self.total),
+                            queue_position: None,
+                            message: format!(
+                                "ModelScope: task {task_id} reports an unknown status {status:?}; still waiting"
+                            ),
+                        });
+                        last_status = status;
+                    }
+                }
                 TaskState::Queued | TaskState::Running(_) => {
+                    unknown_polls = 0;
                     let status = answer.task_status.clone().unwrap_or_default();
                     tracing::debug!(task_id, polls, %status, "ModelScope task in progress");
                     if status != last_status {

@@ -112,6 +112,9 @@ pub enum TaskState {
     Failed,
     Queued,
     Running(String),
+    /// A status the contract does not list (nor any client has seen): maybe a new
+    /// in-progress state, maybe a stuck task.
+    Unknown(String),
 }
 
 impl TaskAnswer {
@@ -126,7 +129,9 @@ impl TaskAnswer {
             "SUCCEED" | "SUCCEEDED" | "SUCCESS" => TaskState::Succeeded,
             "FAILED" | "CANCELED" | "CANCELLED" | "ERROR" => TaskState::Failed,
             "PENDING" | "QUEUED" => TaskState::Queued,
-            other => TaskState::Running(other.to_string()),
+            // Missing while in progress is what the service does between states.
+            status @ ("PROCESSING" | "RUNNING" | "") => TaskState::Running(status.to_string()),
+            _ => TaskState::Unknown(self.task_status.clone().unwrap_or_default()),
         }
     }
 
@@ -208,5 +213,7 @@ mod tests {
         )
         .expect("s");
         assert_eq!(s.state(), TaskState::Succeeded);
+        let odd: TaskAnswer = serde_json::from_str(r#"{"task_status":"Hibernating"}"#).expect("o");
+        assert_eq!(odd.state(), TaskState::Unknown("Hibernating".into()));
     }
 }

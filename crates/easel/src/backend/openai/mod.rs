@@ -94,10 +94,13 @@ impl OpenAiCompat {
         }
     }
 
+    /// Sends a request for `count` images and reads its JSON answer, which may carry each
+    /// image as base64: bounded by that many images' worth.
     async fn send(
         &self,
         build: impl Fn() -> reqwest::RequestBuilder,
         path: &str,
+        count: u32,
     ) -> Result<Value, BackendError> {
         let resp = http::send_retrying(Self::policy(), build)
             .await
@@ -113,16 +116,13 @@ impl OpenAiCompat {
                 )
             })?;
         let status = resp.status();
-        let text = resp.text().await.map_err(|e| {
-            BackendError::new(
-                ErrorKind::Unreachable,
-                format!(
-                    "{}'s answer to {path} broke off: {}",
-                    self.settings.name,
-                    transport_reason(&e)
-                ),
-            )
-        })?;
+        let limit = (count.max(1) as usize)
+            .saturating_mul(http::MAX_IMAGE_BYTES / 3 * 4)
+            .saturating_add(http::MAX_ANSWER_BYTES);
+        let body = http::read_limited(resp, limit)
+            .await
+            .map_err(|e| e.answer_error(&self.settings.name, path))?;
+        let text = String::from_utf8_lossy(&body);
         if !status.is_success() {
             return Err(errors::from_answer(&self.settings, status, &text));
         }
@@ -152,6 +152,7 @@ impl OpenAiCompat {
                     .json(&body)
             },
             "/images/generations",
+            request.count,
         )
         .await
     }
@@ -189,6 +190,7 @@ impl OpenAiCompat {
                     .json(&body)
             },
             "/images/generations",
+            request.count,
         )
         .await
     }
@@ -231,7 +233,7 @@ impl OpenAiCompat {
                 .headers(self.headers.clone())
                 .multipart(form)
         };
-        self.send(build, "/images/edits").await
+        self.send(build, "/images/edits", request.count).await
     }
 
     /// A source's bytes and MIME type: read from disk, or downloaded (without credentials).

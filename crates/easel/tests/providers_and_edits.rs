@@ -455,3 +455,93 @@ async fn named_files_never_leak_their_contents() {
         "nothing sent"
     );
 }
+
+/// `backends` checks each hosted API's key with a request that generates nothing, and tells
+/// ok, unauthorized and unreachable apart instead of trusting a key that is merely set.
+#[tokio::test]
+async fn backends_check_keys_for_real() {
+    let w = world(OpenAiConfig {
+        valid_keys: Some(vec!["sk-someone-else".into()]),
+        ..Default::default()
+    })
+    .await;
+    let r = call(&w.client, "backends", json!({})).await;
+    let s = structured(&r);
+    let report = |name: &str| {
+        s["backends"]
+            .as_array()
+            .expect("backends")
+            .iter()
+            .find(|b| b["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no backend {name}: {s}"))
+    };
+    let openai = report("openai");
+    assert_eq!(openai["ready"], false, "{openai}");
+    assert_eq!(
+        openai["details"]["check"]["outcome"], "unauthorized",
+        "{openai}"
+    );
+    assert!(
+        openai["summary"]
+            .as_str()
+            .expect("summary")
+            .contains("OPENAI_API_KEY"),
+        "{openai}"
+    );
+    let relay = report("relay");
+    assert_eq!(relay["details"]["check"]["outcome"], "ok", "{relay}");
+    assert_eq!(relay["ready"], true, "{relay}");
+    let modelscope = report("modelscope");
+    assert_eq!(
+        modelscope["details"]["check"]["outcome"], "ok",
+        "{modelscope}"
+    );
+    assert_eq!(
+        modelscope["details"]["check"]["http_status"], 404,
+        "{modelscope}"
+    );
+    // The key itself is never shown.
+    assert!(!s.to_string().contains("sk-test-openai"), "{s}");
+    assert!(
+        w.openai
+            .requests()
+            .iter()
+            .all(|q| !q.path.contains("/images/"))
+    );
+
+    // A service that is gone is unreachable, not "ok".
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let env: HashMap<String, String> = [
+        (
+            "EASEL_OUTPUT_DIR",
+            dir.path().join("out").display().to_string(),
+        ),
+        (
+            "EASEL_DATA_DIR",
+            dir.path().join("data").display().to_string(),
+        ),
+        ("MODELSCOPE_BASE_URL", format!("http://127.0.0.1:{port}/")),
+        ("MODELSCOPE_SDK_TOKEN", "ms-token".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let config = common::config(dir.path(), &env);
+    let (client, _) = common::serve(&config).await;
+    let r = call(&client, "backends", json!({})).await;
+    let s = structured(&r);
+    let ms = s["backends"]
+        .as_array()
+        .expect("backends")
+        .iter()
+        .find(|b| b["name"] == "modelscope")
+        .cloned()
+        .expect("modelscope");
+    assert_eq!(ms["details"]["check"]["outcome"], "unreachable", "{ms}");
+    assert_eq!(ms["ready"], false, "{ms}");
+}

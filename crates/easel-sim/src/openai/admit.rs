@@ -24,7 +24,7 @@ pub fn admit(shared: &Shared, headers: &HeaderMap, request_id: &str) -> Result<(
 
 /// `Authorization: Bearer <key>`, the scheme in any case; the key must be non-empty and,
 /// if keys are configured, one of them.
-fn bearer(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
+pub fn bearer(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
     let key = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -34,12 +34,32 @@ pub fn app(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/images/generations", post(generate::generations))
         .route("/v1/images/edits", post(edits::edits))
+        .route("/v1/models", get(models))
         .route("/files/{name}", get(file))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(shared.clone(), record))
         .with_state(shared)
+}
+
+/// `GET /v1/models`: the list of models, behind the same bearer check as every API route;
+/// the cheapest authenticated call (a client checks its key with it).
+async fn models(State(shared): State<Arc<Shared>>, headers: axum::http::HeaderMap) -> Response {
+    if let Err(refused) = super::admit::bearer(&shared, &headers) {
+        let mode = shared.config(|c| c.mode.clone());
+        return refused.render(&mode, &request_id());
+    }
+    let ids = shared.config(|c| {
+        c.known_models
+            .clone()
+            .unwrap_or_else(|| vec!["gpt-image-1".into(), "dall-e-3".into(), "dall-e-2".into()])
+    });
+    let data: Vec<serde_json::Value> = ids
+        .into_iter()
+        .map(|id| serde_json::json!({"id": id, "object": "model", "created": 1_700_000_000, "owned_by": "system"}))
+        .collect();
+    axum::Json(serde_json::json!({"object": "list", "data": data})).into_response()
 }
 
 /// Middleware: records the request (multipart bodies as their parts), gives it a request

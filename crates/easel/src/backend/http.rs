@@ -57,7 +57,8 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, BackendError> {
 /// user configured, not from the caller.
 fn redirects() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
-        if attempt.previous().len() >= MAX_REDIRECTS {
+        // `previous` holds the first URL and every hop so far.
+        if attempt.previous().len() > MAX_REDIRECTS {
             attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
         } else if !matches!(attempt.url().scheme(), "http" | "https") {
             let scheme = attempt.url().scheme().to_owned();
@@ -176,6 +177,18 @@ pub async fn download(
             ))
         })?;
     let status = resp.status();
+    if status.is_redirection() {
+        // reqwest hands back a redirect it will not follow (another scheme) as the answer.
+        let scheme = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| l.split_once(':'))
+            .map_or("an unreadable", |(scheme, _)| scheme);
+        return Err(fail(format!(
+            "downloading {what} from {url} answered HTTP {status}, a redirect to a {scheme}: URL, which easel never follows"
+        )));
+    }
     if status != StatusCode::OK {
         let hint = if status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN {
             " (result URLs expire; generate again if this persists)"
@@ -280,5 +293,75 @@ pub fn transport_reason(e: &reqwest::Error) -> String {
         kind.to_string()
     } else {
         format!("{kind} ({})", detail.join(": "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::extract::Path;
+    use axum::http::{StatusCode as Code, header};
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+    use reqwest::header::HeaderMap;
+
+    /// A loopback server: `/hop/{n}` redirects n more times then serves a PNG; `/file` and
+    /// `/ftp` redirect to other schemes.
+    async fn redirector() -> String {
+        let png = easel_sim::picture::png(4, 4, "r");
+        let app = axum::Router::new()
+            .route(
+                "/hop/{n}",
+                get(move |Path(n): Path<u32>| {
+                    let png = png.clone();
+                    async move {
+                        if n == 0 {
+                            ([(header::CONTENT_TYPE, "image/png")], png).into_response()
+                        } else {
+                            let to = format!("/hop/{}", n - 1);
+                            (Code::FOUND, [(header::LOCATION, to)]).into_response()
+                        }
+                    }
+                }),
+            )
+            .route(
+                "/file",
+                get(|| async { (Code::FOUND, [(header::LOCATION, "file:///etc/passwd")]) }),
+            )
+            .route(
+                "/ftp",
+                get(|| async { (Code::FOUND, [(header::LOCATION, "ftp://127.0.0.1/x.png")]) }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn redirects_are_bounded_and_http_only() {
+        crate::logging::install_tls_provider();
+        let base = redirector().await;
+        let client = client(Duration::from_secs(10)).expect("client");
+        let policy = RetryPolicy {
+            max_retries: 0,
+            base: Duration::from_millis(1),
+            retry_ambiguous: false,
+        };
+        let get = |path: &str| {
+            let url = format!("{base}{path}");
+            let client = client.clone();
+            async move { download(&client, &HeaderMap::new(), policy, &url, "image").await }
+        };
+        let fetched = get("/hop/5").await.expect("five redirects are followed");
+        assert!(fetched.bytes.starts_with(b"\x89PNG"));
+        let err = get("/hop/6").await.expect_err("six are too many");
+        assert!(err.message.contains("more than 5 redirects"), "{err}");
+        for path in ["/file", "/ftp"] {
+            let err = get(path).await.expect_err(path);
+            assert!(err.message.contains("never follows"), "{path}: {err}");
+        }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod comfyui;
 mod error;
+mod health;
 pub mod http;
 pub mod modelscope;
 pub mod openai;

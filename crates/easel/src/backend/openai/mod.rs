@@ -13,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::health::Check;
 use super::http::{self, RetryPolicy, transport_reason};
 use super::{
     Backend, BackendError, BackendStatus, CancelOutcome, ErrorKind, EventSink, Fetched,
@@ -416,25 +417,52 @@ impl Backend for OpenAiCompat {
         ))
     }
 
+    /// Checks the key with `GET /models`: authenticated on OpenAI and every compatible
+    /// gateway easel knows, and it generates nothing.
     async fn status(&self) -> BackendStatus {
-        let ready = self.settings.api_key.is_some();
-        BackendStatus {
-            name: self.settings.name.clone(),
-            ready,
-            summary: if ready {
-                format!(
-                    "OpenAI-compatible API at {}, model {}",
-                    self.settings.base_url, self.settings.default_model
-                )
-            } else {
-                format!("no API key: set {}", self.settings.api_key_env)
-            },
-            details: serde_json::json!({
+        let details = |key: &str, check: serde_json::Value| {
+            serde_json::json!({
                 "base_url": self.settings.base_url,
                 "default_model": self.settings.default_model,
-                "api_key": if ready { "set" } else { "missing" },
+                "api_key": key,
                 "api_key_env": self.settings.api_key_env,
-            }),
+                "check": check,
+            })
+        };
+        let Some(key) = &self.settings.api_key else {
+            return BackendStatus {
+                name: self.settings.name.clone(),
+                ready: false,
+                summary: format!("no API key: set {}", self.settings.api_key_env),
+                details: details("missing", serde_json::Value::Null),
+            };
+        };
+        const ASKED: &str = "GET /models, which generates nothing";
+        let check = Check::run(
+            self.http
+                .get(format!("{}/models", self.settings.base_url))
+                .bearer_auth(key.expose_secret())
+                .headers(self.headers.clone()),
+            &[],
+        )
+        .await;
+        let fix = format!(
+            "Check the key in {} (and that it belongs to {}).",
+            self.settings.api_key_env, self.settings.base_url
+        );
+        BackendStatus {
+            name: self.settings.name.clone(),
+            ready: check.ready(),
+            summary: format!(
+                "{}; model {}",
+                check.summary(
+                    &format!("{} at {}", self.settings.name, self.settings.base_url),
+                    ASKED,
+                    &fix
+                ),
+                self.settings.default_model
+            ),
+            details: details("set", check.details(ASKED)),
         }
     }
 }

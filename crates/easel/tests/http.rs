@@ -11,6 +11,8 @@ mod support;
 
 #[path = "http/auth.rs"]
 mod auth;
+#[path = "http/connections.rs"]
+mod connections;
 #[path = "http/flow.rs"]
 mod flow;
 #[path = "http/guard.rs"]

@@ -6,6 +6,8 @@
 //! [`EaselServer`]: crate::service::EaselServer
 
 mod auth;
+pub mod conn;
+pub mod fdlimit;
 mod guard;
 pub mod http;
 mod limits;

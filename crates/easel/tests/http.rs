@@ -17,6 +17,8 @@ mod connections;
 mod flow;
 #[path = "http/guard.rs"]
 mod guard;
+#[path = "http/jsonrpc.rs"]
+mod jsonrpc;
 #[path = "http/lifecycle.rs"]
 mod lifecycle;
 #[path = "http/limits.rs"]

@@ -3,11 +3,12 @@
 //!
 //! Every MCP route passes, outermost first: the Host/Origin check ([`guard`]), the bearer
 //! token when one is configured ([`auth`]), then the size and concurrency limits
-//! ([`limits`]). `/healthz` passes none of them: it is for load balancers and tests.
+//! ([`limits`]), then the JSON-RPC check ([`jsonrpc`]). `/healthz` passes none of them: it is for load balancers and tests.
 //!
 //! [`guard`]: super::guard
 //! [`auth`]: super::auth
 //! [`limits`]: super::limits
+//! [`jsonrpc`]: super::jsonrpc
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use super::auth::{self, Bearer};
 use super::conn::{self, Connections};
 use super::fdlimit;
 use super::guard::{self, Guard};
+use super::jsonrpc;
 use super::limits::{self, CappedSessions, Limits};
 use super::shutdown;
 use super::sse::{self, SseState};
@@ -125,6 +127,8 @@ pub fn app(
 
     let mut routes = Router::new()
         .nest_service("/mcp", mcp)
+        // Inside the limits: only admitted requests are parsed.
+        .layer(from_fn_with_state(settings.max_body_bytes, jsonrpc::mcp))
         .layer(from_fn_with_state(limits, limits::mcp))
         .merge(sse::routes(sse.clone()));
     if let Some(token) = &settings.token {

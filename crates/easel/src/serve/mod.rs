@@ -10,6 +10,7 @@ pub mod conn;
 pub mod fdlimit;
 mod guard;
 pub mod http;
+mod jsonrpc;
 mod limits;
 mod shutdown;
 mod sse;

@@ -208,3 +208,98 @@ async fn generate_command_prints_paths_and_fails_clearly() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("steps: 500 is outside 1..=100"));
 }
+
+/// Raw lines on stdio: text that is not JSON gets -32700 with `"id": null`, a request with
+/// a readable id and bad params gets -32602 with that id, and the session goes on.
+#[tokio::test]
+async fn serve_over_stdio_answers_malformed_lines_with_their_id_and_code() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let sim = ModelScopeSim::start(ModelScopeConfig::default())
+        .await
+        .expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let env = test_env(&sim, &dir.path().join("out"), &[]);
+    let cfg = dir.path().join("easel.toml");
+    std::fs::write(&cfg, "").expect("cfg");
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("serve")
+        .env_clear()
+        .envs(&env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn easel");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut exchange = async move |line: &str, answered: bool| -> serde_json::Value {
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .expect("write");
+        if !answered {
+            return serde_json::Value::Null;
+        }
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(30), stdout.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("no answer to {line}"))
+            .expect("read")
+            .expect("a line");
+        serde_json::from_str(&answer).expect("json")
+    };
+
+    let v = exchange("this is not json", true).await;
+    assert_eq!(v["error"]["code"], -32700, "{v}");
+    assert!(
+        v.as_object().expect("object").contains_key("id") && v["id"].is_null(),
+        "{v}"
+    );
+
+    let v = exchange(
+        r#"{"jsonrpc":"2.0","id":2,"method":"initialize","params":5}"#,
+        true,
+    )
+    .await;
+    assert_eq!(
+        (v["id"].clone(), v["error"]["code"].clone()),
+        (json!(2), json!(-32602)),
+        "{v}"
+    );
+
+    let init = json!({"jsonrpc": "2.0", "id": 3, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "0"}}});
+    let v = exchange(&init.to_string(), true).await;
+    assert_eq!(v["id"], 3, "{v}");
+    assert_eq!(v["result"]["serverInfo"]["name"], "easel", "{v}");
+    exchange(
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        false,
+    )
+    .await;
+
+    let v = exchange(
+        r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"arguments":{}}}"#,
+        true,
+    )
+    .await;
+    assert_eq!(
+        (v["id"].clone(), v["error"]["code"].clone()),
+        (json!(4), json!(-32602)),
+        "{v}"
+    );
+    let v = exchange(r#"{"jsonrpc":"2.0","id":5,"method":"tools/list"}"#, true).await;
+    assert_eq!(v["id"], 5, "{v}");
+    assert!(v["result"]["tools"].is_array(), "{v}");
+
+    drop(exchange);
+    let status = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait())
+        .await
+        .expect("easel exits when stdin closes")
+        .expect("wait");
+    assert!(status.success(), "{status:?}");
+}

@@ -11,10 +11,14 @@ mod support;
 
 #[path = "http/auth.rs"]
 mod auth;
+#[path = "http/connections.rs"]
+mod connections;
 #[path = "http/flow.rs"]
 mod flow;
 #[path = "http/guard.rs"]
 mod guard;
+#[path = "http/jsonrpc.rs"]
+mod jsonrpc;
 #[path = "http/lifecycle.rs"]
 mod lifecycle;
 #[path = "http/limits.rs"]

@@ -43,6 +43,14 @@ pub struct HttpFile {
     pub session_idle_secs: Option<u64>,
     /// On SIGINT/SIGTERM, how long open connections and in-flight writes may take to finish.
     pub shutdown_grace_secs: Option<u64>,
+    /// Open TCP connections at once (further ones are answered 503 and closed); lowered
+    /// at start to fit the process's file limit.
+    pub max_connections: Option<usize>,
+    /// Close a connection whose request headers are not complete this long after it opened
+    /// (or after the first byte of a following request).
+    pub header_timeout_secs: Option<u64>,
+    /// Close a keep-alive connection after this long between requests.
+    pub idle_timeout_secs: Option<u64>,
 }
 
 /// How easel serves MCP over HTTP.
@@ -61,6 +69,11 @@ pub struct HttpSettings {
     pub stateless: bool,
     pub session_idle: Duration,
     pub shutdown_grace: Duration,
+    /// Configured connection cap; the effective one also fits the file limit
+    /// (see `serve::fdlimit`).
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
 }
 
 impl Default for HttpSettings {
@@ -76,6 +89,12 @@ impl Default for HttpSettings {
             stateless: false,
             session_idle: Duration::from_secs(300),
             shutdown_grace: Duration::from_secs(10),
+            max_connections: 1024,
+            // Ample for any client on any link; an attacker's silent connection goes soon.
+            header_timeout: Duration::from_secs(10),
+            // Longer than common clients' own pool expiry (reqwest 90 s), so the client,
+            // not easel, normally closes an idle connection and never reuses a dying one.
+            idle_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -211,6 +230,27 @@ pub(super) fn resolve(r: &mut Resolver<'_>, file: HttpFile) -> Result<HttpSettin
         || Ok(d.shutdown_grace.as_secs()),
         |v| format!("{v} s"),
     )?;
+    let max_connections = r.pick(
+        "http.max_connections",
+        &["EASEL_HTTP_MAX_CONNECTIONS"],
+        file.max_connections,
+        || Ok(d.max_connections),
+        usize::to_string,
+    )?;
+    let header_timeout_secs = r.pick(
+        "http.header_timeout_secs",
+        &["EASEL_HTTP_HEADER_TIMEOUT_SECS"],
+        file.header_timeout_secs,
+        || Ok(d.header_timeout.as_secs()),
+        |v| format!("{v} s"),
+    )?;
+    let idle_timeout_secs = r.pick(
+        "http.idle_timeout_secs",
+        &["EASEL_HTTP_IDLE_TIMEOUT_SECS"],
+        file.idle_timeout_secs,
+        || Ok(d.idle_timeout.as_secs()),
+        |v| format!("{v} s"),
+    )?;
     Ok(HttpSettings {
         bind,
         token,
@@ -223,6 +263,10 @@ pub(super) fn resolve(r: &mut Resolver<'_>, file: HttpFile) -> Result<HttpSettin
         stateless,
         session_idle: Duration::from_secs(session_idle_secs.max(1)),
         shutdown_grace: Duration::from_secs(shutdown_grace_secs),
+        max_connections: max_connections.max(1),
+        // Zero would close every connection before its first request could arrive.
+        header_timeout: Duration::from_secs(header_timeout_secs.max(1)),
+        idle_timeout: Duration::from_secs(idle_timeout_secs.max(1)),
     })
 }
 
@@ -241,6 +285,17 @@ mod tests {
         assert_eq!(c.http.max_body_bytes, 4 * 1024 * 1024);
         assert_eq!(c.http.max_sessions, 64);
         assert!(!c.http.stateless);
+        assert_eq!(c.http.max_connections, 1024);
+        assert_eq!(c.http.header_timeout, Duration::from_secs(10));
+        assert_eq!(c.http.idle_timeout, Duration::from_secs(120));
+        let c = load(
+            "[http]\nmax_connections = 0\nheader_timeout_secs = 3\n",
+            &[("EASEL_HTTP_IDLE_TIMEOUT_SECS", "0")],
+        )
+        .expect("config");
+        assert_eq!(c.http.max_connections, 1);
+        assert_eq!(c.http.header_timeout, Duration::from_secs(3));
+        assert_eq!(c.http.idle_timeout, Duration::from_secs(1));
     }
 
     #[test]

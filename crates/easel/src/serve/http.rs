@@ -3,13 +3,13 @@
 //!
 //! Every MCP route passes, outermost first: the Host/Origin check ([`guard`]), the bearer
 //! token when one is configured ([`auth`]), then the size and concurrency limits
-//! ([`limits`]). `/healthz` passes none of them: it is for load balancers and tests.
+//! ([`limits`]), then the JSON-RPC check ([`jsonrpc`]). `/healthz` passes none of them: it is for load balancers and tests.
 //!
 //! [`guard`]: super::guard
 //! [`auth`]: super::auth
 //! [`limits`]: super::limits
+//! [`jsonrpc`]: super::jsonrpc
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +26,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::auth::{self, Bearer};
+use super::conn::{self, Connections};
+use super::fdlimit;
 use super::guard::{self, Guard};
+use super::jsonrpc;
 use super::limits::{self, CappedSessions, Limits};
 use super::shutdown;
 use super::sse::{self, SseState};
@@ -124,6 +127,8 @@ pub fn app(
 
     let mut routes = Router::new()
         .nest_service("/mcp", mcp)
+        // Inside the limits: only admitted requests are parsed.
+        .layer(from_fn_with_state(settings.max_body_bytes, jsonrpc::mcp))
         .layer(from_fn_with_state(limits, limits::mcp))
         .merge(sse::routes(sse.clone()));
     if let Some(token) = &settings.token {
@@ -154,19 +159,18 @@ pub fn app(
 }
 
 /// Serves `app` until `shutdown` is cancelled, then lets open requests finish for up to
-/// `grace` before giving up on them.
+/// `grace` before giving up on them. Connections are bounded by `connections` (see
+/// [`conn`](super::conn)).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    connections: Connections,
     shutdown: CancellationToken,
     grace: Duration,
 ) -> std::io::Result<()> {
     let stopped = shutdown.clone();
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .into_future();
     tokio::select! {
-        result = server => result,
+        () = conn::serve(listener, app, connections, shutdown) => Ok(()),
         _ = async {
             stopped.cancelled().await;
             tokio::time::sleep(grace).await;
@@ -195,6 +199,11 @@ pub async fn run(
                 error,
             })?;
     let bound = listener.local_addr()?;
+    let files = fdlimit::raise();
+    let connections = Connections::new(
+        &settings,
+        fdlimit::connection_cap(settings.max_connections, files),
+    );
     let shutdown_token = CancellationToken::new();
     let app = app(server, &settings, bound, shutdown_token.clone());
     tracing::info!(
@@ -205,6 +214,22 @@ pub async fn run(
         stateless = settings.stateless,
         "easel serving MCP over HTTP"
     );
+    tracing::info!(
+        max_connections = connections.cap,
+        configured = settings.max_connections,
+        file_limit = files.map(|f| f.soft),
+        raised_from = files.and_then(|f| f.raised_from),
+        header_timeout_secs = connections.header_timeout.as_secs(),
+        idle_timeout_secs = connections.idle_timeout.as_secs(),
+        "connection limits"
+    );
+    if connections.cap < settings.max_connections {
+        tracing::warn!(
+            max_connections = connections.cap,
+            configured = settings.max_connections,
+            "http.max_connections lowered to fit the file limit, keeping descriptors for jobs; raise the limit (ulimit -n) to allow more"
+        );
+    }
     // One line on stdout for scripts that start easel on port 0 and need the address; a
     // closed stdout must not stop the server.
     {
@@ -213,7 +238,14 @@ pub async fn run(
         let _ = writeln!(out, "easel http://{bound}").and_then(|()| out.flush());
     }
     shutdown::on_signal(shutdown_token.clone());
-    serve(listener, app, shutdown_token, settings.shutdown_grace).await?;
+    serve(
+        listener,
+        app,
+        connections,
+        shutdown_token,
+        settings.shutdown_grace,
+    )
+    .await?;
     let left = jobs.settle(settings.shutdown_grace).await;
     if left > 0 {
         tracing::warn!(

@@ -6,8 +6,11 @@
 //! [`EaselServer`]: crate::service::EaselServer
 
 mod auth;
+pub mod conn;
+pub mod fdlimit;
 mod guard;
 pub mod http;
+mod jsonrpc;
 mod limits;
 mod shutdown;
 mod sse;

@@ -29,6 +29,7 @@ use rmcp::model::{
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
+use super::jsonrpc::{Checked, Rejection, check};
 use super::limits::{Limits, read_body};
 use super::refuse;
 use crate::service::EaselServer;
@@ -38,6 +39,8 @@ const CHANNEL: usize = 64;
 
 struct Session {
     to_server: mpsc::Sender<ClientJsonRpcMessage>,
+    /// The stream to the client, for errors answered here rather than by rmcp.
+    to_client: mpsc::Sender<ServerJsonRpcMessage>,
     /// Requests sent by the client and not answered yet (the per-session limit).
     pending: HashSet<RequestId>,
     /// This session's place in `http.max_sessions`, given back when the entry goes.
@@ -123,6 +126,7 @@ async fn open(State(state): State<Arc<SseState>>) -> Response {
         id.clone(),
         Session {
             to_server,
+            to_client: to_client.clone(),
             pending: HashSet::new(),
             _slot: slot,
         },
@@ -199,14 +203,9 @@ async fn message(
         Ok(bytes) => bytes,
         Err(refusal) => return refusal,
     };
-    let message: ClientJsonRpcMessage = match serde_json::from_slice(&bytes) {
-        Ok(m) => m,
-        Err(e) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                format!("Bad Request: not a JSON-RPC message: {e}"),
-            );
-        }
+    let message = match check(&bytes) {
+        Checked::Message(message) => *message,
+        Checked::Rejected(rejection) => return reject(&state, &id, rejection).await,
     };
     let mut sender = {
         let mut sessions = state.sessions();
@@ -236,6 +235,23 @@ async fn message(
     if sender.send(message).await.is_err() {
         // The service has ended; its entry is on its way out.
         state.remove(&id);
+        return unknown_session();
+    }
+    (StatusCode::ACCEPTED, "Accepted").into_response()
+}
+
+/// A malformed message: a request whose id could be read gets its error on the stream,
+/// where the client waits for it (the POST is accepted); anything else is a 400 with the
+/// error as its body.
+async fn reject(state: &SseState, id: &str, rejection: Rejection) -> Response {
+    let (Some(request), true) = (rejection.id.clone(), rejection.answerable) else {
+        return rejection.http_response();
+    };
+    let Some(mut to_client) = state.sessions().get(id).map(|s| s.to_client.clone()) else {
+        return unknown_session();
+    };
+    let error = ServerJsonRpcMessage::error(rejection.error, Some(request));
+    if to_client.send(error).await.is_err() {
         return unknown_session();
     }
     (StatusCode::ACCEPTED, "Accepted").into_response()

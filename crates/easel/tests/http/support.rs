@@ -80,9 +80,12 @@ impl Served {
         let addr = listener.local_addr().expect("addr");
         let shutdown = CancellationToken::new();
         let app = easel::serve::http::app(server, &config.http, addr, shutdown.clone());
+        let connections =
+            easel::serve::conn::Connections::new(&config.http, config.http.max_connections);
         tokio::spawn(easel::serve::http::serve(
             listener,
             app,
+            connections,
             shutdown.clone(),
             Duration::from_secs(2),
         ));
@@ -311,7 +314,12 @@ impl Spawned {
         env: &HashMap<String, String>,
         args: &[&str],
     ) -> Spawned {
-        let mut child = spawn_cmd(dir, env, args).spawn().expect("spawn easel");
+        Spawned::from_cmd(spawn_cmd(dir, env, args)).await
+    }
+
+    /// Starts a command made by [`spawn_cmd`] (and adjusted by the test).
+    pub async fn from_cmd(mut cmd: tokio::process::Command) -> Spawned {
+        let mut child = cmd.spawn().expect("spawn easel");
         let stderr = child.stderr.take().expect("stderr");
         let stderr = tokio::spawn(async move {
             let mut text = String::new();

@@ -405,3 +405,119 @@ async fn the_jobs_command_lists_shows_cancels_and_prunes() {
     assert!(String::from_utf8_lossy(&after.stdout).trim().is_empty());
     assert_eq!(files_under(&out).len(), 1, "pruning never deletes files");
 }
+
+/// Two easels on one data dir (one per MCP client) submitting keyed jobs at the same moment:
+/// every call is answered with a job, and each key names exactly one job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_easels_on_one_data_dir_accept_every_keyed_submission() {
+    easel::logging::install_tls_provider();
+    let sim = ModelScopeSim::start(ModelScopeConfig {
+        in_progress_polls: 0,
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out");
+    let env = test_env(&sim, &out, &[("EASEL_JOBS_MAX_RUNNING_PER_BACKEND", "64")]);
+    let first = serve(dir.path(), &env).await;
+    let second = serve(dir.path(), &env).await;
+    let (a, b) = (&first.client, &second.client);
+    // 40 keys, each sent once to each easel, all at once.
+    let calls = (0..80).map(|i| {
+        let client = if i % 2 == 0 { a } else { b };
+        async move {
+            let args = gen_args(json!({
+                "seed": i / 2, "size": "64x64", "preview": "none", "wait_seconds": 0,
+                "idempotency_key": format!("key-{}", i / 2)
+            }));
+            (i / 2, call(client, "generate_image", args).await)
+        }
+    });
+    let results = futures::future::join_all(calls).await;
+    let mut by_key: HashMap<u32, std::collections::HashSet<String>> = HashMap::new();
+    for (key, r) in &results {
+        assert!(!is_error(r), "refused: {}", text(r));
+        let id = structured(r)["job_id"].as_str().expect("id").to_string();
+        by_key.entry(*key).or_default().insert(id);
+    }
+    assert_eq!(by_key.len(), 40);
+    assert!(
+        by_key.values().all(|ids| ids.len() == 1),
+        "a key named two jobs: {by_key:?}"
+    );
+    for ids in by_key.values() {
+        let id = ids.iter().next().expect("id");
+        let done = call(
+            a,
+            "get_job",
+            json!({"job_id": id, "wait_seconds": 60, "preview": "none"}),
+        )
+        .await;
+        assert_eq!(structured(&done)["status"], "succeeded", "{}", text(&done));
+    }
+    assert_eq!(sim.submissions(), 40, "one paid generation per key");
+}
+
+/// Waits until the job's tickets are stored (it reports "submitted" or later).
+async fn until_submitted(client: &RunningService<RoleClient, ()>, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = call(
+            client,
+            "get_job",
+            json!({"job_id": id, "wait_seconds": 0, "preview": "none"}),
+        )
+        .await;
+        if structured(&s)["progress"]["fraction"]
+            .as_f64()
+            .unwrap_or(0.0)
+            >= 0.05
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never submitted");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A restarted easel takes over the jobs of the easel it replaces on this machine at once
+/// when that process is provably dead, instead of waiting out its lease.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_restart_resumes_the_jobs_of_a_killed_easel_without_waiting_its_lease() {
+    let sim = ModelScopeSim::start(ModelScopeConfig {
+        latency: Duration::from_millis(500),
+        in_progress_polls: 0,
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out");
+    // A lease far longer than this test's own waits: waiting it out would fail the test.
+    let env = test_env(&sim, &out, &[("EASEL_JOBS_LEASE_SECS", "300")]);
+    let first = serve(dir.path(), &env).await;
+    let r = call(
+        &first.client,
+        "generate_image",
+        gen_args(json!({"wait_seconds": 0})),
+    )
+    .await;
+    let id = structured(&r)["job_id"].as_str().expect("id").to_string();
+    until_submitted(&first.client, &id).await;
+    kill9(first.pid);
+
+    let second = serve(dir.path(), &env).await;
+    let done = call(
+        &second.client,
+        "get_job",
+        json!({"job_id": id, "wait_seconds": 30, "preview": "none"}),
+    )
+    .await;
+    let s = structured(&done);
+    assert_eq!(s["status"], "succeeded", "{}", text(&done));
+    assert_eq!(sim.submissions(), 1, "resumed, not submitted again");
+    assert_eq!(files_under(&out).len(), 1);
+    second.client.cancel().await.expect("close");
+}

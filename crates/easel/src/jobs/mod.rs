@@ -3,6 +3,7 @@
 //! tasks (a caller that stops waiting never stops a job), and are resumed from their stored
 //! ticket after a restart, so a paid generation never runs twice by accident.
 
+mod busy;
 mod drain;
 mod lease;
 mod model;
@@ -25,7 +26,7 @@ use crate::config::JobSettings;
 use crate::outputs::{OutputRoot, strip_image_extension, validate_relative_dir, validate_stem};
 use crate::request::{GenerateRequest, InvalidInput};
 
-pub use model::{ImageFailure, Job, JobProgress, JobStatus, OutputSpec, SavedImage};
+pub use model::{ImageFailure, Job, JobProgress, JobStatus, OutputSpec, PendingFile, SavedImage};
 pub use notes::{NoteContent, NoteOutcome, NoteRecord};
 pub use sqlite::SqliteStore;
 pub use store::{Inserted, JobFilter, JobStore, MemoryStore, StoreError};
@@ -107,7 +108,7 @@ struct Inner {
     default_backend: String,
     outputs: OutputRoot,
     settings: JobSettings,
-    /// This process's name on the leases of the jobs it runs.
+    /// This process's name on the leases of the jobs it runs (see `lease`).
     owner: String,
     slots: slots::Slots,
     live: Mutex<HashMap<String, Live>>,
@@ -139,10 +140,13 @@ impl Jobs {
                 default_backend,
                 outputs,
                 settings,
+                // The process's identity lets a later easel on this machine see that the
+                // holder died, and take its jobs without waiting for the lease to run out.
                 owner: format!(
-                    "easel-{}-{}",
+                    "easel-{}-{} {}",
                     std::process::id(),
-                    uuid::Uuid::new_v4().simple()
+                    uuid::Uuid::new_v4().simple(),
+                    crate::process::ProcessId::current().to_text()
                 ),
                 slots,
                 live: Mutex::new(HashMap::new()),
@@ -231,6 +235,7 @@ impl Jobs {
             },
             ticket: None,
             images: Vec::new(),
+            pending_files: Vec::new(),
             failures: Vec::new(),
             error: None,
             warnings,

@@ -135,24 +135,11 @@ async fn a_job_survives_sigkill_and_completes_once_after_restart() {
     second.client.cancel().await.expect("close");
 }
 
-#[tokio::test]
-async fn resuming_skips_images_already_saved() {
-    easel::logging::install_tls_provider();
-    let sim = ModelScopeSim::start(ModelScopeConfig {
-        in_progress_polls: 0,
-        ..Default::default()
-    })
-    .await
-    .expect("sim");
-    let dir = tempfile::tempdir().expect("dir");
-    let out = dir.path().join("out");
-    let env = test_env(&sim, &out, &[("EASEL_JOBS_LEASE_SECS", "1")]);
-    let config = config(dir.path(), &env);
-
-    // Two tasks accepted at the service; the first image was saved before easel stopped.
+/// Tasks accepted at the service directly, as if a (now dead) easel had submitted them.
+async fn sim_tasks(sim: &ModelScopeSim, seeds: &[u64]) -> Vec<String> {
     let http = reqwest::Client::new();
     let mut task_ids = Vec::new();
-    for seed in [5, 6] {
+    for seed in seeds {
         let v: serde_json::Value = http
             .post(format!("{}v1/images/generations", sim.base_url()))
             .bearer_auth("ms-test-token")
@@ -168,6 +155,163 @@ async fn resuming_skips_images_already_saved() {
             .expect("json");
         task_ids.push(v["task_id"].as_str().expect("id").to_string());
     }
+    task_ids
+}
+
+/// Waits (bounded) until the job ends.
+async fn until_finished(jobs: &easel::jobs::Jobs, id: &str) -> easel::jobs::Job {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "not resumed");
+        if let Some(j) = jobs
+            .wait(id, Duration::from_millis(200), |_| {})
+            .await
+            .expect("wait")
+            && j.status.is_terminal()
+        {
+            return j;
+        }
+    }
+}
+
+/// A process that ran on this machine and has ended: its PID and start time.
+#[cfg(target_os = "linux")]
+fn a_dead_process() -> (u32, u64) {
+    let mut child = std::process::Command::new("true").spawn().expect("spawn");
+    let pid = child.id();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let start = stat[stat.rfind(')').expect(")") + 1..]
+        .split_whitespace()
+        .nth(19)
+        .expect("start")
+        .parse()
+        .expect("number");
+    child.wait().expect("reaped");
+    (pid, start)
+}
+
+/// easel was killed in the middle of saving: image 0's file had taken its name but was not
+/// yet recorded as saved, image 1 had its name recorded but no file yet, and a temporary
+/// file was left. The restart adopts image 0 without downloading it, saves image 1 once,
+/// and removes the temporary file: one file per image, nothing else.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_save_interrupted_by_a_kill_is_finished_once_after_restart() {
+    easel::logging::install_tls_provider();
+    let sim = ModelScopeSim::start(ModelScopeConfig {
+        in_progress_polls: 0,
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out");
+    let env = test_env(&sim, &out, &[("EASEL_JOBS_LEASE_SECS", "300")]);
+    let config = config(dir.path(), &env);
+    let task_ids = sim_tasks(&sim, &[5, 6]).await;
+
+    let root = easel::outputs::OutputRoot::new(&out).expect("root");
+    let first = easel_sim::picture::png(64, 64, "first");
+    let first_path = root.path().join("cat-1.png");
+    std::fs::write(&first_path, &first).expect("published before the kill");
+    let (pid, start) = a_dead_process();
+    let me = easel::process::ProcessId::current();
+    let temp = root.path().join(format!(
+        ".cat-2.0123456789abcdef0123456789abcdef.{}-{pid}-{start}.part",
+        me.numbering()
+    ));
+    std::fs::write(&temp, b"half an image").expect("left by the kill");
+    let pending = |index: u32, path: &Path, bytes: &[u8]| {
+        json!({
+            "image": {"index": index, "path": path, "mime": "image/png", "width": 64, "height": 64,
+                      "bytes": bytes.len(), "seed": 5 + index},
+            "sha256": easel::outputs::sha256_hex(bytes)
+        })
+    };
+    let job = json!({
+        "id": "0123456789abcdef0123456789abcdee",
+        "backend": "modelscope",
+        "request": {"prompt": "p", "model": "Qwen/Qwen-Image", "size": {"width": 64, "height": 64}, "seed": 5, "count": 2},
+        "output": {"dir": null, "stem": "cat", "format": "original"},
+        "status": "running",
+        "progress": {"fraction": 0.9, "message": "saving"},
+        "ticket": {"submitted_at_ms": easel::clock::now_ms(), "tasks": [
+            {"index": 0, "seed": 5, "task_id": task_ids[0]},
+            {"index": 1, "seed": 6, "task_id": task_ids[1]}
+        ]},
+        "images": [],
+        "pending_files": [
+            pending(0, &first_path, &first),
+            pending(1, &root.path().join("cat-2.png"), b"never written")
+        ],
+        "failures": [], "error": null, "idempotency_key": null,
+        "created_at_ms": 1, "updated_at_ms": 1, "finished_at_ms": null
+    });
+    let job: easel::jobs::Job = serde_json::from_value(job).expect("job");
+    let store = easel::jobs::SqliteStore::open(&config.data_dir.join(easel::app::JOB_STORE_FILE))
+        .expect("store");
+    use easel::jobs::JobStore;
+    // Held by the killed process, whose lease would run for minutes yet.
+    let holder = easel::process::ProcessId {
+        pid,
+        start,
+        ..me.clone()
+    };
+    let lease = easel::clock::now_ms() + 300_000;
+    store
+        .insert(&job, &format!("easel-{pid}-x {}", holder.to_text()), lease)
+        .expect("insert");
+    drop(store);
+
+    let jobs = easel::app::build(&config, easel::app::Storage::Durable)
+        .expect("app")
+        .jobs;
+    jobs.start_background(true);
+    let done = until_finished(&jobs, &job.id).await;
+    assert_eq!(
+        done.status,
+        easel::jobs::JobStatus::Succeeded,
+        "{:?}",
+        done.error
+    );
+    assert!(done.pending_files.is_empty());
+    let paths: Vec<_> = done.images.iter().map(|i| i.path.clone()).collect();
+    assert_eq!(paths[0], first_path, "image 0 adopted in place");
+    assert_ne!(paths[1], paths[0]);
+    assert!(easel::outputs::inspect(&std::fs::read(&paths[1]).expect("image 1"), None).is_ok());
+    let downloads = sim
+        .requests()
+        .into_iter()
+        .filter(|q| q.path.starts_with("/img/"))
+        .count();
+    assert_eq!(downloads, 1, "only image 1 is downloaded");
+    // The clean-up runs beside the resume; the job's end does not order them.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while temp.exists() {
+        assert!(Instant::now() < deadline, "temporary file left");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut files = files_under(&out);
+    files.sort();
+    assert_eq!(files, paths, "one file per image, nothing else");
+}
+
+#[tokio::test]
+async fn resuming_skips_images_already_saved() {
+    easel::logging::install_tls_provider();
+    let sim = ModelScopeSim::start(ModelScopeConfig {
+        in_progress_polls: 0,
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out");
+    let env = test_env(&sim, &out, &[("EASEL_JOBS_LEASE_SECS", "1")]);
+    let config = config(dir.path(), &env);
+
+    // Two tasks accepted at the service; the first image was saved before easel stopped.
+    let task_ids = sim_tasks(&sim, &[5, 6]).await;
     std::fs::create_dir_all(&out).expect("out");
     let saved_path = out.canonicalize().expect("canon").join("first.png");
     std::fs::write(&saved_path, easel_sim::picture::png(64, 64, "first")).expect("write");

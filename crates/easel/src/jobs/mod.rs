@@ -296,6 +296,20 @@ impl Jobs {
     /// then every third of a lease. `resume` is false for short-lived commands, which only
     /// keep their own jobs' leases.
     pub fn start_background(&self, resume: bool) {
+        if resume {
+            // What a killed easel was writing when it died; walking the output root is
+            // plain disk work, kept off the runtime's threads.
+            let outputs = self.inner.outputs.clone();
+            tokio::task::spawn_blocking(move || {
+                let removed = outputs.remove_abandoned_temp_files();
+                if removed > 0 {
+                    tracing::info!(
+                        removed,
+                        "removed temporary files left by easel processes that were killed"
+                    );
+                }
+            });
+        }
         tokio::spawn(lease::maintain(self.clone(), resume));
     }
 
@@ -424,15 +438,7 @@ impl Jobs {
     /// Changes a running job, tells its watchers, and (when `persist`) stores it. A job that
     /// another process marked cancelled in the store is stopped instead of overwritten.
     fn update(&self, id: &str, persist: bool, change: impl FnOnce(&mut Job)) -> Option<Job> {
-        if persist
-            && let Ok(Some(stored)) = self.inner.store.get(id)
-            && stored.status == JobStatus::Cancelled
-        {
-            if let Ok(live) = self.inner.live.lock()
-                && let Some(l) = live.get(id)
-            {
-                l.cancel.cancel();
-            }
+        if persist && self.cancelled_elsewhere(id) {
             return None;
         }
         let job = {
@@ -450,10 +456,46 @@ impl Jobs {
         Some(job)
     }
 
+    /// Whether another process marked this running job cancelled in the store; if so, it is
+    /// stopped here too.
+    fn cancelled_elsewhere(&self, id: &str) -> bool {
+        let Ok(Some(stored)) = self.inner.store.get(id) else {
+            return false;
+        };
+        if stored.status != JobStatus::Cancelled {
+            return false;
+        }
+        if let Ok(live) = self.inner.live.lock()
+            && let Some(l) = live.get(id)
+        {
+            l.cancel.cancel();
+        }
+        true
+    }
+
+    /// Records, before an image's file takes its name, the file it will be (see
+    /// [`PendingFile`]). Unlike other updates a failure here is the caller's to act on: an
+    /// unrecorded file must not be published.
+    fn record_pending(&self, id: &str, pending: PendingFile) -> Result<(), String> {
+        if self.cancelled_elsewhere(id) {
+            return Err("the job was cancelled".into());
+        }
+        let index = pending.image.index;
+        let job = self
+            .update(id, false, |j| {
+                j.pending_files.retain(|p| p.image.index != index);
+                j.pending_files.push(pending);
+            })
+            .ok_or("the job no longer runs here")?;
+        self.inner.store.put(&job).map_err(|e| e.to_string())
+    }
+
     /// Stores the final state and drops the live channel (watchers see the last value).
     fn finish(&self, id: &str, change: impl FnOnce(&mut Job)) {
         if let Some(job) = self.update(id, true, |job| {
             change(job);
+            // A save that did not finish by now never will in this run.
+            job.pending_files.clear();
             job.finished_at_ms = Some(now_ms());
         }) {
             tracing::info!(

@@ -86,14 +86,13 @@ pub struct SavedImage {
 }
 
 /// A file easel is about to publish for one image, recorded before its name is taken: after
-/// a crash at any point of the save, a file at `path` with this size and digest is the
-/// image (adopted, not downloaded again); anything else there is someone else's file.
+/// a crash at any point of the save, a file at `image.path` with this size and digest is
+/// the image (adopted, not downloaded again); anything else there is someone else's file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PendingFile {
-    pub index: u32,
-    pub path: PathBuf,
-    pub bytes: u64,
-    /// SHA-256 of the bytes, lowercase hex.
+    /// The image as it will be recorded once saved.
+    pub image: SavedImage,
+    /// SHA-256 of the file's bytes, lowercase hex.
     pub sha256: String,
 }
 

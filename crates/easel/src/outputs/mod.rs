@@ -8,6 +8,7 @@
 
 mod buffers;
 mod convert;
+mod digest;
 mod error;
 mod kind;
 mod names;
@@ -15,8 +16,10 @@ mod preview;
 mod root;
 mod save;
 mod shrink;
+mod temp;
 mod write;
 
+pub use digest::sha256_hex;
 pub use error::OutputError;
 pub use kind::{ImageInfo, ImageKind, inspect};
 pub use names::{default_stem, strip_image_extension, validate_relative_dir, validate_stem};

@@ -665,3 +665,60 @@ async fn a_restart_resumes_the_jobs_of_a_killed_easel_without_waiting_its_lease(
     assert_eq!(files_under(&out).len(), 1);
     second.client.cancel().await.expect("close");
 }
+
+/// A paid image that could not be saved (here a file stands where its folder should be; a
+/// full disk fails the same way) is fetched again and saved once the cause is gone, without
+/// a second generation.
+#[tokio::test]
+async fn an_image_that_could_not_be_saved_is_saved_on_retry_without_generating_again() {
+    let h = start(
+        ModelScopeConfig {
+            in_progress_polls: 0,
+            ..Default::default()
+        },
+        &[],
+    )
+    .await;
+    let blocker = h.out().join("kites");
+    std::fs::write(&blocker, b"not a folder").expect("blocker");
+    let key = json!({"output_dir": "kites/2026", "idempotency_key": "kite-1", "preview": "none"});
+    let r = h.call("generate_image", gen_args(key.clone())).await;
+    let s = structured(&r);
+    assert_eq!(s["status"], "failed", "{}", text(&r));
+    assert!(text(&r).contains("retry_save"), "{}", text(&r));
+    let id = s["job_id"].as_str().expect("id").to_string();
+    // The same key still names the failed job: no second payment.
+    let again = h.call("generate_image", gen_args(key)).await;
+    assert_eq!(structured(&again)["job_id"], id.as_str());
+    assert_eq!(structured(&again)["status"], "failed");
+    assert_eq!(h.sim.submissions(), 1);
+
+    std::fs::remove_file(&blocker).expect("cause fixed");
+    let retried = h
+        .call(
+            "get_job",
+            json!({"job_id": id, "retry_save": true, "wait_seconds": 30, "preview": "none"}),
+        )
+        .await;
+    let s = structured(&retried);
+    assert_eq!(s["status"], "succeeded", "{}", text(&retried));
+    let files = s["files"].as_array().expect("files");
+    assert_eq!(files.len(), 1);
+    assert_eq!(h.sim.submissions(), 1, "fetched again, not generated again");
+    assert_eq!(h.files().len(), 1, "{:?}", h.files());
+    assert!(h.files()[0].starts_with(h.out().join("kites/2026")));
+
+    // Nothing left to retry: said so, and nothing runs.
+    let once_more = h
+        .call(
+            "get_job",
+            json!({"job_id": id, "retry_save": true, "wait_seconds": 0}),
+        )
+        .await;
+    assert!(
+        text(&once_more).contains("retry_save: nothing to do"),
+        "{}",
+        text(&once_more)
+    );
+    assert_eq!(h.files().len(), 1);
+}

@@ -97,6 +97,15 @@ pub enum Cancelled {
     NotFound,
 }
 
+/// What `retry_save` did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RetrySave {
+    /// The job runs again to fetch and save the missing images.
+    Started,
+    /// Nothing to do, and why.
+    Nothing(String),
+}
+
 struct Live {
     tx: watch::Sender<Job>,
     cancel: CancellationToken,
@@ -402,6 +411,55 @@ impl Jobs {
             }
             tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + STORE_POLL)).await;
         }
+    }
+
+    /// Fetches again, from what the backend still holds, the images of a finished job that
+    /// were made but could not be downloaded or saved (a full disk, a folder in the way):
+    /// the job runs again from its stored ticket, so nothing is generated (or paid) twice,
+    /// and images already saved are kept. `None` if no such job exists.
+    pub fn retry_save(&self, id: &str) -> Result<Option<RetrySave>, StoreError> {
+        let nothing = |why: &str| Ok(Some(RetrySave::Nothing(why.to_string())));
+        if self.live_snapshot(id).is_some() {
+            return nothing("the job is still running; its images are saved as they finish");
+        }
+        let Some(mut job) = self.inner.store.get(id)? else {
+            return Ok(None);
+        };
+        if !job.status.is_terminal() {
+            return nothing("the job is still running in another easel process");
+        }
+        if job.status == JobStatus::Cancelled {
+            return nothing("the job was cancelled");
+        }
+        if job.ticket.is_none() {
+            return nothing("the job never reached its backend, so there is nothing to fetch");
+        }
+        if !job
+            .failures
+            .iter()
+            .any(|f| matches!(f.error.kind, ErrorKind::Save | ErrorKind::Download))
+        {
+            return nothing("no image of this job failed to download or save");
+        }
+        let backend = match self.backend(Some(&job.backend)) {
+            Ok(backend) => backend,
+            Err(e) => return nothing(&e.to_string()),
+        };
+        let now = now_ms();
+        job.status = JobStatus::Running;
+        job.finished_at_ms = None;
+        job.error = None;
+        // Rebuilt from the backend's answer; the images already saved stay.
+        job.failures.clear();
+        job.progress.message = "fetching the images again".into();
+        job.updated_at_ms = now;
+        let until = now + self.inner.settings.lease.as_millis() as u64;
+        if !self.inner.store.reopen(&job, &self.inner.owner, until)? {
+            return nothing("another easel process is already running it again");
+        }
+        tracing::info!(job = id, "fetching and saving images again");
+        self.start(job, backend);
+        Ok(Some(RetrySave::Started))
     }
 
     /// Stops a job: here if it runs here, else by marking it cancelled in the store (the

@@ -95,6 +95,11 @@ impl ProcessId {
         if self.pid == me.pid {
             return self.start != me.start;
         }
+        // Where other users' processes are hidden (`/proc` mounted with `hidepid=2`), a
+        // missing entry proves nothing; PID 1 always runs, so its absence shows the hiding.
+        if !std::path::Path::new("/proc/1/stat").exists() {
+            return false;
+        }
         match std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) {
             Err(e) => e.kind() == std::io::ErrorKind::NotFound,
             Ok(text) => parse_stat(&text).is_some_and(|s| s.dead || s.start != self.start),

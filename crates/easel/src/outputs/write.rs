@@ -213,7 +213,7 @@ mod tests {
             Ok(())
         })
         .expect("write");
-        assert_eq!(claimed, [path.clone()]);
+        assert_eq!(claimed, std::slice::from_ref(&path));
         let err = write_new_file(dir.path(), "cat", "png", b"third", &mut |_| {
             Err("the store is gone".into())
         })

@@ -12,6 +12,7 @@ pub mod config;
 pub mod jobs;
 pub mod logging;
 pub mod outputs;
+pub mod process;
 pub mod publish;
 pub mod request;
 pub mod serve;

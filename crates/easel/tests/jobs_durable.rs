@@ -135,24 +135,11 @@ async fn a_job_survives_sigkill_and_completes_once_after_restart() {
     second.client.cancel().await.expect("close");
 }
 
-#[tokio::test]
-async fn resuming_skips_images_already_saved() {
-    easel::logging::install_tls_provider();
-    let sim = ModelScopeSim::start(ModelScopeConfig {
-        in_progress_polls: 0,
-        ..Default::default()
-    })
-    .await
-    .expect("sim");
-    let dir = tempfile::tempdir().expect("dir");
-    let out = dir.path().join("out");
-    let env = test_env(&sim, &out, &[("EASEL_JOBS_LEASE_SECS", "1")]);
-    let config = config(dir.path(), &env);
-
-    // Two tasks accepted at the service; the first image was saved before easel stopped.
+/// Tasks accepted at the service directly, as if a (now dead) easel had submitted them.
+async fn sim_tasks(sim: &ModelScopeSim, seeds: &[u64]) -> Vec<String> {
     let http = reqwest::Client::new();
     let mut task_ids = Vec::new();
-    for seed in [5, 6] {
+    for seed in seeds {
         let v: serde_json::Value = http
             .post(format!("{}v1/images/generations", sim.base_url()))
             .bearer_auth("ms-test-token")
@@ -168,6 +155,163 @@ async fn resuming_skips_images_already_saved() {
             .expect("json");
         task_ids.push(v["task_id"].as_str().expect("id").to_string());
     }
+    task_ids
+}
+
+/// Waits (bounded) until the job ends.
+async fn until_finished(jobs: &easel::jobs::Jobs, id: &str) -> easel::jobs::Job {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "not resumed");
+        if let Some(j) = jobs
+            .wait(id, Duration::from_millis(200), |_| {})
+            .await
+            .expect("wait")
+            && j.status.is_terminal()
+        {
+            return j;
+        }
+    }
+}
+
+/// A process that ran on this machine and has ended: its PID and start time.
+#[cfg(target_os = "linux")]
+fn a_dead_process() -> (u32, u64) {
+    let mut child = std::process::Command::new("true").spawn().expect("spawn");
+    let pid = child.id();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let start = stat[stat.rfind(')').expect(")") + 1..]
+        .split_whitespace()
+        .nth(19)
+        .expect("start")
+        .parse()
+        .expect("number");
+    child.wait().expect("reaped");
+    (pid, start)
+}
+
+/// easel was killed in the middle of saving: image 0's file had taken its name but was not
+/// yet recorded as saved, image 1 had its name recorded but no file yet, and a temporary
+/// file was left. The restart adopts image 0 without downloading it, saves image 1 once,
+/// and removes the temporary file: one file per image, nothing else.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_save_interrupted_by_a_kill_is_finished_once_after_restart() {
+    easel::logging::install_tls_provider();
+    let sim = ModelScopeSim::start(ModelScopeConfig {
+        in_progress_polls: 0,
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out");
+    let env = test_env(&sim, &out, &[("EASEL_JOBS_LEASE_SECS", "300")]);
+    let config = config(dir.path(), &env);
+    let task_ids = sim_tasks(&sim, &[5, 6]).await;
+
+    let root = easel::outputs::OutputRoot::new(&out).expect("root");
+    let first = easel_sim::picture::png(64, 64, "first");
+    let first_path = root.path().join("cat-1.png");
+    std::fs::write(&first_path, &first).expect("published before the kill");
+    let (pid, start) = a_dead_process();
+    let me = easel::process::ProcessId::current();
+    let temp = root.path().join(format!(
+        ".cat-2.0123456789abcdef0123456789abcdef.{}-{pid}-{start}.part",
+        me.numbering()
+    ));
+    std::fs::write(&temp, b"half an image").expect("left by the kill");
+    let pending = |index: u32, path: &Path, bytes: &[u8]| {
+        json!({
+            "image": {"index": index, "path": path, "mime": "image/png", "width": 64, "height": 64,
+                      "bytes": bytes.len(), "seed": 5 + index},
+            "sha256": easel::outputs::sha256_hex(bytes)
+        })
+    };
+    let job = json!({
+        "id": "0123456789abcdef0123456789abcdee",
+        "backend": "modelscope",
+        "request": {"prompt": "p", "model": "Qwen/Qwen-Image", "size": {"width": 64, "height": 64}, "seed": 5, "count": 2},
+        "output": {"dir": null, "stem": "cat", "format": "original"},
+        "status": "running",
+        "progress": {"fraction": 0.9, "message": "saving"},
+        "ticket": {"submitted_at_ms": easel::clock::now_ms(), "tasks": [
+            {"index": 0, "seed": 5, "task_id": task_ids[0]},
+            {"index": 1, "seed": 6, "task_id": task_ids[1]}
+        ]},
+        "images": [],
+        "pending_files": [
+            pending(0, &first_path, &first),
+            pending(1, &root.path().join("cat-2.png"), b"never written")
+        ],
+        "failures": [], "error": null, "idempotency_key": null,
+        "created_at_ms": 1, "updated_at_ms": 1, "finished_at_ms": null
+    });
+    let job: easel::jobs::Job = serde_json::from_value(job).expect("job");
+    let store = easel::jobs::SqliteStore::open(&config.data_dir.join(easel::app::JOB_STORE_FILE))
+        .expect("store");
+    use easel::jobs::JobStore;
+    // Held by the killed process, whose lease would run for minutes yet.
+    let holder = easel::process::ProcessId {
+        pid,
+        start,
+        ..me.clone()
+    };
+    let lease = easel::clock::now_ms() + 300_000;
+    store
+        .insert(&job, &format!("easel-{pid}-x {}", holder.to_text()), lease)
+        .expect("insert");
+    drop(store);
+
+    let jobs = easel::app::build(&config, easel::app::Storage::Durable)
+        .expect("app")
+        .jobs;
+    jobs.start_background(true);
+    let done = until_finished(&jobs, &job.id).await;
+    assert_eq!(
+        done.status,
+        easel::jobs::JobStatus::Succeeded,
+        "{:?}",
+        done.error
+    );
+    assert!(done.pending_files.is_empty());
+    let paths: Vec<_> = done.images.iter().map(|i| i.path.clone()).collect();
+    assert_eq!(paths[0], first_path, "image 0 adopted in place");
+    assert_ne!(paths[1], paths[0]);
+    assert!(easel::outputs::inspect(&std::fs::read(&paths[1]).expect("image 1"), None).is_ok());
+    let downloads = sim
+        .requests()
+        .into_iter()
+        .filter(|q| q.path.starts_with("/img/"))
+        .count();
+    assert_eq!(downloads, 1, "only image 1 is downloaded");
+    // The clean-up runs beside the resume; the job's end does not order them.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while temp.exists() {
+        assert!(Instant::now() < deadline, "temporary file left");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut files = files_under(&out);
+    files.sort();
+    assert_eq!(files, paths, "one file per image, nothing else");
+}
+
+#[tokio::test]
+async fn resuming_skips_images_already_saved() {
+    easel::logging::install_tls_provider();
+    let sim = ModelScopeSim::start(ModelScopeConfig {
+        in_progress_polls: 0,
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out");
+    let env = test_env(&sim, &out, &[("EASEL_JOBS_LEASE_SECS", "1")]);
+    let config = config(dir.path(), &env);
+
+    // Two tasks accepted at the service; the first image was saved before easel stopped.
+    let task_ids = sim_tasks(&sim, &[5, 6]).await;
     std::fs::create_dir_all(&out).expect("out");
     let saved_path = out.canonicalize().expect("canon").join("first.png");
     std::fs::write(&saved_path, easel_sim::picture::png(64, 64, "first")).expect("write");
@@ -404,4 +548,177 @@ async fn the_jobs_command_lists_shows_cancels_and_prunes() {
     let after = easel(&["jobs", "list"]).output().await.expect("list");
     assert!(String::from_utf8_lossy(&after.stdout).trim().is_empty());
     assert_eq!(files_under(&out).len(), 1, "pruning never deletes files");
+}
+
+/// Two easels on one data dir (one per MCP client) submitting keyed jobs at the same moment:
+/// every call is answered with a job, and each key names exactly one job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_easels_on_one_data_dir_accept_every_keyed_submission() {
+    easel::logging::install_tls_provider();
+    let sim = ModelScopeSim::start(ModelScopeConfig {
+        in_progress_polls: 0,
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out");
+    let env = test_env(&sim, &out, &[("EASEL_JOBS_MAX_RUNNING_PER_BACKEND", "64")]);
+    let first = serve(dir.path(), &env).await;
+    let second = serve(dir.path(), &env).await;
+    let (a, b) = (&first.client, &second.client);
+    // 40 keys, each sent once to each easel, all at once.
+    let calls = (0..80).map(|i| {
+        let client = if i % 2 == 0 { a } else { b };
+        async move {
+            let args = gen_args(json!({
+                "seed": i / 2, "size": "64x64", "preview": "none", "wait_seconds": 0,
+                "idempotency_key": format!("key-{}", i / 2)
+            }));
+            (i / 2, call(client, "generate_image", args).await)
+        }
+    });
+    let results = futures::future::join_all(calls).await;
+    let mut by_key: HashMap<u32, std::collections::HashSet<String>> = HashMap::new();
+    for (key, r) in &results {
+        assert!(!is_error(r), "refused: {}", text(r));
+        let id = structured(r)["job_id"].as_str().expect("id").to_string();
+        by_key.entry(*key).or_default().insert(id);
+    }
+    assert_eq!(by_key.len(), 40);
+    assert!(
+        by_key.values().all(|ids| ids.len() == 1),
+        "a key named two jobs: {by_key:?}"
+    );
+    for ids in by_key.values() {
+        let id = ids.iter().next().expect("id");
+        let done = call(
+            a,
+            "get_job",
+            json!({"job_id": id, "wait_seconds": 60, "preview": "none"}),
+        )
+        .await;
+        assert_eq!(structured(&done)["status"], "succeeded", "{}", text(&done));
+    }
+    assert_eq!(sim.submissions(), 40, "one paid generation per key");
+}
+
+/// Waits until the job's tickets are stored (it reports "submitted" or later).
+async fn until_submitted(client: &RunningService<RoleClient, ()>, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = call(
+            client,
+            "get_job",
+            json!({"job_id": id, "wait_seconds": 0, "preview": "none"}),
+        )
+        .await;
+        if structured(&s)["progress"]["fraction"]
+            .as_f64()
+            .unwrap_or(0.0)
+            >= 0.05
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never submitted");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A restarted easel takes over the jobs of the easel it replaces on this machine at once
+/// when that process is provably dead, instead of waiting out its lease.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_restart_resumes_the_jobs_of_a_killed_easel_without_waiting_its_lease() {
+    let sim = ModelScopeSim::start(ModelScopeConfig {
+        latency: Duration::from_millis(500),
+        in_progress_polls: 0,
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out");
+    // A lease far longer than this test's own waits: waiting it out would fail the test.
+    let env = test_env(&sim, &out, &[("EASEL_JOBS_LEASE_SECS", "300")]);
+    let first = serve(dir.path(), &env).await;
+    let r = call(
+        &first.client,
+        "generate_image",
+        gen_args(json!({"wait_seconds": 0})),
+    )
+    .await;
+    let id = structured(&r)["job_id"].as_str().expect("id").to_string();
+    until_submitted(&first.client, &id).await;
+    kill9(first.pid);
+
+    let second = serve(dir.path(), &env).await;
+    let done = call(
+        &second.client,
+        "get_job",
+        json!({"job_id": id, "wait_seconds": 30, "preview": "none"}),
+    )
+    .await;
+    let s = structured(&done);
+    assert_eq!(s["status"], "succeeded", "{}", text(&done));
+    assert_eq!(sim.submissions(), 1, "resumed, not submitted again");
+    assert_eq!(files_under(&out).len(), 1);
+    second.client.cancel().await.expect("close");
+}
+
+/// A paid image that could not be saved (here a file stands where its folder should be; a
+/// full disk fails the same way) is fetched again and saved once the cause is gone, without
+/// a second generation.
+#[tokio::test]
+async fn an_image_that_could_not_be_saved_is_saved_on_retry_without_generating_again() {
+    let h = start(
+        ModelScopeConfig {
+            in_progress_polls: 0,
+            ..Default::default()
+        },
+        &[],
+    )
+    .await;
+    let blocker = h.out().join("kites");
+    std::fs::write(&blocker, b"not a folder").expect("blocker");
+    let key = json!({"output_dir": "kites/2026", "idempotency_key": "kite-1", "preview": "none"});
+    let r = h.call("generate_image", gen_args(key.clone())).await;
+    let s = structured(&r);
+    assert_eq!(s["status"], "failed", "{}", text(&r));
+    assert!(text(&r).contains("retry_save"), "{}", text(&r));
+    let id = s["job_id"].as_str().expect("id").to_string();
+    // The same key still names the failed job: no second payment.
+    let again = h.call("generate_image", gen_args(key)).await;
+    assert_eq!(structured(&again)["job_id"], id.as_str());
+    assert_eq!(structured(&again)["status"], "failed");
+    assert_eq!(h.sim.submissions(), 1);
+
+    std::fs::remove_file(&blocker).expect("cause fixed");
+    let retried = h
+        .call(
+            "get_job",
+            json!({"job_id": id, "retry_save": true, "wait_seconds": 30, "preview": "none"}),
+        )
+        .await;
+    let s = structured(&retried);
+    assert_eq!(s["status"], "succeeded", "{}", text(&retried));
+    let files = s["files"].as_array().expect("files");
+    assert_eq!(files.len(), 1);
+    assert_eq!(h.sim.submissions(), 1, "fetched again, not generated again");
+    assert_eq!(h.files().len(), 1, "{:?}", h.files());
+    assert!(h.files()[0].starts_with(h.out().join("kites/2026")));
+
+    // Nothing left to retry: said so, and nothing runs.
+    let once_more = h
+        .call(
+            "get_job",
+            json!({"job_id": id, "retry_save": true, "wait_seconds": 0}),
+        )
+        .await;
+    assert!(
+        text(&once_more).contains("retry_save: nothing to do"),
+        "{}",
+        text(&once_more)
+    );
+    assert_eq!(h.files().len(), 1);
 }

@@ -1,8 +1,14 @@
 //! Leases: each process renews its claim on the jobs it runs; unfinished jobs whose claim
 //! ran out (their process died) are resumed by a process that serves. Several easel
 //! processes may share one data dir (one per MCP client) without running a job twice.
+//!
+//! A lease names its holder's process (see [`crate::process`]). A holder on this machine
+//! that provably no longer runs (killed, crashed) gives its jobs up at once: a restarted
+//! easel resumes them without waiting out the lease, which remains the rule for holders it
+//! cannot see (another machine or container sharing the data dir).
 
 use crate::clock::now_ms;
+use crate::process::ProcessId;
 
 use super::Jobs;
 
@@ -19,10 +25,11 @@ pub(super) async fn maintain(jobs: Jobs, resume: bool) {
         if !resume {
             continue;
         }
+        let vacated = vacated(&jobs);
         match jobs
             .inner
             .store
-            .claim_unfinished(&jobs.inner.owner, now, until)
+            .claim_unfinished(&jobs.inner.owner, now, until, &vacated)
         {
             Ok(claimed) => {
                 for job in claimed {
@@ -40,4 +47,26 @@ pub(super) async fn maintain(jobs: Jobs, resume: bool) {
             Err(e) => tracing::warn!(error = %e, "could not look for unfinished jobs"),
         }
     }
+}
+
+/// Holders of unfinished jobs that provably no longer run.
+fn vacated(jobs: &Jobs) -> Vec<String> {
+    let holders = match jobs.inner.store.lease_holders() {
+        Ok(holders) => holders,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read job leases");
+            return Vec::new();
+        }
+    };
+    holders
+        .into_iter()
+        .filter(|owner| *owner != jobs.inner.owner)
+        .filter(|owner| {
+            let gone = ProcessId::parse(owner).is_some_and(|p| p.is_gone());
+            if gone {
+                tracing::info!(owner = %owner, "the process holding these jobs no longer runs; taking them over now");
+            }
+            gone
+        })
+        .collect()
 }

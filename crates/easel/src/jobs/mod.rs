@@ -3,6 +3,7 @@
 //! tasks (a caller that stops waiting never stops a job), and are resumed from their stored
 //! ticket after a restart, so a paid generation never runs twice by accident.
 
+mod busy;
 mod drain;
 mod lease;
 mod model;
@@ -25,7 +26,7 @@ use crate::config::JobSettings;
 use crate::outputs::{OutputRoot, strip_image_extension, validate_relative_dir, validate_stem};
 use crate::request::{GenerateRequest, InvalidInput};
 
-pub use model::{ImageFailure, Job, JobProgress, JobStatus, OutputSpec, SavedImage};
+pub use model::{ImageFailure, Job, JobProgress, JobStatus, OutputSpec, PendingFile, SavedImage};
 pub use notes::{NoteContent, NoteOutcome, NoteRecord};
 pub use sqlite::SqliteStore;
 pub use store::{Inserted, JobFilter, JobStore, MemoryStore, StoreError};
@@ -96,6 +97,15 @@ pub enum Cancelled {
     NotFound,
 }
 
+/// What `retry_save` did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RetrySave {
+    /// The job runs again to fetch and save the missing images.
+    Started,
+    /// Nothing to do, and why.
+    Nothing(String),
+}
+
 struct Live {
     tx: watch::Sender<Job>,
     cancel: CancellationToken,
@@ -107,7 +117,7 @@ struct Inner {
     default_backend: String,
     outputs: OutputRoot,
     settings: JobSettings,
-    /// This process's name on the leases of the jobs it runs.
+    /// This process's name on the leases of the jobs it runs (see `lease`).
     owner: String,
     slots: slots::Slots,
     live: Mutex<HashMap<String, Live>>,
@@ -139,10 +149,13 @@ impl Jobs {
                 default_backend,
                 outputs,
                 settings,
+                // The process's identity lets a later easel on this machine see that the
+                // holder died, and take its jobs without waiting for the lease to run out.
                 owner: format!(
-                    "easel-{}-{}",
+                    "easel-{}-{} {}",
                     std::process::id(),
-                    uuid::Uuid::new_v4().simple()
+                    uuid::Uuid::new_v4().simple(),
+                    crate::process::ProcessId::current().to_text()
                 ),
                 slots,
                 live: Mutex::new(HashMap::new()),
@@ -231,6 +244,7 @@ impl Jobs {
             },
             ticket: None,
             images: Vec::new(),
+            pending_files: Vec::new(),
             failures: Vec::new(),
             error: None,
             warnings,
@@ -291,6 +305,20 @@ impl Jobs {
     /// then every third of a lease. `resume` is false for short-lived commands, which only
     /// keep their own jobs' leases.
     pub fn start_background(&self, resume: bool) {
+        if resume {
+            // What a killed easel was writing when it died; walking the output root is
+            // plain disk work, kept off the runtime's threads.
+            let outputs = self.inner.outputs.clone();
+            tokio::task::spawn_blocking(move || {
+                let removed = outputs.remove_abandoned_temp_files();
+                if removed > 0 {
+                    tracing::info!(
+                        removed,
+                        "removed temporary files left by easel processes that were killed"
+                    );
+                }
+            });
+        }
         tokio::spawn(lease::maintain(self.clone(), resume));
     }
 
@@ -385,6 +413,55 @@ impl Jobs {
         }
     }
 
+    /// Fetches again, from what the backend still holds, the images of a finished job that
+    /// were made but could not be downloaded or saved (a full disk, a folder in the way):
+    /// the job runs again from its stored ticket, so nothing is generated (or paid) twice,
+    /// and images already saved are kept. `None` if no such job exists.
+    pub fn retry_save(&self, id: &str) -> Result<Option<RetrySave>, StoreError> {
+        let nothing = |why: &str| Ok(Some(RetrySave::Nothing(why.to_string())));
+        if self.live_snapshot(id).is_some() {
+            return nothing("the job is still running; its images are saved as they finish");
+        }
+        let Some(mut job) = self.inner.store.get(id)? else {
+            return Ok(None);
+        };
+        if !job.status.is_terminal() {
+            return nothing("the job is still running in another easel process");
+        }
+        if job.status == JobStatus::Cancelled {
+            return nothing("the job was cancelled");
+        }
+        if job.ticket.is_none() {
+            return nothing("the job never reached its backend, so there is nothing to fetch");
+        }
+        if !job
+            .failures
+            .iter()
+            .any(|f| matches!(f.error.kind, ErrorKind::Save | ErrorKind::Download))
+        {
+            return nothing("no image of this job failed to download or save");
+        }
+        let backend = match self.backend(Some(&job.backend)) {
+            Ok(backend) => backend,
+            Err(e) => return nothing(&e.to_string()),
+        };
+        let now = now_ms();
+        job.status = JobStatus::Running;
+        job.finished_at_ms = None;
+        job.error = None;
+        // Rebuilt from the backend's answer; the images already saved stay.
+        job.failures.clear();
+        job.progress.message = "fetching the images again".into();
+        job.updated_at_ms = now;
+        let until = now + self.inner.settings.lease.as_millis() as u64;
+        if !self.inner.store.reopen(&job, &self.inner.owner, until)? {
+            return nothing("another easel process is already running it again");
+        }
+        tracing::info!(job = id, "fetching and saving images again");
+        self.start(job, backend);
+        Ok(Some(RetrySave::Started))
+    }
+
     /// Stops a job: here if it runs here, else by marking it cancelled in the store (the
     /// process running it notices and stops) and asking its backend to cancel.
     pub async fn cancel(&self, id: &str) -> Result<Cancelled, StoreError> {
@@ -419,15 +496,7 @@ impl Jobs {
     /// Changes a running job, tells its watchers, and (when `persist`) stores it. A job that
     /// another process marked cancelled in the store is stopped instead of overwritten.
     fn update(&self, id: &str, persist: bool, change: impl FnOnce(&mut Job)) -> Option<Job> {
-        if persist
-            && let Ok(Some(stored)) = self.inner.store.get(id)
-            && stored.status == JobStatus::Cancelled
-        {
-            if let Ok(live) = self.inner.live.lock()
-                && let Some(l) = live.get(id)
-            {
-                l.cancel.cancel();
-            }
+        if persist && self.cancelled_elsewhere(id) {
             return None;
         }
         let job = {
@@ -445,10 +514,46 @@ impl Jobs {
         Some(job)
     }
 
+    /// Whether another process marked this running job cancelled in the store; if so, it is
+    /// stopped here too.
+    fn cancelled_elsewhere(&self, id: &str) -> bool {
+        let Ok(Some(stored)) = self.inner.store.get(id) else {
+            return false;
+        };
+        if stored.status != JobStatus::Cancelled {
+            return false;
+        }
+        if let Ok(live) = self.inner.live.lock()
+            && let Some(l) = live.get(id)
+        {
+            l.cancel.cancel();
+        }
+        true
+    }
+
+    /// Records, before an image's file takes its name, the file it will be (see
+    /// [`PendingFile`]). Unlike other updates a failure here is the caller's to act on: an
+    /// unrecorded file must not be published.
+    fn record_pending(&self, id: &str, pending: PendingFile) -> Result<(), String> {
+        if self.cancelled_elsewhere(id) {
+            return Err("the job was cancelled".into());
+        }
+        let index = pending.image.index;
+        let job = self
+            .update(id, false, |j| {
+                j.pending_files.retain(|p| p.image.index != index);
+                j.pending_files.push(pending);
+            })
+            .ok_or("the job no longer runs here")?;
+        self.inner.store.put(&job).map_err(|e| e.to_string())
+    }
+
     /// Stores the final state and drops the live channel (watchers see the last value).
     fn finish(&self, id: &str, change: impl FnOnce(&mut Job)) {
         if let Some(job) = self.update(id, true, |job| {
             change(job);
+            // A save that did not finish by now never will in this run.
+            job.pending_files.clear();
             job.finished_at_ms = Some(now_ms());
         }) {
             tracing::info!(

@@ -85,6 +85,17 @@ pub struct SavedImage {
     pub usage: Option<serde_json::Value>,
 }
 
+/// A file easel is about to publish for one image, recorded before its name is taken: after
+/// a crash at any point of the save, a file at `image.path` with this size and digest is
+/// the image (adopted, not downloaded again); anything else there is someone else's file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PendingFile {
+    /// The image as it will be recorded once saved.
+    pub image: SavedImage,
+    /// SHA-256 of the file's bytes, lowercase hex.
+    pub sha256: String,
+}
+
 /// One image of a job that could not be made or saved, with the reason.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ImageFailure {
@@ -105,6 +116,9 @@ pub struct Job {
     /// Written before tracking starts.
     pub ticket: Option<Ticket>,
     pub images: Vec<SavedImage>,
+    /// Files being published right now (see [`PendingFile`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_files: Vec<PendingFile>,
     pub failures: Vec<ImageFailure>,
     /// Why the whole job failed or was cancelled.
     pub error: Option<BackendError>,

@@ -9,10 +9,10 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use super::Jobs;
-use super::model::{ImageFailure, Job, JobStatus, SavedImage};
+use super::model::{ImageFailure, Job, JobStatus, PendingFile, SavedImage};
 use super::slots::Waiting;
 use crate::backend::{Backend, BackendError, CancelOutcome, ErrorKind, EventSink, RemoteImage};
-use crate::outputs::{SaveRequest, default_stem, inspect};
+use crate::outputs::{SaveRequest, SavedFile, default_stem, inspect};
 
 /// Progress fractions of the phases: submitting, backend work, saving.
 pub(super) const SUBMITTED: f64 = 0.05;
@@ -90,6 +90,7 @@ fn raise(job: &mut Job, fraction: f64, message: String) {
 async fn drive(jobs: &Jobs, id: &str, backend: &dyn Backend) -> Result<(), BackendError> {
     let gone = || BackendError::new(ErrorKind::Protocol, "job vanished while running");
     let job = jobs.get(id).ok().flatten().ok_or_else(gone)?;
+    let job = adopt_pending(jobs, job).await;
     if job.ticket.is_none() && job.status == JobStatus::Running {
         // Resumed after easel stopped between sending the job and storing the answer: the
         // backend may or may not have it, and submitting again could pay twice.
@@ -223,6 +224,54 @@ async fn submit(
 
 type Failure = (Option<u32>, Option<u64>, BackendError);
 
+/// Finishes the saves a crash interrupted: a file already in place as recorded is the image
+/// (recorded as saved, not downloaded again); any other pending record is dropped and that
+/// image is fetched as usual. Returns the job as it is now.
+async fn adopt_pending(jobs: &Jobs, job: Job) -> Job {
+    if job.pending_files.is_empty() {
+        return job;
+    }
+    let outputs = jobs.outputs().clone();
+    let pending = job.pending_files.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        pending
+            .into_iter()
+            .map(|p| {
+                let there = outputs.holds(&p.image.path, p.image.bytes, &p.sha256);
+                (p, there)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    jobs.update(&job.id, true, |j| {
+        for (p, there) in found {
+            j.pending_files.retain(|q| q.image.index != p.image.index);
+            if there && !j.images.iter().any(|s| s.index == p.image.index) {
+                tracing::info!(job = %j.id, path = %p.image.path.display(), "adopting an image saved before easel stopped");
+                j.images.push(p.image);
+            }
+        }
+    })
+    .unwrap_or(job)
+}
+
+/// The record of an image saved as `file`.
+fn saved_image(file: &SavedFile, image: &RemoteImage, seed: u64) -> SavedImage {
+    SavedImage {
+        index: image.index,
+        path: file.path.clone(),
+        url: image.url.clone(),
+        mime: file.mime().to_string(),
+        width: file.width,
+        height: file.height,
+        bytes: file.bytes,
+        seed: Some(seed),
+        revised_prompt: image.revised_prompt.clone(),
+        usage: image.usage.clone(),
+    }
+}
+
 /// Downloads one image, checks it, and saves it under the output root.
 async fn collect(
     jobs: &Jobs,
@@ -258,39 +307,54 @@ async fn collect(
     let dir = job.output.dir.clone();
     let format = job.output.format;
     let bytes = fetched.bytes.clone();
+    let (owner, id, remote) = (jobs.clone(), job.id.clone(), image.clone());
     let saved = tokio::task::spawn_blocking(move || {
-        outputs.save(&SaveRequest {
-            dir: dir.as_deref(),
-            stem: &stem,
-            bytes: &bytes,
-            format,
-        })
+        // The name is recorded before the file takes it, so a crash at any point leaves a
+        // record that finds the file (see `adopt_pending`).
+        outputs.save_recorded(
+            &SaveRequest {
+                dir: dir.as_deref(),
+                stem: &stem,
+                bytes: &bytes,
+                format,
+            },
+            &mut |file, sha256| {
+                owner.record_pending(
+                    &id,
+                    PendingFile {
+                        image: saved_image(file, &remote, seed),
+                        sha256: sha256.to_string(),
+                    },
+                )
+            },
+        )
     })
     .await
-    .map_err(|e| {
-        fail(BackendError::new(
-            ErrorKind::Save,
-            format!("saving was interrupted: {e}"),
-        ))
-    })?
-    .map_err(|e| fail(BackendError::new(ErrorKind::Save, e.to_string())))?;
-    tracing::info!(job = %job.id, path = %saved.path.display(), "image saved");
-    let saved = SavedImage {
-        index: image.index,
-        path: saved.path.clone(),
-        url: image.url,
-        mime: saved.mime().to_string(),
-        width: saved.width,
-        height: saved.height,
-        bytes: saved.bytes,
-        seed: Some(seed),
-        revised_prompt: image.revised_prompt.clone(),
-        usage: image.usage.clone(),
+    .map_err(|e| format!("saving was interrupted: {e}"))
+    .and_then(|saved| saved.map_err(|e| e.to_string()));
+    let saved = match saved {
+        Ok(file) => saved_image(&file, &image, seed),
+        Err(message) => {
+            jobs.update(&job.id, true, |j| {
+                j.pending_files.retain(|p| p.image.index != image.index)
+            });
+            return Err(fail(BackendError::new(
+                ErrorKind::Save,
+                format!("{message}. {RETRY_SAVE_HINT}"),
+            )));
+        }
     };
+    tracing::info!(job = %job.id, path = %saved.path.display(), "image saved");
     // Recorded at once, so that a restart never downloads or writes this image again.
-    jobs.update(&job.id, true, |j| j.images.push(saved.clone()));
+    jobs.update(&job.id, true, |j| {
+        j.pending_files.retain(|p| p.image.index != saved.index);
+        j.images.push(saved.clone());
+    });
     Ok(saved)
 }
+
+/// How to get an image whose save failed without generating it again.
+pub(super) const RETRY_SAVE_HINT: &str = "The backend made the image: once the cause is fixed, get_job with retry_save: true fetches and saves it again without a new generation";
 
 /// Images downloaded and saved at once, process-wide.
 ///

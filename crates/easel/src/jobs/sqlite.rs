@@ -5,12 +5,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{
+    Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::busy::{BUSY_TIMEOUT, retrying};
 use super::model::{Job, JobStatus};
 use super::store::{Inserted, JobFilter, JobStore, StoreError};
 
@@ -43,6 +45,9 @@ CREATE INDEX jobs_unfinished ON jobs (status) WHERE finished_at_ms IS NULL;
 ALTER TABLE jobs ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]';
 "#,
     super::notes::MIGRATION,
+    r#"
+ALTER TABLE jobs ADD COLUMN pending_files TEXT NOT NULL DEFAULT '[]';
+"#,
 ];
 
 pub struct SqliteStore {
@@ -50,26 +55,26 @@ pub struct SqliteStore {
     path: PathBuf,
 }
 
-/// Start-up errors worded for the person who has to fix them.
+const DAMAGED: &str = "it is not a readable SQLite database (damaged, or another file). Move it aside (for example rename it to jobs.db.broken) and start easel again; saved images are not affected";
+
+/// Start-up errors worded for the person who has to fix them, told apart by SQLite's code.
 fn open_error(path: &Path, e: &rusqlite::Error) -> StoreError {
-    let text = e.to_string();
-    let advice = if text.contains("not a database") || text.contains("malformed") {
-        "it is not a readable SQLite database (damaged, or another file). Move it aside (for example rename it to jobs.db.broken) and start easel again; saved images are not affected"
-    } else if text.contains("locked") || text.contains("busy") {
-        "another process holds it locked. Close other programs using it, or give this easel its own EASEL_DATA_DIR"
-    } else if text.contains("unable to open")
-        || text.contains("readonly")
-        || text.contains("permission")
-    {
-        "it cannot be opened for writing. Check the folder's permissions or set EASEL_DATA_DIR to a writable folder"
-    } else {
-        "set EASEL_DATA_DIR to another folder if this persists"
+    let advice = match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => DAMAGED,
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            "another process holds it locked. Close other programs using it, or give this easel its own EASEL_DATA_DIR"
+        }
+        Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly | ErrorCode::PermissionDenied) => {
+            "it cannot be opened for writing. Check the folder's permissions or set EASEL_DATA_DIR to a writable folder"
+        }
+        _ => "set EASEL_DATA_DIR to another folder if this persists",
     };
-    StoreError(format!("job store {}: {text}: {advice}", path.display()))
+    StoreError(format!("job store {}: {e}: {advice}", path.display()))
 }
 
-fn to_json<T: Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| StoreError(format!("cannot encode job: {e}")))
+/// Encodes a column; a failure is reported like any other failed statement.
+fn to_json<T: Serialize>(v: &T) -> rusqlite::Result<String> {
+    serde_json::to_string(v).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
 
 fn from_json<T: DeserializeOwned>(text: &str, what: &str) -> rusqlite::Result<T> {
@@ -100,10 +105,11 @@ fn row_to_job(row: &Row<'_>) -> rusqlite::Result<Job> {
         updated_at_ms: row.get::<_, i64>(12)? as u64,
         finished_at_ms: row.get::<_, Option<i64>>(13)?.map(|v| v as u64),
         warnings: from_json(&row.get::<_, String>(14)?, "warnings")?,
+        pending_files: from_json(&row.get::<_, String>(15)?, "pending_files")?,
     })
 }
 
-const COLUMNS: &str = "id, backend, status, request, output_spec, ticket, progress, images, failures, error, idempotency_key, created_at_ms, updated_at_ms, finished_at_ms, warnings";
+const COLUMNS: &str = "id, backend, status, request, output_spec, ticket, progress, images, failures, error, idempotency_key, created_at_ms, updated_at_ms, finished_at_ms, warnings, pending_files";
 
 impl SqliteStore {
     /// Opens (creating if needed) `path`, migrating the schema.
@@ -116,9 +122,16 @@ impl SqliteStore {
                 ))
             })?;
         }
-        let conn = Connection::open(path).map_err(|e| open_error(path, &e))?;
+        let mut conn = Connection::open(path).map_err(|e| open_error(path, &e))?;
         Self::prepare(&conn).map_err(|e| open_error(path, &e))?;
-        migrate(&conn).map_err(|e| match e {
+        check(&conn).map_err(|e| match e {
+            Check::Sql(e) => open_error(path, &e),
+            Check::Damaged(found) => StoreError(format!(
+                "job store {}: its integrity check found damage ({found}): {DAMAGED}",
+                path.display()
+            )),
+        })?;
+        migrate(&mut conn).map_err(|e| match e {
             Migration::Sql(e) => open_error(path, &e),
             Migration::TooNew(v) => StoreError(format!(
                 "job store {}: its schema version {v} is newer than this easel knows ({}); upgrade easel or use another EASEL_DATA_DIR",
@@ -133,7 +146,7 @@ impl SqliteStore {
     }
 
     fn prepare(conn: &Connection) -> rusqlite::Result<()> {
-        conn.busy_timeout(Duration::from_secs(2))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         // Reading the header here turns a damaged or foreign file into an error at start-up.
         conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
@@ -149,6 +162,50 @@ impl SqliteStore {
             .lock()
             .map_err(|_| StoreError("job store connection poisoned by an earlier panic".into()))
     }
+
+    /// Runs `op` on the connection, again while another process holds the file locked.
+    fn with<T>(&self, op: impl Fn(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        let conn = self.lock()?;
+        retrying(|| op(&conn)).map_err(sql_err)
+    }
+
+    /// Runs `op` in a transaction that holds the write lock from its start (so a read
+    /// followed by a write is never refused half way), committing when `op` succeeds.
+    fn write_tx<T>(
+        &self,
+        op: impl Fn(&Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.lock()?;
+        retrying(|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = op(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })
+        .map_err(sql_err)
+    }
+}
+
+enum Check {
+    Sql(rusqlite::Error),
+    Damaged(String),
+}
+
+/// Reads every page of the store once (`PRAGMA quick_check`: b-tree structure, no index
+/// cross-check), so a file damaged past its first page stops start-up here instead of
+/// failing jobs later. Linear in the size of the store, which pruning keeps small; see
+/// the figures in `a_store_damaged_past_its_first_page_is_refused_at_open`.
+fn check(conn: &Connection) -> Result<(), Check> {
+    let mut stmt = conn.prepare("PRAGMA quick_check(3)").map_err(Check::Sql)?;
+    let found = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        .map_err(Check::Sql)?;
+    if found.len() == 1 && found[0] == "ok" {
+        Ok(())
+    } else {
+        Err(Check::Damaged(found.join("; ")))
+    }
 }
 
 enum Migration {
@@ -156,21 +213,27 @@ enum Migration {
     TooNew(i64),
 }
 
-fn migrate(conn: &Connection) -> Result<(), Migration> {
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(Migration::Sql)?;
+/// Brings the schema up to date in one write transaction that reads the version itself, so
+/// two easels starting together on a new data dir do not both run a migration.
+fn migrate(conn: &mut Connection) -> Result<(), Migration> {
+    let read_version = |c: &Connection| c.query_row("PRAGMA user_version", [], |r| r.get(0));
+    let version: i64 = read_version(conn).map_err(Migration::Sql)?;
     if version as usize > MIGRATIONS.len() {
         return Err(Migration::TooNew(version));
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.unchecked_transaction().map_err(Migration::Sql)?;
-        tx.execute_batch(sql).map_err(Migration::Sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)
-            .map_err(Migration::Sql)?;
-        tx.commit().map_err(Migration::Sql)?;
+    if version as usize == MIGRATIONS.len() {
+        return Ok(());
     }
-    Ok(())
+    retrying(|| {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = read_version(&tx)?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        }
+        tx.commit()
+    })
+    .map_err(Migration::Sql)
 }
 
 fn sql_err(e: rusqlite::Error) -> StoreError {
@@ -179,59 +242,52 @@ fn sql_err(e: rusqlite::Error) -> StoreError {
 
 impl JobStore for SqliteStore {
     fn insert(&self, job: &Job, owner: &str, lease_until_ms: u64) -> Result<Inserted, StoreError> {
-        let conn = self.lock()?;
-        let tx = conn.unchecked_transaction().map_err(sql_err)?;
-        if let Some(key) = &job.idempotency_key {
-            let existing = tx
-                .query_row(
-                    &format!("SELECT {COLUMNS} FROM jobs WHERE idempotency_key = ?1"),
-                    [key],
-                    row_to_job,
-                )
-                .optional()
-                .map_err(sql_err)?;
-            if let Some(existing) = existing {
-                return Ok(Inserted::Existing(Box::new(existing)));
+        self.write_tx(|tx| {
+            if let Some(key) = &job.idempotency_key {
+                let existing = tx
+                    .query_row(
+                        &format!("SELECT {COLUMNS} FROM jobs WHERE idempotency_key = ?1"),
+                        [key],
+                        row_to_job,
+                    )
+                    .optional()?;
+                if let Some(existing) = existing {
+                    return Ok(Inserted::Existing(Box::new(existing)));
+                }
             }
-        }
-        write(&tx, job)?;
-        tx.execute(
-            "UPDATE jobs SET owner = ?2, lease_until_ms = ?3 WHERE id = ?1",
-            params![job.id, owner, lease_until_ms as i64],
-        )
-        .map_err(sql_err)?;
-        tx.commit().map_err(sql_err)?;
-        Ok(Inserted::New)
+            write(tx, job)?;
+            tx.execute(
+                "UPDATE jobs SET owner = ?2, lease_until_ms = ?3 WHERE id = ?1",
+                params![job.id, owner, lease_until_ms as i64],
+            )?;
+            Ok(Inserted::New)
+        })
     }
 
     fn put(&self, job: &Job) -> Result<(), StoreError> {
-        let conn = self.lock()?;
-        write(&conn, job)
+        self.with(|conn| write(conn, job))
     }
 
     fn get(&self, id: &str) -> Result<Option<Job>, StoreError> {
-        let conn = self.lock()?;
-        conn.query_row(
-            &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"),
-            [id],
-            row_to_job,
-        )
-        .optional()
-        .map_err(sql_err)
+        self.with(|conn| {
+            conn.query_row(
+                &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"),
+                [id],
+                row_to_job,
+            )
+            .optional()
+        })
     }
 
     fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare_cached(&format!(
+        let status = filter.status.map(JobStatus::as_str);
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM jobs
                  WHERE (?1 IS NULL OR status = ?1) AND created_at_ms >= ?2
                  ORDER BY created_at_ms DESC, id DESC LIMIT ?3 OFFSET ?4"
-            ))
-            .map_err(sql_err)?;
-        let status = filter.status.map(JobStatus::as_str);
-        let rows = stmt
-            .query_map(
+            ))?;
+            let rows = stmt.query_map(
                 params![
                     status,
                     filter.since_ms as i64,
@@ -239,9 +295,19 @@ impl JobStore for SqliteStore {
                     filter.offset as i64
                 ],
                 row_to_job,
-            )
-            .map_err(sql_err)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(sql_err)
+            )?;
+            rows.collect()
+        })
+    }
+
+    fn lease_holders(&self) -> Result<Vec<String>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT DISTINCT owner FROM jobs WHERE finished_at_ms IS NULL AND owner IS NOT NULL ORDER BY owner",
+            )?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
     }
 
     fn claim_unfinished(
@@ -249,46 +315,64 @@ impl JobStore for SqliteStore {
         owner: &str,
         now_ms: u64,
         lease_until_ms: u64,
+        vacated: &[String],
     ) -> Result<Vec<Job>, StoreError> {
-        let conn = self.lock()?;
-        let tx = conn.unchecked_transaction().map_err(sql_err)?;
-        let claimed = {
-            let mut stmt = tx
-                .prepare(&format!(
-                    "UPDATE jobs SET owner = ?1, lease_until_ms = ?3
-                     WHERE finished_at_ms IS NULL AND (owner IS NULL OR lease_until_ms < ?2)
-                     RETURNING {COLUMNS}"
-                ))
-                .map_err(sql_err)?;
-            let rows = stmt
-                .query_map(
-                    params![owner, now_ms as i64, lease_until_ms as i64],
-                    row_to_job,
+        // The owners arrive as one JSON array, so the statement has a fixed shape.
+        let vacated = to_json(&vacated).map_err(sql_err)?;
+        self.write_tx(|tx| {
+            let mut stmt = tx.prepare(&format!(
+                "UPDATE jobs SET owner = ?1, lease_until_ms = ?3
+                 WHERE finished_at_ms IS NULL
+                   AND (owner IS NULL OR lease_until_ms < ?2
+                        OR owner IN (SELECT value FROM json_each(?4)))
+                 RETURNING {COLUMNS}"
+            ))?;
+            let rows = stmt.query_map(
+                params![owner, now_ms as i64, lease_until_ms as i64, vacated],
+                row_to_job,
+            )?;
+            rows.collect()
+        })
+    }
+
+    fn reopen(&self, job: &Job, owner: &str, lease_until_ms: u64) -> Result<bool, StoreError> {
+        self.write_tx(|tx| {
+            let finished: Option<Option<i64>> = tx
+                .query_row(
+                    "SELECT finished_at_ms FROM jobs WHERE id = ?1",
+                    [&job.id],
+                    |r| r.get(0),
                 )
-                .map_err(sql_err)?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(sql_err)?
-        };
-        tx.commit().map_err(sql_err)?;
-        Ok(claimed)
+                .optional()?;
+            if !matches!(finished, Some(Some(_))) {
+                return Ok(false);
+            }
+            write(tx, job)?;
+            tx.execute(
+                "UPDATE jobs SET owner = ?2, lease_until_ms = ?3 WHERE id = ?1",
+                params![job.id, owner, lease_until_ms as i64],
+            )?;
+            Ok(true)
+        })
     }
 
     fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<(), StoreError> {
-        let conn = self.lock()?;
-        conn.execute(
-            "UPDATE jobs SET lease_until_ms = ?2 WHERE owner = ?1 AND finished_at_ms IS NULL",
-            params![owner, lease_until_ms as i64],
-        )
-        .map_err(sql_err)?;
+        self.with(|conn| {
+            conn.execute(
+                "UPDATE jobs SET lease_until_ms = ?2 WHERE owner = ?1 AND finished_at_ms IS NULL",
+                params![owner, lease_until_ms as i64],
+            )
+        })?;
         Ok(())
     }
 
     fn prune(&self, finished_before_ms: u64) -> Result<usize, StoreError> {
-        let conn = self.lock()?;
-        conn.execute(
-            "DELETE FROM jobs WHERE finished_at_ms IS NOT NULL AND finished_at_ms < ?1",
-            [finished_before_ms as i64],
-        )
-        .map_err(sql_err)
+        self.with(|conn| {
+            conn.execute(
+                "DELETE FROM jobs WHERE finished_at_ms IS NOT NULL AND finished_at_ms < ?1",
+                [finished_before_ms as i64],
+            )
+        })
     }
 
     fn record_note(&self, note: &super::notes::NoteRecord) -> Result<(), StoreError> {
@@ -300,11 +384,11 @@ impl JobStore for SqliteStore {
     }
 }
 
-fn write(conn: &Connection, job: &Job) -> Result<(), StoreError> {
+fn write(conn: &Connection, job: &Job) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO jobs (id, kind, backend, status, request, output_spec, ticket, progress, images, failures, error, idempotency_key, created_at_ms, updated_at_ms, finished_at_ms, warnings)
-         VALUES (?1, ?16, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-         ON CONFLICT(id) DO UPDATE SET status = ?3, ticket = ?6, progress = ?7, images = ?8, failures = ?9, error = ?10, updated_at_ms = ?13, finished_at_ms = ?14, warnings = ?15",
+        "INSERT INTO jobs (id, kind, backend, status, request, output_spec, ticket, progress, images, failures, error, idempotency_key, created_at_ms, updated_at_ms, finished_at_ms, warnings, pending_files)
+         VALUES (?1, ?16, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?17)
+         ON CONFLICT(id) DO UPDATE SET status = ?3, ticket = ?6, progress = ?7, images = ?8, failures = ?9, error = ?10, updated_at_ms = ?13, finished_at_ms = ?14, warnings = ?15, pending_files = ?17",
         params![
             job.id,
             job.backend,
@@ -322,9 +406,9 @@ fn write(conn: &Connection, job: &Job) -> Result<(), StoreError> {
             job.finished_at_ms.map(|v| v as i64),
             to_json(&job.warnings)?,
             if job.request.is_edit() { "edit" } else { "generate" },
+            to_json(&job.pending_files)?,
         ],
-    )
-    .map_err(sql_err)?;
+    )?;
     Ok(())
 }
 
@@ -360,6 +444,141 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
         assert_eq!(version as usize, MIGRATIONS.len());
+    }
+
+    fn job(id: &str, key: Option<&str>) -> Job {
+        let mut job: Job = serde_json::from_value(serde_json::json!({
+            "id": id, "backend": "modelscope",
+            "request": {"prompt": "a golden cat in a garden at dusk, oil painting, warm light", "model": "Qwen/Qwen-Image", "size": {"width": 1024, "height": 1024}, "seed": 42, "count": 1},
+            "output": {"dir": "cats/2026", "stem": null, "format": "original"},
+            "status": "queued", "progress": {"fraction": 0.0, "message": "queued"},
+            "ticket": null, "images": [], "failures": [], "error": null,
+            "idempotency_key": null, "created_at_ms": 1, "updated_at_ms": 1, "finished_at_ms": null
+        }))
+        .expect("job");
+        job.idempotency_key = key.map(str::to_string);
+        job
+    }
+
+    #[test]
+    fn leases_of_vacated_owners_are_taken_at_once_and_a_job_reopens_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = SqliteStore::open(&dir.path().join("jobs.db")).expect("open");
+        store.insert(&job("a", None), "dead", 1_000).expect("a");
+        store.insert(&job("b", None), "alive", 1_000).expect("b");
+        assert_eq!(store.lease_holders().expect("holders"), ["alive", "dead"]);
+        // Both leases run until 1000; at 500 only the vacated owner's job is free.
+        let claimed = store
+            .claim_unfinished("me", 500, 2_000, &["dead".to_string()])
+            .expect("claim");
+        assert_eq!(
+            claimed.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+            ["a"]
+        );
+        assert_eq!(store.lease_holders().expect("holders"), ["alive", "me"]);
+
+        let mut done = job("a", None);
+        done.status = JobStatus::Failed;
+        done.finished_at_ms = Some(3);
+        assert!(
+            !store.reopen(&done, "me", 9).expect("running"),
+            "not finished"
+        );
+        store.put(&done).expect("finish");
+        let mut again = done.clone();
+        again.status = JobStatus::Running;
+        again.finished_at_ms = None;
+        assert!(store.reopen(&again, "me", 9).expect("reopen"));
+        assert!(
+            !store.reopen(&again, "other", 9).expect("twice"),
+            "reopened once"
+        );
+        let stored = store.get("a").expect("get").expect("a");
+        assert_eq!(
+            (stored.status, stored.finished_at_ms),
+            (JobStatus::Running, None)
+        );
+    }
+
+    #[test]
+    fn two_stores_on_one_file_never_refuse_a_keyed_insert() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("jobs.db");
+        let stores = [
+            std::sync::Arc::new(SqliteStore::open(&path).expect("one")),
+            std::sync::Arc::new(SqliteStore::open(&path).expect("two")),
+        ];
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let store = stores[t % 2].clone();
+                std::thread::spawn(move || {
+                    (0..50)
+                        .map(|i| {
+                            let key = format!("key-{i}");
+                            let new = job(&format!("{t}-{i}"), Some(&key));
+                            match store.insert(&new, "owner", 1).expect("never refused") {
+                                Inserted::New => new.id,
+                                Inserted::Existing(j) => j.id,
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let answers: Vec<Vec<String>> = threads
+            .into_iter()
+            .map(|t| t.join().expect("thread"))
+            .collect();
+        // Every thread saw the same job for each key.
+        for a in &answers[1..] {
+            assert_eq!(a, &answers[0]);
+        }
+        let all = stores[0]
+            .list(&JobFilter {
+                limit: 1_000,
+                ..JobFilter::default()
+            })
+            .expect("list");
+        assert_eq!(all.len(), 50);
+    }
+
+    /// Also the figure for the cost of the check at open: 10,000 jobs.
+    #[test]
+    fn a_store_damaged_past_its_first_page_is_refused_at_open() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("jobs.db");
+        {
+            let store = SqliteStore::open(&path).expect("open");
+            let mut conn = store.lock().expect("lock");
+            let tx = conn.transaction().expect("tx");
+            for i in 0..10_000 {
+                let mut j = job(&format!("{i:032}"), Some(&format!("key-{i}")));
+                j.created_at_ms = i;
+                write(&tx, &j).expect("write");
+            }
+            tx.commit().expect("commit");
+        }
+        let size = std::fs::metadata(&path).expect("size").len();
+        let started = std::time::Instant::now();
+        SqliteStore::open(&path).expect("a sound store opens");
+        eprintln!(
+            "open with quick_check: {} jobs, {} KiB, {:.1} ms",
+            10_000,
+            size / 1024,
+            started.elapsed().as_secs_f64() * 1e3
+        );
+        // Overwrite a page in the middle (the header page stays intact).
+        let mut bytes = std::fs::read(&path).expect("read");
+        let page = 4096;
+        let middle = (bytes.len() / page / 2) * page;
+        bytes[middle..middle + page].fill(0x5a);
+        std::fs::write(&path, &bytes).expect("damage");
+        let err = SqliteStore::open(&path).err().expect("refused");
+        let text = err.to_string();
+        assert!(
+            text.contains("not a readable SQLite database") && text.contains("Move it aside"),
+            "{text}"
+        );
     }
 
     #[test]

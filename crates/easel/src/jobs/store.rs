@@ -48,13 +48,20 @@ pub trait JobStore: Send + Sync {
     fn put(&self, job: &Job) -> Result<(), StoreError>;
     fn get(&self, id: &str) -> Result<Option<Job>, StoreError>;
     fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
-    /// Takes over unfinished jobs nobody holds a live lease on, for `owner`.
+    /// The owners holding leases on unfinished jobs, each once.
+    fn lease_holders(&self) -> Result<Vec<String>, StoreError>;
+    /// Takes over, for `owner`, the unfinished jobs nobody holds a live lease on and those
+    /// held by `vacated` owners (known to be gone, whatever their lease says).
     fn claim_unfinished(
         &self,
         owner: &str,
         now_ms: u64,
         lease_until_ms: u64,
+        vacated: &[String],
     ) -> Result<Vec<Job>, StoreError>;
+    /// Replaces a finished job with `job` (unfinished again), leased to `owner`; false, and
+    /// nothing written, if the stored job is not finished (someone reopened it first).
+    fn reopen(&self, job: &Job, owner: &str, lease_until_ms: u64) -> Result<bool, StoreError>;
     /// Extends the lease on every unfinished job `owner` runs.
     fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<(), StoreError>;
     /// Deletes finished jobs that finished before the given time; returns how many.
@@ -147,22 +154,54 @@ impl JobStore for MemoryStore {
             .collect())
     }
 
+    fn lease_holders(&self) -> Result<Vec<String>, StoreError> {
+        let mut owners: Vec<String> = self
+            .lock()?
+            .values()
+            .filter(|e| e.job.finished_at_ms.is_none())
+            .filter_map(|e| e.owner.clone())
+            .collect();
+        owners.sort();
+        owners.dedup();
+        Ok(owners)
+    }
+
     fn claim_unfinished(
         &self,
         owner: &str,
         now_ms: u64,
         lease_until_ms: u64,
+        vacated: &[String],
     ) -> Result<Vec<Job>, StoreError> {
         let mut jobs = self.lock()?;
         let mut claimed = Vec::new();
         for e in jobs.values_mut() {
-            if e.job.finished_at_ms.is_none() && (e.owner.is_none() || e.lease_until_ms < now_ms) {
+            let free = match &e.owner {
+                None => true,
+                Some(held) => e.lease_until_ms < now_ms || vacated.contains(held),
+            };
+            if e.job.finished_at_ms.is_none() && free {
                 e.owner = Some(owner.to_string());
                 e.lease_until_ms = lease_until_ms;
                 claimed.push(e.job.clone());
             }
         }
         Ok(claimed)
+    }
+
+    fn reopen(&self, job: &Job, owner: &str, lease_until_ms: u64) -> Result<bool, StoreError> {
+        let mut jobs = self.lock()?;
+        match jobs.get_mut(&job.id) {
+            Some(e) if e.job.finished_at_ms.is_some() => {
+                *e = Entry {
+                    job: job.clone(),
+                    owner: Some(owner.to_string()),
+                    lease_until_ms,
+                };
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<(), StoreError> {

@@ -128,6 +128,14 @@ pub enum OutputError {
         detail: String,
     },
 
+    /// The file's name could not be recorded before publishing it (the job store failed,
+    /// or the job was cancelled meanwhile), so it was not published.
+    #[error(
+        "the image was not saved as {}: easel could not record that name first ({reason}); nothing was left under that name, and the job can fetch the image again"
+        , path.display()
+    )]
+    Unrecorded { path: PathBuf, reason: String },
+
     /// The output root itself (a configuration setting, not a request field) is unusable.
     #[error(
         "output root {}: could not {action}: {cause}; set the output root to a folder easel can create and write",
@@ -158,7 +166,7 @@ impl OutputError {
             | Self::TypeMismatch { .. }
             | Self::Corrupt { .. } => Some("downloaded image"),
             Self::Convert { .. } => Some("format"),
-            Self::Root { .. } => None,
+            Self::Root { .. } | Self::Unrecorded { .. } => None,
         }
     }
 }

@@ -8,6 +8,7 @@
 
 mod buffers;
 mod convert;
+mod digest;
 mod error;
 mod kind;
 mod named;
@@ -16,8 +17,10 @@ mod preview;
 mod root;
 mod save;
 mod shrink;
+mod temp;
 mod write;
 
+pub use digest::sha256_hex;
 pub use error::OutputError;
 pub use kind::{ImageInfo, ImageKind, inspect, inspect_named};
 pub use named::{InputRoots, MAX_NAMED_BYTES, read_source_image};

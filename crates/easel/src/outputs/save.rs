@@ -1,12 +1,13 @@
 //! Saving one downloaded image: the request, the result, and the steps in between.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::convert::convert;
+use super::digest::sha256_hex;
 use super::error::OutputError;
 use super::kind::{ImageKind, inspect};
 use super::names::{strip_image_extension, validate_relative_dir, validate_stem};
@@ -107,6 +108,17 @@ impl OutputRoot {
     /// Everything that can be refused (names, content, conversion) is checked before the
     /// folder is created, so a refused request leaves no trace on disk.
     pub fn save(&self, req: &SaveRequest<'_>) -> Result<SavedFile, OutputError> {
+        self.save_recorded(req, &mut |_, _| Ok(()))
+    }
+
+    /// [`OutputRoot::save`], calling `record` with the file as it will be and the SHA-256 of
+    /// its bytes just before it takes its name (again if that name is taken meanwhile). An
+    /// error from `record` stops the save with nothing under the name.
+    pub fn save_recorded(
+        &self,
+        req: &SaveRequest<'_>,
+        record: &mut dyn FnMut(&SavedFile, &str) -> Result<(), String>,
+    ) -> Result<SavedFile, OutputError> {
         validate_relative_dir(req.dir.unwrap_or(""))?;
         let stem = strip_image_extension(req.stem);
         validate_stem(stem).map_err(|e| match e {
@@ -122,7 +134,17 @@ impl OutputRoot {
         // The extension follows the bytes actually written, never the caller's wish.
         let kind = ImageKind::sniff(&bytes).unwrap_or(info.kind);
         let dir = self.resolve_dir(req.dir)?;
-        let path = write_new_file(&dir, stem, kind.extension(), &bytes)?;
+        let sha256 = sha256_hex(&bytes);
+        let planned = |path: &Path| SavedFile {
+            path: path.to_path_buf(),
+            kind,
+            width: info.width,
+            height: info.height,
+            bytes: bytes.len() as u64,
+        };
+        let path = write_new_file(&dir, stem, kind.extension(), &bytes, &mut |path| {
+            record(&planned(path), &sha256)
+        })?;
         tracing::debug!(path = %path.display(), %kind, bytes = bytes.len(), "saved image");
         Ok(SavedFile {
             path,
@@ -137,7 +159,6 @@ impl OutputRoot {
 #[cfg(test)]
 mod tests {
     use std::fs;
-    use std::path::Path;
 
     use super::*;
     use crate::outputs::test_images::{TINY_GIF, encode, noise, noise_rgba};

@@ -7,15 +7,19 @@
 //! in between). Filesystems without hard links get an equally safe fallback.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use super::error::OutputError;
+use super::temp::TempFile;
 
 /// How many names (`stem`, `stem-2`, … `stem-10000`) to try before giving up.
 const MAX_NAME_ATTEMPTS: u32 = 10_000;
-/// The stem's share of the temporary name, which must stay under the 255-byte name limit.
-const TEMP_STEM_MAX_BYTES: usize = 64;
+
+/// Called with a free name just before the file takes it, so the caller can record the name
+/// first (a crash right after publishing then finds the file by its record); an error stops
+/// the write and leaves nothing under that name.
+pub(crate) type Claim<'a> = &'a mut dyn FnMut(&Path) -> Result<(), String>;
 
 /// Writes `bytes` as a new file `stem.ext` in `dir`, or `stem-N.ext` with the smallest free N.
 /// Returns the path written.
@@ -24,6 +28,7 @@ pub(crate) fn write_new_file(
     stem: &str,
     extension: &'static str,
     bytes: &[u8],
+    claim: Claim<'_>,
 ) -> Result<PathBuf, OutputError> {
     write_new_file_linking_with(
         |from, to| fs::hard_link(from, to),
@@ -31,6 +36,7 @@ pub(crate) fn write_new_file(
         stem,
         extension,
         bytes,
+        claim,
     )
 }
 
@@ -41,11 +47,21 @@ fn write_new_file_linking_with(
     stem: &str,
     extension: &'static str,
     bytes: &[u8],
+    claim: Claim<'_>,
 ) -> Result<PathBuf, OutputError> {
     let temp = TempFile::write(dir, stem, bytes)?;
     let mut hard_links_work = true;
     for n in 1..=MAX_NAME_ATTEMPTS {
         let target = dir.join(numbered_name(stem, n, extension));
+        // A name already taken needs no record; one taken between this look and the link
+        // below is skipped there.
+        if fs::symlink_metadata(&target).is_ok() {
+            continue;
+        }
+        claim(&target).map_err(|reason| OutputError::Unrecorded {
+            path: target.clone(),
+            reason,
+        })?;
         if hard_links_work {
             match hard_link(temp.path(), &target) {
                 Ok(()) => {
@@ -108,75 +124,6 @@ fn numbered_name(stem: &str, n: u32, extension: &str) -> String {
     }
 }
 
-/// A hidden, fully written and synced temporary file, deleted when dropped unless forgotten:
-/// every early return and panic between writing and publishing cleans up after itself.
-struct TempFile {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl TempFile {
-    fn write(dir: &Path, stem: &str, bytes: &[u8]) -> Result<Self, OutputError> {
-        let name = format!(
-            ".{}.{}.part",
-            truncate_at_char(stem, TEMP_STEM_MAX_BYTES),
-            uuid::Uuid::new_v4().simple()
-        );
-        let path = dir.join(name);
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|cause| OutputError::WriteIo {
-                action: "create the temporary file",
-                path: path.clone(),
-                cause,
-            })?;
-        let temp = Self { path, keep: false };
-        file.write_all(bytes)
-            .and_then(|()| file.sync_all())
-            .map_err(|cause| OutputError::WriteIo {
-                action: "write",
-                path: temp.path.clone(),
-                cause,
-            })?;
-        Ok(temp)
-    }
-
-    fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Deletes the file now that another name links to the same data.
-    fn remove(self) {
-        if let Err(e) = fs::remove_file(&self.path) {
-            tracing::warn!(path = %self.path.display(), error = %e, "could not remove temporary file");
-        }
-        self.forget();
-    }
-
-    /// The file was renamed away: nothing to delete.
-    fn forget(mut self) {
-        self.keep = true;
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
-}
-
-fn truncate_at_char(s: &str, max_bytes: usize) -> &str {
-    let mut end = s.len().min(max_bytes);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
 /// Makes the new directory entry durable; best effort, since the data itself is already
 /// synced and not every platform can open a directory.
 fn sync_dir(dir: &Path) {
@@ -205,7 +152,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         fs::write(dir.path().join("cat.png"), b"first").expect("seed");
         fs::write(dir.path().join("cat-2.png"), b"second").expect("seed");
-        let path = write_new_file(dir.path(), "cat", "png", b"third").expect("write");
+        let path =
+            write_new_file(dir.path(), "cat", "png", b"third", &mut |_| Ok(())).expect("write");
         assert_eq!(path, dir.path().join("cat-3.png"));
         assert_eq!(
             fs::read(dir.path().join("cat.png")).expect("read"),
@@ -222,8 +170,15 @@ mod tests {
         }
         let dir = tempfile::tempdir().expect("tempdir");
         fs::write(dir.path().join("cat.png"), b"first").expect("seed");
-        let path = write_new_file_linking_with(unsupported, dir.path(), "cat", "png", b"second")
-            .expect("write");
+        let path = write_new_file_linking_with(
+            unsupported,
+            dir.path(),
+            "cat",
+            "png",
+            b"second",
+            &mut |_| Ok(()),
+        )
+        .expect("write");
         assert_eq!(path, dir.path().join("cat-2.png"));
         assert_eq!(
             fs::read(dir.path().join("cat.png")).expect("read"),
@@ -236,17 +191,43 @@ mod tests {
     #[test]
     fn temporary_name_is_short_for_long_stems() {
         let stem = "猫".repeat(60);
-        assert_eq!(truncate_at_char(&stem, TEMP_STEM_MAX_BYTES).len(), 63);
+        assert_eq!(
+            super::super::temp::truncate_at_char(&stem, 64).len(),
+            63,
+            "a whole character under the temporary name's share"
+        );
         let dir = tempfile::tempdir().expect("tempdir");
-        write_new_file(dir.path(), &stem, "png", b"x").expect("write");
+        write_new_file(dir.path(), &stem, "png", b"x", &mut |_| Ok(())).expect("write");
         assert_eq!(listing(dir.path()), [format!("{stem}.png")]);
+    }
+
+    #[test]
+    fn the_name_is_claimed_before_it_is_taken_and_a_refusal_leaves_nothing() {
+        let dir = tempfile::tempdir().expect("dir");
+        fs::write(dir.path().join("cat.png"), b"first").expect("seed");
+        let mut claimed = Vec::new();
+        let path = write_new_file(dir.path(), "cat", "png", b"second", &mut |p| {
+            // The record comes first: nothing is under the name yet.
+            assert!(!p.exists());
+            claimed.push(p.to_path_buf());
+            Ok(())
+        })
+        .expect("write");
+        assert_eq!(claimed, std::slice::from_ref(&path));
+        let err = write_new_file(dir.path(), "cat", "png", b"third", &mut |_| {
+            Err("the store is gone".into())
+        })
+        .expect_err("refused");
+        assert!(err.to_string().contains("the store is gone"), "{err}");
+        assert_eq!(listing(dir.path()), ["cat-2.png", "cat.png"]);
     }
 
     #[test]
     fn failed_write_leaves_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
         let missing = dir.path().join("missing");
-        let err = write_new_file(&missing, "cat", "png", b"x").expect_err("no dir");
+        let err =
+            write_new_file(&missing, "cat", "png", b"x", &mut |_| Ok(())).expect_err("no dir");
         assert!(err.to_string().contains("missing"), "{err}");
         assert!(listing(dir.path()).is_empty());
     }

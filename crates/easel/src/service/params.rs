@@ -145,6 +145,9 @@ pub struct GetJobParams {
     /// Also copy the finished files into this folder (relative to the output root); never overwrites.
     #[serde(default)]
     pub copy_to: Option<String>,
+    /// For a finished job whose images were made but could not be downloaded or saved (disk full, folder not writable): fix the cause, then pass true to fetch them again from the backend and save them. Never generates (or pays) again; images already saved are kept.
+    #[serde(default)]
+    pub retry_save: bool,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -16,7 +16,7 @@ use super::params::{
 };
 use super::report::{Extras, JobReport, tool_result};
 use super::wait::wait_reporting;
-use crate::jobs::{Cancelled, Job, JobFilter, JobStatus, NewJob, OutputSpec};
+use crate::jobs::{Cancelled, Job, JobFilter, JobStatus, NewJob, OutputSpec, RetrySave};
 use crate::outputs::{OutputFormat, PreviewMode, SaveRequest, validate_relative_dir};
 use crate::request::{GenerateRequest, InvalidInput, MAX_SEED, Size};
 use crate::since::parse_since;
@@ -270,7 +270,7 @@ impl EaselServer {
         self.edit(p, ctx).await
     }
 
-    /// Status, progress and files of a job from generate_image. Waits up to wait_seconds for it to finish; the files are already saved. copy_to copies them into another folder of the output root.
+    /// Status, progress and files of a job from generate_image. Waits up to wait_seconds for it to finish; the files are already saved. copy_to copies them into another folder of the output root. retry_save: true fetches again and saves images that were made but could not be saved (e.g. disk full), without generating again.
     #[tool(
         name = "get_job",
         output_schema = schema_for_output::<JobReport>(),
@@ -290,17 +290,28 @@ impl EaselServer {
         {
             return refuse(e.to_string().replace("output_dir", "copy_to"));
         }
+        let mut extras = Extras::default();
+        if p.retry_save {
+            // An unknown job_id is reported by the wait below.
+            match self.state.jobs.retry_save(&p.job_id) {
+                Ok(Some(RetrySave::Nothing(why))) => {
+                    extras.note = Some(format!("retry_save: nothing to do: {why}"));
+                }
+                Ok(_) => {}
+                Err(e) => return refuse(format!("easel could not read its job store: {e}")),
+            }
+        }
         let job = match self.wait_for(&p.job_id, budget, &ctx).await {
             Ok(job) => job,
             Err(refusal) => return refusal,
         };
-        let mut extras = Extras::default();
         if let Some(dir) = &p.copy_to {
             if job.status != JobStatus::Succeeded {
-                extras.note = Some(format!(
-                    "copy_to skipped: the job is {}",
-                    job.status.as_str()
-                ));
+                let skipped = format!("copy_to skipped: the job is {}", job.status.as_str());
+                extras.note = Some(match extras.note.take() {
+                    Some(note) => format!("{note}; {skipped}"),
+                    None => skipped,
+                });
             } else {
                 match self.copy_files(&job, dir).await {
                     Ok(copies) => extras.copies = copies,

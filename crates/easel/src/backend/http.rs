@@ -73,7 +73,7 @@ fn redirects() -> reqwest::redirect::Policy {
 
 /// The TLS configuration every client uses, built on first use: the platform's certificate
 /// verifier (system roots, as reqwest would set up itself) and ALPN for HTTP/2 and 1.1.
-fn tls_config() -> Result<rustls::ClientConfig, String> {
+pub(crate) fn tls_config() -> Result<rustls::ClientConfig, String> {
     static TLS: OnceLock<Result<rustls::ClientConfig, String>> = OnceLock::new();
     TLS.get_or_init(|| {
         let provider = rustls::crypto::CryptoProvider::get_default()

@@ -21,6 +21,25 @@ const IMAGE_EXTENSIONS: &[&str] = &[".png", ".jpg", ".jpeg", ".webp", ".gif"];
 const SLUG_MAX_WORDS: usize = 6;
 const SLUG_MAX_CHARS: usize = 48;
 
+/// Bidirectional overrides and isolates, zero-width and other invisible format characters:
+/// they make a name display differently from what it is (the "right-to-left override"
+/// trick), and no file name needs them. Zero-width (non-)joiners stay allowed: Persian and
+/// Indic words and emoji sequences use them.
+fn is_deceptive(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+    )
+}
+
 /// Checks an `output_dir` value: a folder path relative to the output root.
 ///
 /// Empty means the root itself, and empty components (`a//b`) are ignored. Refused: absolute
@@ -52,9 +71,22 @@ pub fn validate_relative_dir(s: &str) -> Result<(), OutputError> {
             "contains {c:?}, which Windows does not allow in names"
         ));
     }
+    if let Some(c) = s.chars().find(|c| is_deceptive(*c)) {
+        return refuse(format!(
+            "contains the invisible formatting character U+{:04X}, which can make a name display as another",
+            u32::from(c)
+        ));
+    }
     for part in s.split(['/', '\\']) {
         if is_parent_reference(part) {
             return refuse("leaves the output root (it contains \"..\")".into());
+        }
+        // Windows silently drops trailing dots and spaces, so "cats." and "cats" would be
+        // one folder there and two elsewhere.
+        if part != "." && (part.ends_with(['.', ' ']) || part.starts_with(' ')) {
+            return refuse(format!(
+                "has a folder name {part:?} that starts or ends with a space, or ends with \".\""
+            ));
         }
         if let Some(device) = windows_device_name(part) {
             return refuse(format!(
@@ -88,6 +120,12 @@ pub fn validate_stem(s: &str) -> Result<(), OutputError> {
     }
     if s.chars().any(char::is_control) {
         return refuse("contains a control character (such as NUL or a line break)".into());
+    }
+    if let Some(c) = s.chars().find(|c| is_deceptive(*c)) {
+        return refuse(format!(
+            "contains the invisible formatting character U+{:04X}, which can make a name display as another (as in the right-to-left override trick)",
+            u32::from(c)
+        ));
     }
     if s.contains(['/', '\\']) {
         return refuse(
@@ -219,6 +257,25 @@ fn windows_device_name(part: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deceptive_and_windows_mangled_names_are_refused() {
+        for stem in ["cat\u{202E}gnp", "\u{200B}cat", "a\u{2066}b"] {
+            let err = validate_stem(stem).expect_err(stem);
+            assert!(err.to_string().contains("invisible formatting"), "{err}");
+        }
+        assert!(
+            validate_stem("می\u{200C}خواهم").is_ok(),
+            "ZWNJ is a letter's business"
+        );
+        for dir in ["cats.", "cats /2026", " cats", "a/b.", "x\u{202E}y"] {
+            let err = validate_relative_dir(dir).expect_err(dir);
+            assert_eq!(err.field(), Some("output_dir"), "{dir}");
+        }
+        for dir in ["./cats", "cats/./2026", "v1.2/x"] {
+            assert!(validate_relative_dir(dir).is_ok(), "{dir}");
+        }
+    }
     use std::time::Duration;
 
     #[test]

@@ -10,7 +10,13 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use reqwest::header::HeaderMap;
 use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::Connector;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+/// Largest WebSocket message read from ComfyUI: progress events are small and a preview
+/// frame is a JPEG of a few hundred KB; a 16 MiB message is not ComfyUI talking.
+const MAX_WS_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use super::events::{self, Event};
@@ -143,9 +149,21 @@ impl Hub {
         for (name, value) in &self.headers {
             request.headers_mut().insert(name.clone(), value.clone());
         }
-        let (mut socket, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .map_err(|e| e.to_string())?;
+        // The same trust store as every HTTP request (the platform's, so a wss:// server
+        // behind a private CA the system trusts works for progress as it does for /prompt),
+        // and a bound on what one message may make easel hold.
+        let tls = crate::backend::http::tls_config()?;
+        let limits = WebSocketConfig::default()
+            .max_message_size(Some(MAX_WS_MESSAGE_BYTES))
+            .max_frame_size(Some(MAX_WS_MESSAGE_BYTES));
+        let (mut socket, _) = tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            Some(limits),
+            false,
+            Some(Connector::Rustls(Arc::new(tls))),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         self.connected.send_replace(true);
         tracing::debug!(url = %self.ws_url, "ComfyUI WebSocket connected");
         let mut idle = tokio::time::interval(Duration::from_secs(2));

@@ -237,9 +237,11 @@ async fn collect(
     let fetched = backend.fetch(ticket, &image).await.map_err(fail)?;
     inspect(&fetched.bytes, fetched.content_type.as_deref())
         .map_err(|e| fail(BackendError::new(ErrorKind::Download, e.to_string())))?;
-    let seed = image
-        .seed
-        .unwrap_or_else(|| job.request.seed_for(image.index));
+    let seed = (!image.seedless).then(|| {
+        image
+            .seed
+            .unwrap_or_else(|| job.request.seed_for(image.index))
+    });
     let base = match &job.output.stem {
         Some(stem) => stem.clone(),
         None => default_stem(&job.request.prompt, seed, SystemTime::now()),
@@ -283,7 +285,7 @@ async fn collect(
         width: saved.width,
         height: saved.height,
         bytes: saved.bytes,
-        seed: Some(seed),
+        seed,
         revised_prompt: image.revised_prompt.clone(),
         usage: image.usage.clone(),
     };

@@ -80,8 +80,13 @@ pub struct JobReport {
     pub backend: String,
     /// The model id, or "workflow NAME" when a ComfyUI workflow decides it.
     pub model: String,
-    /// Seed of the first image; image i used seed + i.
-    pub seed: u64,
+    /// Seed of the first image; each file reports the seed that made it (ModelScope: image
+    /// i used seed + i; ComfyUI: the images of one call are one batch from this seed).
+    /// Absent when the files were made without a seed (a workflow with no seed input).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// WIDTHxHEIGHT of the saved files (sizes that differ are joined by ", "); the
+    /// requested size until there are files.
     pub size: String,
     /// Images requested.
     pub count: u32,
@@ -184,8 +189,8 @@ impl JobReport {
             status: job.status,
             backend: job.backend.clone(),
             model: job.request.describe_model(),
-            seed: job.request.seed,
-            size: job.request.size.to_string(),
+            seed: reported_seed(job),
+            size: reported_size(job),
             count: job.request.count,
             sources: job
                 .request
@@ -210,6 +215,14 @@ impl JobReport {
         }
     }
 
+    /// "seed 42, 320x200", or "no seed, …" when the files were made without one.
+    fn seed_and_size(&self) -> String {
+        match self.seed {
+            Some(seed) => format!("seed {seed}, {}", self.size),
+            None => format!("no seed, {}", self.size),
+        }
+    }
+
     /// The human summary at the head of the result.
     pub fn text(&self) -> String {
         let secs = self.timings.elapsed_ms as f64 / 1000.0;
@@ -223,13 +236,12 @@ impl JobReport {
                 self.backend
             ),
             JobStatus::Succeeded => format!(
-                "Generated {} of {} image(s) with {} on {} (seed {}, {}) in {secs:.1} s:",
+                "Generated {} of {} image(s) with {} on {} ({}) in {secs:.1} s:",
                 self.files.len(),
                 self.count,
                 self.model,
                 self.backend,
-                self.seed,
-                self.size
+                self.seed_and_size()
             ),
             JobStatus::Queued | JobStatus::Running => format!(
                 "Job {} is still {} after {secs:.0} s ({:.0}%: {}).",
@@ -252,12 +264,12 @@ impl JobReport {
         };
         for f in &self.files {
             out.push_str(&format!(
-                "\n- {} ({}x{}, {}, seed {})",
+                "\n- {} ({}x{}, {}{})",
                 f.path,
                 f.width,
                 f.height,
                 kb(f.bytes),
-                f.seed.map_or("?".into(), |s| s.to_string())
+                f.seed.map_or(String::new(), |s| format!(", seed {s}"))
             ));
             if let Some(url) = &f.url {
                 out.push_str(&format!("\n  from {url}"));
@@ -290,6 +302,36 @@ impl JobReport {
         }
         out.push_str(&format!("\njob_id: {}", self.job_id));
         out
+    }
+}
+
+/// The seed the report names: the files' own once there are files (none when they were
+/// made without one), the request's before.
+fn reported_seed(job: &Job) -> Option<u64> {
+    if job.images.is_empty() {
+        return Some(job.request.seed);
+    }
+    job.images
+        .iter()
+        .min_by_key(|i| i.index)
+        .and_then(|i| i.seed)
+}
+
+/// What the files really are: a workflow may keep its input's size or scale it.
+fn reported_size(job: &Job) -> String {
+    let mut sizes: Vec<String> = Vec::new();
+    let mut images: Vec<_> = job.images.iter().collect();
+    images.sort_by_key(|i| i.index);
+    for i in images {
+        let size = format!("{}x{}", i.width, i.height);
+        if !sizes.contains(&size) {
+            sizes.push(size);
+        }
+    }
+    if sizes.is_empty() {
+        job.request.size.to_string()
+    } else {
+        sizes.join(", ")
     }
 }
 

@@ -8,6 +8,7 @@
 
 #![warn(missing_docs)]
 
+pub mod clip;
 pub mod comfyui;
 pub mod modelscope;
 pub mod openai;

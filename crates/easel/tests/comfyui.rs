@@ -901,3 +901,125 @@ async fn listings_say_which_workflows_cannot_run_and_why() {
         .expect("flux");
     assert_eq!(flux["ready"], true, "{flux}");
 }
+
+/// A model-free workflow of `frames` noisy frames ending in `save` (node "3", fed by node
+/// "2"); `strength` makes it take a parameter of its own.
+fn clip_workflow(save: &str) -> String {
+    format!(
+        r#"{{
+  "1": {{"class_type": "EmptyImage", "inputs": {{"width": "{{{{width:int}}}}", "height": "{{{{height:int}}}}", "batch_size": 4, "color": 0}}}},
+  "2": {{"class_type": "ImageAddNoise", "inputs": {{"image": ["1", 0], "seed": "{{{{seed:int}}}}", "strength": "{{{{strength:float=0.5}}}}"}}}},
+  {save}
+}}"#
+    )
+}
+
+#[tokio::test]
+async fn animations_and_videos_are_saved_typed_previewed_and_served() {
+    let h = start_comfy(ComfyConfig::default(), &[]).await;
+    // (workflow, save nodes, MIME type, extension, media class, inline preview expected)
+    let cases = [
+        (
+            "webp-loop",
+            r#""3": {"class_type": "SaveAnimatedWEBP", "inputs": {"images": ["2", 0], "filename_prefix": "loop", "fps": 6.0, "lossless": true, "quality": 80, "method": "default"}}"#,
+            "image/webp",
+            "webp",
+            "animation",
+            true,
+        ),
+        (
+            "apng-loop",
+            r#""3": {"class_type": "SaveAnimatedPNG", "inputs": {"images": ["2", 0], "filename_prefix": "apng", "fps": 6.0, "compress_level": 4}}"#,
+            "image/png",
+            "png",
+            "animation",
+            true,
+        ),
+        (
+            "wan-vhs",
+            r#""3": {"class_type": "VHS_VideoCombine", "inputs": {"images": ["2", 0], "frame_rate": 16, "loop_count": 0, "filename_prefix": "wan", "format": "video/h264-mp4", "pingpong": false, "save_output": true}}"#,
+            "video/mp4",
+            "mp4",
+            "video",
+            false,
+        ),
+        (
+            "core-video",
+            r#""4": {"class_type": "CreateVideo", "inputs": {"images": ["2", 0], "fps": 24.0}},
+  "3": {"class_type": "SaveVideo", "inputs": {"video": ["4", 0], "filename_prefix": "video/ltx", "format": "auto", "codec": "auto"}}"#,
+            "video/mp4",
+            "mp4",
+            "video",
+            false,
+        ),
+        (
+            "webm",
+            r#""3": {"class_type": "SaveWEBM", "inputs": {"images": ["2", 0], "filename_prefix": "hy", "codec": "vp9", "fps": 24.0, "crf": 32.0}}"#,
+            "video/webm",
+            "webm",
+            "video",
+            false,
+        ),
+    ];
+    for (name, save, mime, ext, media, previewed) in cases {
+        std::fs::write(
+            h.workflows().join(format!("{name}.json")),
+            clip_workflow(save),
+        )
+        .expect("w");
+        let r = h
+            .call(
+                "generate_image",
+                json!({"prompt": "waves", "workflow": name, "size": "96x64", "seed": 3, "format": "jpeg"}),
+            )
+            .await;
+        assert!(!is_error(&r), "{name}: {}", text(&r));
+        let s = structured(&r);
+        let f = &s["files"][0];
+        assert_eq!(f["mime"], mime, "{name}: {s}");
+        assert_eq!(f["media"], media, "{name}");
+        assert_eq!(
+            (f["width"].clone(), f["height"].clone()),
+            (json!(96), json!(64)),
+            "{name}"
+        );
+        let path = f["path"].as_str().expect("path");
+        assert!(path.ends_with(&format!(".{ext}")), "{name}: {path}");
+        let on_disk = std::fs::read(path).expect("saved");
+        assert_eq!(f["bytes"], on_disk.len(), "{name}");
+        let t = text(&r);
+        assert!(t.contains(&format!("{mime} {media}")), "{name}: {t}");
+        let inline: Vec<_> = r.content.iter().filter_map(|c| c.as_image()).collect();
+        if previewed {
+            // The first frame, as a thumbnail.
+            assert_eq!(inline.len(), 1, "{name}: {t}");
+        } else {
+            assert!(inline.is_empty(), "{name}");
+            let note = s["preview_note"].as_str().unwrap_or_default();
+            assert!(
+                note.contains("no inline preview") && note.contains("video"),
+                "{name}: {s}"
+            );
+        }
+        let link = r
+            .content
+            .iter()
+            .find_map(|c| c.as_resource_link())
+            .expect("resource link");
+        assert_eq!(link.mime_type.as_deref(), Some(mime), "{name}");
+        let read = h
+            .client
+            .read_resource(rmcp::model::ReadResourceRequestParams::new(
+                f["uri"].as_str().expect("uri"),
+            ))
+            .await
+            .expect("read");
+        let json = serde_json::to_value(&read.contents[0]).expect("json");
+        assert_eq!(json["mimeType"], mime, "{name}");
+        use base64::Engine as _;
+        let blob = base64::engine::general_purpose::STANDARD
+            .decode(json["blob"].as_str().expect("blob"))
+            .expect("b64");
+        assert_eq!(blob, on_disk, "{name}: served as saved");
+    }
+}

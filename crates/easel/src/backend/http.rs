@@ -14,6 +14,14 @@ use super::{BackendError, ErrorKind, Fetched};
 /// Largest image easel downloads; anything bigger is not an image a backend made.
 pub const MAX_IMAGE_BYTES: usize = 64 * 1024 * 1024;
 
+/// Largest video (MP4, WebM, known by its first bytes) easel downloads: minutes of 1080p
+/// H.264, far beyond the seconds-long clips video workflows (Wan, LTX, Hunyuan) make, and
+/// a bound on what one download holds in memory.
+pub const MAX_VIDEO_BYTES: usize = 256 * 1024 * 1024;
+
+/// Bytes enough to tell a video container from an image.
+const SNIFF_BYTES: usize = 4096;
+
 /// Longest wait for a TCP (and TLS) connection to be set up, whatever the request's time-out.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -159,10 +167,11 @@ pub async fn download(
     }
     if resp
         .content_length()
-        .is_some_and(|n| n > MAX_IMAGE_BYTES as u64)
+        .is_some_and(|n| n > MAX_VIDEO_BYTES as u64)
     {
         return Err(fail(format!(
-            "{what} at {url} is larger than {} MiB; refusing to download it",
+            "{what} at {url} is larger than {} MiB (the limit for videos; images may have {} MiB); refusing to download it",
+            MAX_VIDEO_BYTES / (1024 * 1024),
             MAX_IMAGE_BYTES / (1024 * 1024)
         )));
     }
@@ -182,15 +191,35 @@ pub async fn download(
     })
 }
 
+/// The body, up to [`MAX_IMAGE_BYTES`], or [`MAX_VIDEO_BYTES`] once the first bytes show a
+/// video container (the type comes from the bytes, never from a name or header).
 async fn read_body(mut resp: Response) -> Result<Bytes, String> {
     let mut buf = Vec::with_capacity(resp.content_length().unwrap_or(0).min(1 << 24) as usize);
+    let mut limit = None;
     while let Some(chunk) = resp.chunk().await.map_err(|e| transport_reason(&e))? {
-        if buf.len() + chunk.len() > MAX_IMAGE_BYTES {
-            return Err(format!("more than {} MiB", MAX_IMAGE_BYTES / (1024 * 1024)));
-        }
         buf.extend_from_slice(&chunk);
+        if limit.is_none() && buf.len() >= SNIFF_BYTES {
+            limit = Some(body_limit(&buf));
+        }
+        let max = limit.unwrap_or(MAX_IMAGE_BYTES);
+        if buf.len() > max {
+            return Err(format!("more than {} MiB", max / (1024 * 1024)));
+        }
+    }
+    let max = body_limit(&buf);
+    if buf.len() > max {
+        return Err(format!("more than {} MiB", max / (1024 * 1024)));
     }
     Ok(Bytes::from(buf))
+}
+
+/// How large a body starting with `head` may be.
+fn body_limit(head: &[u8]) -> usize {
+    if crate::outputs::VideoKind::sniff(head).is_some() {
+        MAX_VIDEO_BYTES
+    } else {
+        MAX_IMAGE_BYTES
+    }
 }
 
 /// A short reason for a transport error, without the URL query (which could carry tokens on

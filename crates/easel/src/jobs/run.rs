@@ -12,7 +12,7 @@ use super::Jobs;
 use super::model::{ImageFailure, Job, JobStatus, SavedImage};
 use super::slots::Waiting;
 use crate::backend::{Backend, BackendError, CancelOutcome, ErrorKind, EventSink, RemoteImage};
-use crate::outputs::{SaveRequest, default_stem, inspect};
+use crate::outputs::{SaveRequest, default_stem, inspect_media};
 
 /// Progress fractions of the phases: submitting, backend work, saving.
 pub(super) const SUBMITTED: f64 = 0.05;
@@ -235,7 +235,7 @@ async fn collect(
     // Held until the image is on disk, so its bytes are in memory only while it has a slot.
     let _slot = transfer_slots().acquire().await.ok();
     let fetched = backend.fetch(ticket, &image).await.map_err(fail)?;
-    inspect(&fetched.bytes, fetched.content_type.as_deref())
+    inspect_media(&fetched.bytes, fetched.content_type.as_deref())
         .map_err(|e| fail(BackendError::new(ErrorKind::Download, e.to_string())))?;
     let seed = (!image.seedless).then(|| {
         image
@@ -261,7 +261,7 @@ async fn collect(
     let format = job.output.format;
     let bytes = fetched.bytes.clone();
     let saved = tokio::task::spawn_blocking(move || {
-        outputs.save(&SaveRequest {
+        outputs.save_media(&SaveRequest {
             dir: dir.as_deref(),
             stem: &stem,
             bytes: &bytes,
@@ -281,13 +281,14 @@ async fn collect(
         index: image.index,
         path: saved.path.clone(),
         url: image.url,
-        mime: saved.mime().to_string(),
+        mime: saved.mime.to_string(),
         width: saved.width,
         height: saved.height,
         bytes: saved.bytes,
         seed,
         revised_prompt: image.revised_prompt.clone(),
         usage: image.usage.clone(),
+        media: saved.class,
     };
     // Recorded at once, so that a restart never downloads or writes this image again.
     jobs.update(&job.id, true, |j| j.images.push(saved.clone()));

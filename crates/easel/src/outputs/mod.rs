@@ -10,6 +10,7 @@ mod buffers;
 mod convert;
 mod error;
 mod kind;
+mod media;
 mod names;
 mod preview;
 mod root;
@@ -19,6 +20,9 @@ mod write;
 
 pub use error::OutputError;
 pub use kind::{ImageInfo, ImageKind, inspect};
+pub use media::{
+    MediaClass, MediaInfo, SavedMedia, VideoKind, inspect_media, is_animated, plan_media_previews,
+};
 pub use names::{default_stem, strip_image_extension, validate_relative_dir, validate_stem};
 pub use preview::{
     FULL_BUDGET_B64, Preview, PreviewMode, PreviewPlan, THUMBNAIL_BUDGET_B64, THUMBNAIL_MAX_SIDE,

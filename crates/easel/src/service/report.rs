@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::clock::now_ms;
 use crate::jobs::{Job, JobProgress, JobStatus};
-use crate::outputs::{PreviewMode, plan_previews};
+use crate::outputs::{MediaClass, PreviewMode, plan_media_previews};
 
 /// A saved file, as reported to callers.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -33,6 +33,21 @@ pub struct FileReport {
     /// Token usage reported by the service for the call that made this image.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<serde_json::Value>,
+    /// "animation" (animated WebP, PNG or GIF) or "video" (MP4, WebM); absent for a still
+    /// image.
+    #[serde(skip_serializing_if = "MediaClass::is_still")]
+    pub media: MediaClass,
+}
+
+impl FileReport {
+    /// "image", "animation" or "video", for people.
+    fn what(&self) -> &'static str {
+        match self.media {
+            MediaClass::Still => "image",
+            MediaClass::Animation => "animation",
+            MediaClass::Video => "video",
+        }
+    }
 }
 
 /// Why a job, or one of its images, failed.
@@ -157,6 +172,7 @@ impl JobReport {
                 seed: i.seed,
                 revised_prompt: i.revised_prompt.clone(),
                 usage: i.usage.clone(),
+                media: i.media,
             })
             .collect();
         let failures = job
@@ -263,8 +279,14 @@ impl JobReport {
             ),
         };
         for f in &self.files {
+            // Stills need no label; an animation or a video says what it is.
+            let what = if f.media.is_still() {
+                String::new()
+            } else {
+                format!("{} {}, ", f.mime, f.what())
+            };
             out.push_str(&format!(
-                "\n- {} ({}x{}, {}{})",
+                "\n- {} ({what}{}x{}, {}{})",
                 f.path,
                 f.width,
                 f.height,
@@ -367,7 +389,7 @@ pub async fn tool_result(job: &Job, preview: PreviewMode, extras: Extras) -> Cal
         tokio::task::spawn_blocking(move || {
             let blobs: Vec<Vec<u8>> = paths.iter().filter_map(|p| std::fs::read(p).ok()).collect();
             let refs: Vec<&[u8]> = blobs.iter().map(Vec::as_slice).collect();
-            plan_previews(&refs, preview)
+            plan_media_previews(&refs, preview)
         })
         .await
         .ok()
@@ -393,8 +415,11 @@ pub async fn tool_result(job: &Job, preview: PreviewMode, extras: Extras) -> Cal
                 .with_mime_type(f.mime.clone())
                 .with_size(f.bytes)
                 .with_description(format!(
-                    "{}x{} image saved at {}",
-                    f.width, f.height, f.path
+                    "{}x{} {} saved at {}",
+                    f.width,
+                    f.height,
+                    f.what(),
+                    f.path
                 )),
         ));
     }

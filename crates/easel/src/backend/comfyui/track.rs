@@ -265,7 +265,7 @@ fn finish(entry: HistoryEntry, id: &str) -> Result<Vec<FileRef>, BackendError> {
     let files: Vec<FileRef> = entry
         .outputs
         .values()
-        .flat_map(|o| o.images.iter().cloned())
+        .flat_map(|o| o.files().cloned())
         .collect();
     let saved: Vec<FileRef> = files
         .iter()
@@ -277,7 +277,7 @@ fn finish(entry: HistoryEntry, id: &str) -> Result<Vec<FileRef>, BackendError> {
         return Err(BackendError::new(
             ErrorKind::Failed,
             format!(
-                "ComfyUI finished prompt {id} without any image; does the workflow end in a SaveImage node?"
+                "ComfyUI finished prompt {id} without any image or video; does the workflow end in a SaveImage (or SaveAnimatedWEBP, SaveVideo, VHS_VideoCombine) node?"
             ),
         ));
     }

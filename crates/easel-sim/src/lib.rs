@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod bomb;
+pub mod clip;
 pub mod comfyui;
 pub mod modelscope;
 pub mod openai;

@@ -1847,3 +1847,78 @@ async fn qwen_image_and_flux_graphs_validate_and_decode_at_their_size() {
     // Latents are whole 8-pixel cells: 130 wide decodes to 128.
     assert_eq!(decode_png(&client.view(preview).await.bytes), (128, 64));
 }
+
+/// EmptyImage (a batch of `frames`) -> ImageAddNoise -> `save`.
+fn clip_graph(save: &str) -> Graph {
+    Graph(format!(
+        r#"{{"1": {{"class_type": "EmptyImage", "inputs": {{"width": 40, "height": 24, "batch_size": 3, "color": 0}}}},
+            "2": {{"class_type": "ImageAddNoise", "inputs": {{"image": ["1", 0], "seed": 5, "strength": 0.5}}}},
+            {save}}}"#
+    ))
+}
+
+#[tokio::test]
+async fn animation_and_video_nodes_report_their_files_as_the_real_ones_do() {
+    let (_sim, client) = start(ComfyConfig::default()).await;
+    // (save node, output key, file name, Content-Type of /view); a prefix's counter counts
+    // every file of that prefix, whatever its extension, as upstream does.
+    let cases = [
+        (
+            r#""3": {"class_type": "SaveAnimatedWEBP", "inputs": {"images": ["2", 0], "filename_prefix": "anim", "fps": 6.0, "lossless": true, "quality": 80, "method": "default"}}"#,
+            "images",
+            "anim_00001_.webp",
+            "image/webp",
+        ),
+        (
+            r#""3": {"class_type": "SaveAnimatedPNG", "inputs": {"images": ["2", 0], "filename_prefix": "apng", "fps": 6.0, "compress_level": 4}}"#,
+            "images",
+            "apng_00001_.png",
+            "image/png",
+        ),
+        (
+            r#""3": {"class_type": "SaveWEBM", "inputs": {"images": ["2", 0], "filename_prefix": "clip", "codec": "vp9", "fps": 24.0, "crf": 32.0}}"#,
+            "images",
+            "clip_00001_.webm",
+            "video/webm",
+        ),
+        (
+            r#""4": {"class_type": "CreateVideo", "inputs": {"images": ["2", 0], "fps": 24.0}},
+               "3": {"class_type": "SaveVideo", "inputs": {"video": ["4", 0], "filename_prefix": "video/clip", "format": "auto", "codec": "auto"}}"#,
+            "images",
+            "clip_00001_.mp4",
+            "video/mp4",
+        ),
+        (
+            r#""3": {"class_type": "VHS_VideoCombine", "inputs": {"images": ["2", 0], "frame_rate": 8, "loop_count": 0, "filename_prefix": "wan", "format": "video/h264-mp4", "pingpong": false, "save_output": true}}"#,
+            "gifs",
+            "wan_00001.mp4",
+            "video/mp4",
+        ),
+    ];
+    for (save, key, name, content_type) in cases {
+        let id = client.queue(clip_graph(save)).await;
+        let entry = client.poll_history(&id).await;
+        assert_eq!(entry["status"]["status_str"], "success", "{entry}");
+        let out = &entry["outputs"]["3"];
+        let file = &out[key][0];
+        assert_eq!(file["filename"], name, "{out}");
+        assert_eq!(file["type"], "output");
+        if key == "images" {
+            assert_eq!(out["animated"], json!([true]), "{out}");
+        } else {
+            assert_eq!(file["format"], "video/h264-mp4", "{out}");
+            assert_eq!(file["frame_rate"], 8.0);
+        }
+        let view = client.view(file).await;
+        assert_eq!(view.status, 200);
+        assert_eq!(view.content_type.as_deref(), Some(content_type), "{name}");
+        if content_type.starts_with("image/") {
+            let img = image::load_from_memory(&view.bytes).expect("first frame decodes");
+            assert_eq!((img.width(), img.height()), (40, 24), "{name}");
+        } else if content_type == "video/mp4" {
+            assert_eq!(&view.bytes[4..8], b"ftyp");
+        } else {
+            assert_eq!(&view.bytes[..4], [0x1A, 0x45, 0xDF, 0xA3]);
+        }
+    }
+}

@@ -439,10 +439,13 @@ async fn node_errors_are_readable_and_name_what_to_do() {
             && t.contains("v1-5-pruned-emaonly.safetensors"),
         "{t}"
     );
+    // Checked against the server's /object_info before anything is sent.
     assert!(
-        structured(&r)["error"]["details"]["node_errors"].is_object(),
-        "raw node_errors kept"
+        format!("{}", structured(&r)["error"]["details"]["lacks"]).contains("nope.safetensors"),
+        "{}",
+        structured(&r)
     );
+    assert!(h.sim.prompts().is_empty(), "refused before sending");
 
     // A node type that is not installed.
     let unknown = UNMARKED_WORKFLOW.replace("\"VAEDecode\"", "\"NoSuchNodeXYZ\"");
@@ -703,4 +706,320 @@ async fn an_unreachable_server_says_how_to_fix_it() {
         "{t}"
     );
     assert_eq!(structured(&r)["error"]["kind"], "unreachable");
+}
+
+#[tokio::test]
+async fn one_server_refuses_a_missing_model_before_sending_and_offers_no_empty_list() {
+    let h = start_comfy(
+        ComfyConfig {
+            diffusion_models: vec![],
+            ..Default::default()
+        },
+        &[],
+    )
+    .await;
+    let r = h
+        .call(
+            "generate_image",
+            json!({"prompt": "x", "workflow": "qwen-image", "size": "512x512"}),
+        )
+        .await;
+    assert!(is_error(&r), "{}", text(&r));
+    let t = text(&r);
+    assert!(
+        t.contains("qwen_image_fp8_e4m3fn.safetensors")
+            && t.contains("no diffusion model files at all")
+            && t.contains("models/diffusion_models"),
+        "{t}"
+    );
+    assert!(
+        !t.contains("Use one of the files") && !t.contains("name one of them"),
+        "{t}"
+    );
+    assert!(h.sim.prompts().is_empty(), "nothing was sent");
+}
+
+#[tokio::test]
+async fn a_server_lost_while_the_job_waited_in_its_queue_says_so() {
+    let sim = easel_sim::ComfySim::start(ComfyConfig {
+        paused: true,
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    let url = sim.base_url();
+    let e = start_easel(
+        "",
+        &[
+            ("COMFYUI_URL", &url),
+            ("EASEL_COMFYUI_LOST_AFTER_SECS", "1"),
+        ],
+    )
+    .await;
+    let running = e.call(
+        "generate_image",
+        json!({"prompt": "x", "size": "64x64", "wait_seconds": 60}),
+    );
+    let kill = async {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while sim.queue_len() == 0 {
+            assert!(std::time::Instant::now() < deadline, "never queued");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        sim.shutdown();
+    };
+    let (r, ()) = tokio::join!(running, kill);
+    assert!(is_error(&r), "{}", text(&r));
+    let t = text(&r);
+    assert!(
+        t.contains("stopped answering while this job waited in its queue"),
+        "{t}"
+    );
+    assert!(!t.contains("while running this job"), "{t}");
+}
+
+/// Inverts its input: keeps the input's size and takes no seed.
+const INVERT_WORKFLOW: &str = r#"{
+  "1": {"class_type": "LoadImage", "inputs": {"image": "example.png"}},
+  "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
+  "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "inv"}}
+}"#;
+
+#[tokio::test]
+async fn an_edit_reports_the_real_size_and_no_seed_when_the_workflow_takes_none() {
+    let h = start_comfy(ComfyConfig::default(), &[]).await;
+    std::fs::write(h.workflows().join("invert.json"), INVERT_WORKFLOW).expect("w");
+    std::fs::create_dir_all(h.out()).expect("out");
+    image::RgbImage::from_pixel(320, 200, image::Rgb([10, 200, 30]))
+        .save(h.out().join("src.png"))
+        .expect("source");
+    let r = h
+        .call(
+            "edit_image",
+            json!({"prompt": "invert it", "images": ["src.png"], "workflow": "invert"}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let s = structured(&r);
+    assert_eq!(s["size"], "320x200", "{s}");
+    assert!(s.get("seed").is_none(), "no seed was used: {s}");
+    let file = &s["files"][0];
+    assert_eq!(
+        (file["width"].clone(), file["height"].clone()),
+        (json!(320), json!(200))
+    );
+    assert!(file.get("seed").is_none(), "{file}");
+    let path = file["path"].as_str().expect("path");
+    assert_eq!(png_size(path), (320, 200));
+    let name = std::path::Path::new(path)
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    assert!(!name.contains("-s"), "no invented seed in {name}");
+    assert!(!text(&r).contains("seed"), "{}", text(&r));
+    assert!(
+        text(&r).contains("workflow invert"),
+        "the workflow is named: {}",
+        text(&r)
+    );
+}
+
+#[tokio::test]
+async fn a_comfyui_batch_reports_the_one_seed_it_was_made_from() {
+    let h = start_comfy(ComfyConfig::default(), &[]).await;
+    let r = h
+        .call(
+            "generate_image",
+            json!({"prompt": "two foxes", "size": "64x64", "seed": 42, "count": 2}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let s = structured(&r);
+    let (_, ks) = sampler(&h.last_graph());
+    assert_eq!(ks["inputs"]["seed"], 42, "one sampler seed for the batch");
+    let seeds: Vec<Value> = s["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| f["seed"].clone())
+        .collect();
+    assert_eq!(seeds, vec![json!(42), json!(42)], "{s}");
+    assert_eq!(s["seed"], 42);
+    // No workflow named: the configured default is reported, not "backend default".
+    assert_eq!(s["model"], "workflow flux-dev", "{s}");
+}
+
+#[tokio::test]
+async fn listings_say_which_workflows_cannot_run_and_why() {
+    let h = start_comfy(
+        ComfyConfig {
+            diffusion_models: vec![],
+            ..Default::default()
+        },
+        &[],
+    )
+    .await;
+    let r = h.call("backends", json!({})).await;
+    let t = text(&r);
+    assert!(
+        t.contains("workflow qwen-image cannot run")
+            && t.contains("qwen_image_fp8_e4m3fn.safetensors")
+            && t.contains("no diffusion model files at all"),
+        "{t}"
+    );
+    assert!(!t.contains("workflow flux-dev cannot run"), "{t}");
+
+    let r = h.call("list_workflows", json!({})).await;
+    let t = text(&r);
+    assert!(!t.contains(".."), "one full stop between sentences: {t}");
+    let qwen_line = t
+        .lines()
+        .skip_while(|l| !l.starts_with("- qwen-image"))
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        qwen_line.contains("CANNOT RUN") && qwen_line.contains("qwen_image_fp8_e4m3fn.safetensors"),
+        "{t}"
+    );
+    let s = structured(&r);
+    let qwen = s["workflows"]
+        .as_array()
+        .expect("w")
+        .iter()
+        .find(|w| w["name"] == "qwen-image")
+        .cloned()
+        .expect("qwen");
+    assert_eq!(qwen["ready"], false, "{qwen}");
+    let flux = s["workflows"]
+        .as_array()
+        .expect("w")
+        .iter()
+        .find(|w| w["name"] == "flux-dev")
+        .cloned()
+        .expect("flux");
+    assert_eq!(flux["ready"], true, "{flux}");
+}
+
+/// A model-free workflow of `frames` noisy frames ending in `save` (node "3", fed by node
+/// "2"); `strength` makes it take a parameter of its own.
+fn clip_workflow(save: &str) -> String {
+    format!(
+        r#"{{
+  "1": {{"class_type": "EmptyImage", "inputs": {{"width": "{{{{width:int}}}}", "height": "{{{{height:int}}}}", "batch_size": 4, "color": 0}}}},
+  "2": {{"class_type": "ImageAddNoise", "inputs": {{"image": ["1", 0], "seed": "{{{{seed:int}}}}", "strength": "{{{{strength:float=0.5}}}}"}}}},
+  {save}
+}}"#
+    )
+}
+
+#[tokio::test]
+async fn animations_and_videos_are_saved_typed_previewed_and_served() {
+    let h = start_comfy(ComfyConfig::default(), &[]).await;
+    // (workflow, save nodes, MIME type, extension, media class, inline preview expected)
+    let cases = [
+        (
+            "webp-loop",
+            r#""3": {"class_type": "SaveAnimatedWEBP", "inputs": {"images": ["2", 0], "filename_prefix": "loop", "fps": 6.0, "lossless": true, "quality": 80, "method": "default"}}"#,
+            "image/webp",
+            "webp",
+            "animation",
+            true,
+        ),
+        (
+            "apng-loop",
+            r#""3": {"class_type": "SaveAnimatedPNG", "inputs": {"images": ["2", 0], "filename_prefix": "apng", "fps": 6.0, "compress_level": 4}}"#,
+            "image/png",
+            "png",
+            "animation",
+            true,
+        ),
+        (
+            "wan-vhs",
+            r#""3": {"class_type": "VHS_VideoCombine", "inputs": {"images": ["2", 0], "frame_rate": 16, "loop_count": 0, "filename_prefix": "wan", "format": "video/h264-mp4", "pingpong": false, "save_output": true}}"#,
+            "video/mp4",
+            "mp4",
+            "video",
+            false,
+        ),
+        (
+            "core-video",
+            r#""4": {"class_type": "CreateVideo", "inputs": {"images": ["2", 0], "fps": 24.0}},
+  "3": {"class_type": "SaveVideo", "inputs": {"video": ["4", 0], "filename_prefix": "video/ltx", "format": "auto", "codec": "auto"}}"#,
+            "video/mp4",
+            "mp4",
+            "video",
+            false,
+        ),
+        (
+            "webm",
+            r#""3": {"class_type": "SaveWEBM", "inputs": {"images": ["2", 0], "filename_prefix": "hy", "codec": "vp9", "fps": 24.0, "crf": 32.0}}"#,
+            "video/webm",
+            "webm",
+            "video",
+            false,
+        ),
+    ];
+    for (name, save, mime, ext, media, previewed) in cases {
+        std::fs::write(
+            h.workflows().join(format!("{name}.json")),
+            clip_workflow(save),
+        )
+        .expect("w");
+        let r = h
+            .call(
+                "generate_image",
+                json!({"prompt": "waves", "workflow": name, "size": "96x64", "seed": 3, "format": "jpeg"}),
+            )
+            .await;
+        assert!(!is_error(&r), "{name}: {}", text(&r));
+        let s = structured(&r);
+        let f = &s["files"][0];
+        assert_eq!(f["mime"], mime, "{name}: {s}");
+        assert_eq!(f["media"], media, "{name}");
+        assert_eq!(
+            (f["width"].clone(), f["height"].clone()),
+            (json!(96), json!(64)),
+            "{name}"
+        );
+        let path = f["path"].as_str().expect("path");
+        assert!(path.ends_with(&format!(".{ext}")), "{name}: {path}");
+        let on_disk = std::fs::read(path).expect("saved");
+        assert_eq!(f["bytes"], on_disk.len(), "{name}");
+        let t = text(&r);
+        assert!(t.contains(&format!("{mime} {media}")), "{name}: {t}");
+        let inline: Vec<_> = r.content.iter().filter_map(|c| c.as_image()).collect();
+        if previewed {
+            // The first frame, as a thumbnail.
+            assert_eq!(inline.len(), 1, "{name}: {t}");
+        } else {
+            assert!(inline.is_empty(), "{name}");
+            let note = s["preview_note"].as_str().unwrap_or_default();
+            assert!(
+                note.contains("no inline preview") && note.contains("video"),
+                "{name}: {s}"
+            );
+        }
+        let link = r
+            .content
+            .iter()
+            .find_map(|c| c.as_resource_link())
+            .expect("resource link");
+        assert_eq!(link.mime_type.as_deref(), Some(mime), "{name}");
+        let read = h
+            .client
+            .read_resource(rmcp::model::ReadResourceRequestParams::new(
+                f["uri"].as_str().expect("uri"),
+            ))
+            .await
+            .expect("read");
+        let json = serde_json::to_value(&read.contents[0]).expect("json");
+        assert_eq!(json["mimeType"], mime, "{name}");
+        use base64::Engine as _;
+        let blob = base64::engine::general_purpose::STANDARD
+            .decode(json["blob"].as_str().expect("blob"))
+            .expect("b64");
+        assert_eq!(blob, on_disk, "{name}: served as saved");
+    }
 }

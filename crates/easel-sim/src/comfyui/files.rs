@@ -402,6 +402,8 @@ pub fn content_type(name: &str) -> &'static str {
         ".jpg" | ".jpeg" => "image/jpeg",
         ".webp" => "image/webp",
         ".gif" => "image/gif",
+        ".mp4" => "video/mp4",
+        ".webm" => "video/webm",
         ".bmp" => "image/bmp",
         ".json" => "application/json",
         ".txt" => "text/plain",

@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+mod animate;
 mod cache;
 mod config;
 mod exec;

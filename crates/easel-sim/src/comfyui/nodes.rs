@@ -41,6 +41,8 @@ pub enum Value {
     Latent(Pixels),
     /// `MASK`.
     Mask(Pixels),
+    /// `VIDEO` (`CreateVideo`): its frames and rate.
+    Video(Pixels, f64),
     /// `MODEL`, `CLIP`, `VAE`, `CONDITIONING`: nothing about them is observable, so
     /// only the type is kept.
     Other(&'static str),
@@ -53,6 +55,7 @@ impl Value {
         match self {
             Value::Image(_) | Value::Mask(_) => TENSOR.to_owned(),
             Value::Latent(_) => format!("{{'samples': {TENSOR}}}"),
+            Value::Video(..) => "<comfy_api.latest._input_impl.video_types.VideoFromComponents object at 0x7f3c5a1e3f10>".to_owned(),
             Value::Other("MODEL") => {
                 "<comfy.model_patcher.ModelPatcher object at 0x7f3c5a1e2b90>".to_owned()
             }
@@ -77,18 +80,18 @@ pub enum Arg {
 pub struct Args(pub Vec<(String, Arg)>);
 
 impl Args {
-    fn get(&self, name: &str) -> Option<&Arg> {
+    pub(super) fn get(&self, name: &str) -> Option<&Arg> {
         self.0.iter().find(|(n, _)| n == name).map(|(_, a)| a)
     }
 
-    fn literal(&self, name: &str) -> Option<&Json> {
+    pub(super) fn literal(&self, name: &str) -> Option<&Json> {
         match self.get(name)? {
             Arg::Literal(value) => Some(value),
             Arg::Linked(_) => None,
         }
     }
 
-    fn int(&self, name: &str, default: i64) -> i64 {
+    pub(super) fn int(&self, name: &str, default: i64) -> i64 {
         self.literal(name)
             .and_then(Json::as_int)
             .map_or(default, |v| {
@@ -96,19 +99,33 @@ impl Args {
             })
     }
 
-    fn size(&self, name: &str, default: u32) -> u32 {
+    pub(super) fn size(&self, name: &str, default: u32) -> u32 {
         self.int(name, i64::from(default))
             .clamp(0, i64::from(u32::MAX)) as u32
     }
 
-    fn text(&self, name: &str, default: &str) -> String {
+    pub(super) fn float(&self, name: &str, default: f64) -> f64 {
+        self.literal(name).and_then(Json::as_f64).unwrap_or(default)
+    }
+
+    /// The frame rate of a `VIDEO` input.
+    pub(super) fn video_fps(&self, name: &str) -> Option<f64> {
+        match self.get(name)? {
+            Arg::Linked(Value::Video(_, fps)) => Some(*fps),
+            _ => None,
+        }
+    }
+
+    pub(super) fn text(&self, name: &str, default: &str) -> String {
         self.literal(name)
             .map_or_else(|| default.to_owned(), Json::py_str)
     }
 
-    fn pixels(&self, name: &str) -> Result<Pixels, Failure> {
+    pub(super) fn pixels(&self, name: &str) -> Result<Pixels, Failure> {
         match self.get(name) {
-            Some(Arg::Linked(Value::Image(p) | Value::Latent(p) | Value::Mask(p))) => Ok(p.clone()),
+            Some(Arg::Linked(
+                Value::Image(p) | Value::Latent(p) | Value::Mask(p) | Value::Video(p, _),
+            )) => Ok(p.clone()),
             _ => Err(Failure::raised(
                 "Exception",
                 format!("Required input '{name}' has no image data"),
@@ -128,7 +145,7 @@ pub struct Produced {
 }
 
 impl Produced {
-    fn values(outputs: Vec<Value>) -> Result<Produced, Failure> {
+    pub(super) fn values(outputs: Vec<Value>) -> Result<Produced, Failure> {
         Ok(Produced { outputs, ui: None })
     }
 }
@@ -172,6 +189,13 @@ pub async fn run(ctx: &Ctx<'_>, class: &str, args: &Args) -> Result<Produced, Fa
         "LoadImage" => load_image(ctx, args),
         "SaveImage" => save_images(ctx, args, Folder::Output).await,
         "PreviewImage" => save_images(ctx, args, Folder::Temp).await,
+        "SaveAnimatedWEBP" | "SaveAnimatedPNG" | "SaveWEBM" | "SaveVideo" | "VHS_VideoCombine" => {
+            super::animate::save(ctx, class, args).await
+        }
+        "CreateVideo" => {
+            let fps = args.float("fps", 30.0);
+            Produced::values(vec![Value::Video(same(args.pixels("images")?, 0), fps)])
+        }
         "SaveImageWebsocket" => stream_images(ctx, args).await,
         "CheckpointLoaderSimple" => Produced::values(vec![
             Value::Other("MODEL"),
@@ -382,7 +406,10 @@ async fn render(draw: impl FnOnce() -> Vec<u8> + Send + 'static) -> Result<Bytes
 pub fn function_of(class: &str) -> &'static str {
     match class {
         "KSampler" | "KSamplerAdvanced" => "sample",
-        "SaveImage" | "PreviewImage" | "SaveImageWebsocket" => "save_images",
+        "SaveImage" | "PreviewImage" | "SaveImageWebsocket" | "SaveAnimatedWEBP"
+        | "SaveAnimatedPNG" => "save_images",
+        "SaveWEBM" | "SaveVideo" => "save_video",
+        "VHS_VideoCombine" => "combine_video",
         "VAEDecode" => "decode",
         "VAEEncode" => "encode",
         "CLIPTextEncode" => "encode",

@@ -18,6 +18,8 @@ pub enum Kind {
     Int,
     /// `float()` with min/max.
     Float,
+    /// `bool()`.
+    Boolean,
     /// `str()`.
     String,
     /// One of these strings.
@@ -33,6 +35,7 @@ impl Kind {
         match self {
             Kind::Int => "INT".into(),
             Kind::Float => "FLOAT".into(),
+            Kind::Boolean => "BOOLEAN".into(),
             Kind::String => "STRING".into(),
             Kind::Combo(options) => Json::from(options.clone()),
             Kind::Link(name) => (*name).into(),
@@ -401,7 +404,7 @@ fn all_nodes(config: &ComfyConfig, input_files: Vec<String>) -> Vec<Node> {
         obj! {"default" => default, "min" => min, "max" => MAX_RESOLUTION, "step" => step}
     };
     let batch = obj! {"default" => 1, "min" => 1, "max" => 4096};
-    vec![
+    let mut nodes = vec![
         Node {
             inputs: vec![
                 input("width", Kind::Int, Some(size(512, 1, 1))),
@@ -725,6 +728,153 @@ fn all_nodes(config: &ComfyConfig, input_files: Vec<String>) -> Vec<Node> {
                 "ModelSamplingAuraFlow",
                 "ModelSamplingAuraFlow",
                 "advanced/model",
+            )
+        },
+    ];
+    nodes.extend(animation_nodes());
+    nodes
+}
+
+/// Nodes that save a batch of images as an animation or a video (see `animate.rs`), and
+/// VideoHelperSuite's `VHS_VideoCombine`, the custom node most video workflows (Wan, LTX,
+/// Hunyuan) end in; `missing_nodes` can take it away like any other.
+fn animation_nodes() -> Vec<Node> {
+    let prefix = |default: &str| {
+        input(
+            "filename_prefix",
+            Kind::String,
+            Some(obj! {"default" => default}),
+        )
+    };
+    let fps = |default: f64| {
+        input(
+            "fps",
+            Kind::Float,
+            Some(obj! {"default" => default, "min" => 0.01, "max" => 1000.0, "step" => 0.01}),
+        )
+    };
+    let hidden = vec![("prompt", "PROMPT"), ("extra_pnginfo", "EXTRA_PNGINFO")];
+    vec![
+        Node {
+            inputs: vec![
+                link("images", "IMAGE"),
+                prefix("ComfyUI"),
+                fps(6.0),
+                input("lossless", Kind::Boolean, Some(obj! {"default" => true})),
+                input(
+                    "quality",
+                    Kind::Int,
+                    Some(obj! {"default" => 80, "min" => 0, "max" => 100}),
+                ),
+                input("method", combo(&["default", "fastest", "slowest"]), None),
+            ],
+            hidden: hidden.clone(),
+            output_node: true,
+            python_module: "comfy_extras.nodes_images",
+            ..node("SaveAnimatedWEBP", "SaveAnimatedWEBP", "image/animation")
+        },
+        Node {
+            inputs: vec![
+                link("images", "IMAGE"),
+                prefix("ComfyUI"),
+                fps(6.0),
+                input(
+                    "compress_level",
+                    Kind::Int,
+                    Some(obj! {"default" => 4, "min" => 0, "max" => 9}),
+                ),
+            ],
+            hidden: hidden.clone(),
+            output_node: true,
+            python_module: "comfy_extras.nodes_images",
+            ..node("SaveAnimatedPNG", "SaveAnimatedPNG", "image/animation")
+        },
+        Node {
+            inputs: vec![
+                link("images", "IMAGE"),
+                prefix("ComfyUI"),
+                input("codec", combo(&["vp9", "av1"]), None),
+                fps(24.0),
+                input(
+                    "crf",
+                    Kind::Float,
+                    Some(obj! {"default" => 32.0, "min" => 0.0, "max" => 63.0, "step" => 1.0}),
+                ),
+            ],
+            hidden: hidden.clone(),
+            output_node: true,
+            python_module: "comfy_extras.nodes_video",
+            ..node("SaveWEBM", "SaveWEBM", "image/video")
+        },
+        Node {
+            inputs: vec![
+                link("images", "IMAGE"),
+                input(
+                    "fps",
+                    Kind::Float,
+                    Some(obj! {"default" => 30.0, "min" => 1.0, "max" => 120.0, "step" => 1.0}),
+                ),
+                optional("audio", Kind::Link("AUDIO"), None),
+            ],
+            outputs: vec![("VIDEO", "VIDEO")],
+            python_module: "comfy_extras.nodes_video",
+            ..node("CreateVideo", "Create Video", "image/video")
+        },
+        Node {
+            inputs: vec![
+                link("video", "VIDEO"),
+                prefix("video/ComfyUI"),
+                input(
+                    "format",
+                    combo(&["auto", "mp4"]),
+                    Some(obj! {"default" => "auto"}),
+                ),
+                input(
+                    "codec",
+                    combo(&["auto", "h264"]),
+                    Some(obj! {"default" => "auto"}),
+                ),
+            ],
+            hidden: hidden.clone(),
+            output_node: true,
+            python_module: "comfy_extras.nodes_video",
+            ..node("SaveVideo", "Save Video", "image/video")
+        },
+        Node {
+            inputs: vec![
+                link("images", "IMAGE"),
+                input(
+                    "frame_rate",
+                    Kind::Float,
+                    Some(obj! {"default" => 8.0, "min" => 1.0, "step" => 1.0}),
+                ),
+                input(
+                    "loop_count",
+                    Kind::Int,
+                    Some(obj! {"default" => 0, "min" => 0, "max" => 100, "step" => 1}),
+                ),
+                prefix("AnimateDiff"),
+                input(
+                    "format",
+                    combo(&["image/gif", "image/webp", "video/webm", "video/h264-mp4"]),
+                    None,
+                ),
+                input("pingpong", Kind::Boolean, Some(obj! {"default" => false})),
+                input("save_output", Kind::Boolean, Some(obj! {"default" => true})),
+                optional("audio", Kind::Link("AUDIO"), None),
+            ],
+            hidden: vec![
+                ("prompt", "PROMPT"),
+                ("extra_pnginfo", "EXTRA_PNGINFO"),
+                ("unique_id", "UNIQUE_ID"),
+            ],
+            outputs: vec![("VHS_FILENAMES", "Filenames")],
+            output_node: true,
+            python_module: "custom_nodes.ComfyUI-VideoHelperSuite",
+            ..node(
+                "VHS_VideoCombine",
+                "Video Combine 🎥🅥🅗🅢",
+                "Video Helper Suite 🎥🅥🅗🅢",
             )
         },
     ]

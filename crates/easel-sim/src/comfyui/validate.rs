@@ -418,6 +418,7 @@ impl Validation<'_> {
         let coerced = match &input.kind {
             Kind::Int => to_int(&value).map(Json::int).map(Some),
             Kind::Float => to_float(&value).map(Json::float).map(Some),
+            Kind::Boolean => Ok(Some(Json::Bool(value.truthy()))),
             Kind::String => Ok(Some(Json::String(value.py_str()))),
             Kind::Combo(_) | Kind::Link(_) => Ok(None),
         };

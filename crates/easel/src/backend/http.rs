@@ -22,6 +22,14 @@ pub const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 /// Most redirects an image download follows.
 const MAX_REDIRECTS: usize = 5;
 
+/// Largest video (MP4, WebM, known by its first bytes) easel downloads: minutes of 1080p
+/// H.264, far beyond the seconds-long clips video workflows (Wan, LTX, Hunyuan) make, and
+/// a bound on what one download holds in memory.
+pub const MAX_VIDEO_BYTES: usize = 256 * 1024 * 1024;
+
+/// Bytes enough to tell a video container from an image.
+const SNIFF_BYTES: usize = 4096;
+
 /// Longest wait for a TCP (and TLS) connection to be set up, whatever the request's time-out.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -204,11 +212,12 @@ pub async fn download(
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let bytes = read_limited(resp, MAX_IMAGE_BYTES).await.map_err(|e| {
+    let bytes = read_sniffed(resp, MAX_VIDEO_BYTES, body_limit).await.map_err(|e| {
         fail(match e {
             BodyError::TooLarge { limit } => format!(
-                "{what} at {url} is larger than {} MiB; refusing to download it",
-                limit >> 20
+                "{what} at {url} is larger than {} MiB (the limit for {}); refusing to download it",
+                limit >> 20,
+                if limit == MAX_VIDEO_BYTES { "videos" } else { "images; videos may have 256 MiB" }
             ),
             BodyError::Broken(e) => {
                 format!("the download of {what} from {url} broke off: {e}; nothing was saved")
@@ -251,22 +260,51 @@ impl BodyError {
 
 /// The whole body, refused as soon as it is known to exceed `limit` bytes (by its
 /// `Content-Length`, or while reading), so a hostile answer costs at most `limit` bytes.
-pub async fn read_limited(mut resp: Response, limit: usize) -> Result<Bytes, BodyError> {
-    if resp.content_length().is_some_and(|n| n > limit as u64) {
-        return Err(BodyError::TooLarge { limit });
+pub async fn read_limited(resp: Response, limit: usize) -> Result<Bytes, BodyError> {
+    read_sniffed(resp, limit, |_| limit).await
+}
+
+/// Like [`read_limited`], with the limit decided by `limit_for` from the first bytes (a
+/// video may be larger than an image; the type comes from the bytes, never from a name or
+/// header) and never above `most`.
+pub async fn read_sniffed(
+    mut resp: Response,
+    most: usize,
+    limit_for: impl Fn(&[u8]) -> usize,
+) -> Result<Bytes, BodyError> {
+    if resp.content_length().is_some_and(|n| n > most as u64) {
+        return Err(BodyError::TooLarge { limit: most });
     }
     let mut buf = Vec::with_capacity(resp.content_length().unwrap_or(0).min(1 << 24) as usize);
+    let mut limit = None;
     while let Some(chunk) = resp
         .chunk()
         .await
         .map_err(|e| BodyError::Broken(transport_reason(&e)))?
     {
-        if buf.len() + chunk.len() > limit {
-            return Err(BodyError::TooLarge { limit });
-        }
         buf.extend_from_slice(&chunk);
+        if limit.is_none() && buf.len() >= SNIFF_BYTES {
+            limit = Some(limit_for(&buf).min(most));
+        }
+        let max = limit.unwrap_or_else(|| limit_for(&[]).min(most));
+        if buf.len() > max {
+            return Err(BodyError::TooLarge { limit: max });
+        }
+    }
+    let max = limit_for(&buf).min(most);
+    if buf.len() > max {
+        return Err(BodyError::TooLarge { limit: max });
     }
     Ok(Bytes::from(buf))
+}
+
+/// How large a body starting with `head` may be.
+fn body_limit(head: &[u8]) -> usize {
+    if crate::outputs::VideoKind::sniff(head).is_some() {
+        MAX_VIDEO_BYTES
+    } else {
+        MAX_IMAGE_BYTES
+    }
 }
 
 /// A short reason for a transport error, without the URL query (which could carry tokens on

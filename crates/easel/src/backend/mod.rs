@@ -33,7 +33,13 @@ pub struct Ticket(pub serde_json::Value);
 pub struct RemoteImage {
     /// Position in the request (0-based); file names and seeds follow it.
     pub index: u32,
+    /// The seed that made it; `None` lets the job layer assume the request's seed for
+    /// this index, unless `seedless`.
     pub seed: Option<u64>,
+    /// Made without any seed (a ComfyUI workflow with no seed input): no seed is reported
+    /// or put in the file name.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub seedless: bool,
     /// Public URL of the image, when the backend has one.
     pub url: Option<String>,
     /// The prompt the model actually used, when the service rewrote it (DALL·E 3).
@@ -117,6 +123,13 @@ pub trait Backend: Send + Sync {
     /// Model used for edits when the caller names none.
     fn default_edit_model(&self) -> Option<&str> {
         self.default_model()
+    }
+
+    /// The workflow a request runs when it names none (ComfyUI's configured default, or
+    /// the built-in edit workflow), so that jobs and reports name it; `None` for backends
+    /// without workflows.
+    fn default_workflow(&self, _edit: bool) -> Option<String> {
+        None
     }
 
     /// Backend-specific checks (sizes per model family, workflow parameters, …), before

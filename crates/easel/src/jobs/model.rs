@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{BackendError, Ticket};
-use crate::outputs::OutputFormat;
+use crate::outputs::{MediaClass, OutputFormat};
 use crate::request::GenerateRequest;
 
 /// Where a job stands. Terminal: succeeded, failed, cancelled.
@@ -83,6 +83,9 @@ pub struct SavedImage {
     /// Token usage of the call that made it, when reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<serde_json::Value>,
+    /// A still image, an animation or a video.
+    #[serde(default, skip_serializing_if = "MediaClass::is_still")]
+    pub media: MediaClass,
 }
 
 /// A file easel is about to publish for one image, recorded before its name is taken: after

@@ -12,7 +12,7 @@ use super::Jobs;
 use super::model::{ImageFailure, Job, JobStatus, PendingFile, SavedImage};
 use super::slots::Waiting;
 use crate::backend::{Backend, BackendError, CancelOutcome, ErrorKind, EventSink, RemoteImage};
-use crate::outputs::{SaveRequest, SavedFile, default_stem, inspect};
+use crate::outputs::{SaveRequest, SavedMedia, default_stem, inspect_media};
 
 /// Progress fractions of the phases: submitting, backend work, saving.
 pub(super) const SUBMITTED: f64 = 0.05;
@@ -257,18 +257,19 @@ async fn adopt_pending(jobs: &Jobs, job: Job) -> Job {
 }
 
 /// The record of an image saved as `file`.
-fn saved_image(file: &SavedFile, image: &RemoteImage, seed: u64) -> SavedImage {
+fn saved_image(file: &SavedMedia, image: &RemoteImage, seed: Option<u64>) -> SavedImage {
     SavedImage {
         index: image.index,
         path: file.path.clone(),
         url: image.url.clone(),
-        mime: file.mime().to_string(),
+        mime: file.mime.to_string(),
         width: file.width,
         height: file.height,
         bytes: file.bytes,
-        seed: Some(seed),
+        seed,
         revised_prompt: image.revised_prompt.clone(),
         usage: image.usage.clone(),
+        media: file.class,
     }
 }
 
@@ -284,11 +285,13 @@ async fn collect(
     // Held until the image is on disk, so its bytes are in memory only while it has a slot.
     let _slot = transfer_slots().acquire().await.ok();
     let fetched = backend.fetch(ticket, &image).await.map_err(fail)?;
-    inspect(&fetched.bytes, fetched.content_type.as_deref())
+    inspect_media(&fetched.bytes, fetched.content_type.as_deref())
         .map_err(|e| fail(BackendError::new(ErrorKind::Download, e.to_string())))?;
-    let seed = image
-        .seed
-        .unwrap_or_else(|| job.request.seed_for(image.index));
+    let seed = (!image.seedless).then(|| {
+        image
+            .seed
+            .unwrap_or_else(|| job.request.seed_for(image.index))
+    });
     let base = match &job.output.stem {
         Some(stem) => stem.clone(),
         None => default_stem(&job.request.prompt, seed, SystemTime::now()),
@@ -311,7 +314,7 @@ async fn collect(
     let saved = tokio::task::spawn_blocking(move || {
         // The name is recorded before the file takes it, so a crash at any point leaves a
         // record that finds the file (see `adopt_pending`).
-        outputs.save_recorded(
+        outputs.save_media(
             &SaveRequest {
                 dir: dir.as_deref(),
                 stem: &stem,

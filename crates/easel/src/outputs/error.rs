@@ -93,7 +93,7 @@ pub enum OutputError {
 
     /// The download is an image of a type easel does not keep (BMP, TIFF, AVIF, SVG, …).
     #[error(
-        "downloaded image is {looks_like}, a type easel does not save (it keeps PNG, JPEG, WebP and GIF); configure the backend to return one of those"
+        "downloaded image is {looks_like}, a type easel does not save (it keeps PNG, JPEG, WebP and GIF images, animated or not, and MP4 and WebM videos); configure the backend to return one of those"
     )]
     UnsupportedImage { looks_like: String },
 

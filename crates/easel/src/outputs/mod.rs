@@ -11,6 +11,7 @@ mod convert;
 mod digest;
 mod error;
 mod kind;
+mod media;
 mod named;
 mod names;
 mod preview;
@@ -23,6 +24,9 @@ mod write;
 pub use digest::sha256_hex;
 pub use error::OutputError;
 pub use kind::{ImageInfo, ImageKind, inspect, inspect_named};
+pub use media::{
+    MediaClass, MediaInfo, SavedMedia, VideoKind, inspect_media, is_animated, plan_media_previews,
+};
 pub use named::{InputRoots, MAX_NAMED_BYTES, read_source_image};
 pub use names::{default_stem, strip_image_extension, validate_relative_dir, validate_stem};
 pub use preview::{

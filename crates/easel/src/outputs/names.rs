@@ -175,8 +175,9 @@ pub fn strip_image_extension(s: &str) -> &str {
 
 /// The file name stem used when the caller gives none, e.g.
 /// `20261121-063012-golden-cat-in-a-garden-s42`: UTC time, the first words of the prompt as
-/// lowercase ASCII, and the seed. A prompt without ASCII words (e.g. Chinese) adds no slug.
-pub fn default_stem(prompt: &str, seed: u64, now: SystemTime) -> String {
+/// lowercase ASCII, and the seed when one was used. A prompt without ASCII words (e.g.
+/// Chinese) adds no slug.
+pub fn default_stem(prompt: &str, seed: Option<u64>, now: SystemTime) -> String {
     let secs = now
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -189,10 +190,12 @@ pub fn default_stem(prompt: &str, seed: u64, now: SystemTime) -> String {
         time % 60
     );
     let slug = slug(prompt);
+    // Only a seed that was used goes into the name.
+    let seed = seed.map(|s| format!("-s{s}")).unwrap_or_default();
     if slug.is_empty() {
-        format!("{stamp}-s{seed}")
+        format!("{stamp}{seed}")
     } else {
-        format!("{stamp}-{slug}-s{seed}")
+        format!("{stamp}-{slug}{seed}")
     }
 }
 
@@ -358,19 +361,28 @@ mod tests {
         // 2026-11-21T06:30:12Z
         let now = UNIX_EPOCH + Duration::from_secs(1_795_242_612);
         assert_eq!(
-            default_stem("A golden cat in a garden, at dusk; oil painting", 42, now),
+            default_stem(
+                "A golden cat in a garden, at dusk; oil painting",
+                Some(42),
+                now
+            ),
             "20261121-063012-a-golden-cat-in-a-garden-s42"
         );
         assert_eq!(
-            default_stem("Golden cat's garden!", 7, now),
+            default_stem("Golden cat's garden!", 7.into(), now),
             "20261121-063012-golden-cats-garden-s7"
+        );
+        assert_eq!(
+            default_stem("Golden cat's garden!", None, now),
+            "20261121-063012-golden-cats-garden",
+            "no seed was used, so none is in the name"
         );
     }
 
     #[test]
     fn default_stem_for_chinese_prompt_has_no_slug() {
         let now = UNIX_EPOCH + Duration::from_secs(1_795_242_612);
-        let stem = default_stem("一只在花园里的金色的猫", 42, now);
+        let stem = default_stem("一只在花园里的金色的猫", Some(42), now);
         assert_eq!(stem, "20261121-063012-s42");
         validate_stem(&stem).expect("default stems are valid");
     }
@@ -378,7 +390,7 @@ mod tests {
     #[test]
     fn default_stem_is_always_a_valid_stem() {
         let now = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29T00:00:00Z
-        let stem = default_stem(&"supercalifragilistic ".repeat(20), u64::MAX, now);
+        let stem = default_stem(&"supercalifragilistic ".repeat(20), Some(u64::MAX), now);
         assert!(stem.starts_with("20000229-000000-supercalifragilistic-"));
         validate_stem(&stem).expect("valid");
     }

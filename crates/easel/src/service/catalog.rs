@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use super::EaselServer;
 use super::params::GenerateImageParams;
 use crate::backend::BackendStatus;
+use crate::backend::comfyui::doctor::WorkflowCheck;
 use crate::workflows::{Library, ParamSpec, workflow_schema};
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -28,6 +29,13 @@ pub struct WorkflowInfo {
     /// "builtin" or the file it was read from.
     pub source: String,
     pub params: Vec<ParamSpec>,
+    /// Whether a ComfyUI server can run it now (its node types and model files are there);
+    /// absent when no server could be checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ready: Option<bool>,
+    /// What the servers lack, for a workflow that cannot run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cannot_run: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -35,7 +43,34 @@ pub struct WorkflowList {
     pub workflows: Vec<WorkflowInfo>,
     /// Workflow files that could not be loaded, and why.
     pub problems: Vec<String>,
+    /// Why readiness is not given, when the servers could not be checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readiness_note: Option<String>,
 }
+
+/// The ComfyUI backend's workflow checks, from its status details, when a server answered.
+fn workflow_checks(details: &Value) -> Option<Vec<WorkflowCheck>> {
+    if details.get("reachable").and_then(Value::as_bool) != Some(true) {
+        return None;
+    }
+    serde_json::from_value(details.get("workflows")?.clone()).ok()
+}
+
+/// One line per workflow that cannot run, with what is missing: the structured result has
+/// it, and the model reading the text must not have to guess which of them fail.
+fn unready_lines(details: &Value) -> String {
+    workflow_checks(details)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|c| {
+            c.why_not()
+                .map(|why| format!("\n  - workflow {} cannot run: {why}", c.name))
+        })
+        .collect()
+}
+
+/// How long list_workflows waits for the servers' answer before listing without readiness.
+const READINESS_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// One line per server of a ComfyUI pool (when it has several): state, queue, load.
 fn server_lines(details: &Value) -> String {
@@ -95,6 +130,8 @@ pub fn workflow_list(library: &Library) -> WorkflowList {
                     crate::workflows::WorkflowSource::File(p) => p.display().to_string(),
                 },
                 params: w.params.clone(),
+                ready: None,
+                cannot_run: None,
             })
             .collect(),
         problems: library
@@ -102,6 +139,37 @@ pub fn workflow_list(library: &Library) -> WorkflowList {
             .iter()
             .map(|p| format!("{}: {}", p.path.display(), p.message))
             .collect(),
+        readiness_note: None,
+    }
+}
+
+/// Fills in each workflow's readiness from a live check of the ComfyUI servers.
+async fn add_readiness(list: &mut WorkflowList, server: &EaselServer) {
+    let Ok(backend) = server.state.jobs.backend(Some("comfyui")) else {
+        return;
+    };
+    let status = match tokio::time::timeout(READINESS_WAIT, backend.status()).await {
+        Ok(status) => status,
+        Err(_) => {
+            list.readiness_note = Some(format!(
+                "ComfyUI did not answer within {} s, so whether each workflow can run is not known; call backends to check.",
+                READINESS_WAIT.as_secs()
+            ));
+            return;
+        }
+    };
+    let Some(checks) = workflow_checks(&status.details) else {
+        list.readiness_note = Some(format!(
+            "no ComfyUI server could be checked ({}), so whether each workflow can run is not known.",
+            status.summary
+        ));
+        return;
+    };
+    for w in &mut list.workflows {
+        if let Some(check) = checks.iter().find(|c| c.name == w.name) {
+            w.ready = Some(check.ready);
+            w.cannot_run = check.why_not();
+        }
     }
 }
 
@@ -123,6 +191,7 @@ impl EaselServer {
             let mark = if b.ready { "ready" } else { "NOT READY" };
             text.push_str(&format!("\n- {} ({mark}): {}", b.name, b.summary));
             text.push_str(&server_lines(&b.details));
+            text.push_str(&unready_lines(&b.details));
         }
         structured(text, &BackendList { backends })
     }
@@ -134,17 +203,37 @@ impl EaselServer {
         annotations(title = "List workflows", read_only_hint = true, open_world_hint = false)
     )]
     async fn list_workflows(&self) -> CallToolResult {
-        let list = workflow_list(&self.state.library);
-        let mut text = format!("{} workflow(s):", list.workflows.len());
+        let mut list = workflow_list(&self.state.library);
+        add_readiness(&mut list, self).await;
+        let ready = list
+            .workflows
+            .iter()
+            .filter(|w| w.ready == Some(true))
+            .count();
+        let mut text = if list.readiness_note.is_none() {
+            format!(
+                "{} workflow(s), {ready} ready to run on ComfyUI:",
+                list.workflows.len()
+            )
+        } else {
+            format!("{} workflow(s):", list.workflows.len())
+        };
         for w in &list.workflows {
             let names: Vec<&str> = w.params.iter().map(|p| p.name.as_str()).collect();
+            // Descriptions are sentences; one full stop between them is enough.
+            let description = w.description.trim_end().trim_end_matches('.');
             text.push_str(&format!(
-                "\n- {} ({}): {}. Parameters: {}",
+                "\n- {} ({}): {description}. Parameters: {}",
                 w.name,
                 w.source,
-                w.description,
                 names.join(", ")
             ));
+            if let Some(why) = &w.cannot_run {
+                text.push_str(&format!("\n  CANNOT RUN now: {why}"));
+            }
+        }
+        if let Some(note) = &list.readiness_note {
+            text.push_str(&format!("\nNote: {note}"));
         }
         for p in &list.problems {
             text.push_str(&format!("\nNot loaded: {p}"));

@@ -193,7 +193,7 @@ impl GenerateImageParams {
             guidance: self.guidance,
             loras: self.loras,
             count: self.count,
-            workflow: self.workflow,
+            workflow: self.workflow.or_else(|| backend.default_workflow(false)),
             params: self.params,
             sources: Vec::new(),
             mask: None,

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::clock::now_ms;
 use crate::jobs::{Job, JobProgress, JobStatus};
-use crate::outputs::{PreviewMode, plan_previews};
+use crate::outputs::{MediaClass, PreviewMode, plan_media_previews};
 
 /// A saved file, as reported to callers.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -33,6 +33,21 @@ pub struct FileReport {
     /// Token usage reported by the service for the call that made this image.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<serde_json::Value>,
+    /// "animation" (animated WebP, PNG or GIF) or "video" (MP4, WebM); absent for a still
+    /// image.
+    #[serde(skip_serializing_if = "MediaClass::is_still")]
+    pub media: MediaClass,
+}
+
+impl FileReport {
+    /// "image", "animation" or "video", for people.
+    fn what(&self) -> &'static str {
+        match self.media {
+            MediaClass::Still => "image",
+            MediaClass::Animation => "animation",
+            MediaClass::Video => "video",
+        }
+    }
 }
 
 /// Why a job, or one of its images, failed.
@@ -80,8 +95,13 @@ pub struct JobReport {
     pub backend: String,
     /// The model id, or "workflow NAME" when a ComfyUI workflow decides it.
     pub model: String,
-    /// Seed of the first image; image i used seed + i.
-    pub seed: u64,
+    /// Seed of the first image; each file reports the seed that made it (ModelScope: image
+    /// i used seed + i; ComfyUI: the images of one call are one batch from this seed).
+    /// Absent when the files were made without a seed (a workflow with no seed input).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// WIDTHxHEIGHT of the saved files (sizes that differ are joined by ", "); the
+    /// requested size until there are files.
     pub size: String,
     /// Images requested.
     pub count: u32,
@@ -152,6 +172,7 @@ impl JobReport {
                 seed: i.seed,
                 revised_prompt: i.revised_prompt.clone(),
                 usage: i.usage.clone(),
+                media: i.media,
             })
             .collect();
         let failures = job
@@ -184,8 +205,8 @@ impl JobReport {
             status: job.status,
             backend: job.backend.clone(),
             model: job.request.describe_model(),
-            seed: job.request.seed,
-            size: job.request.size.to_string(),
+            seed: reported_seed(job),
+            size: reported_size(job),
             count: job.request.count,
             sources: job
                 .request
@@ -210,6 +231,14 @@ impl JobReport {
         }
     }
 
+    /// "seed 42, 320x200", or "no seed, …" when the files were made without one.
+    fn seed_and_size(&self) -> String {
+        match self.seed {
+            Some(seed) => format!("seed {seed}, {}", self.size),
+            None => format!("no seed, {}", self.size),
+        }
+    }
+
     /// The human summary at the head of the result.
     pub fn text(&self) -> String {
         let secs = self.timings.elapsed_ms as f64 / 1000.0;
@@ -223,13 +252,12 @@ impl JobReport {
                 self.backend
             ),
             JobStatus::Succeeded => format!(
-                "Generated {} of {} image(s) with {} on {} (seed {}, {}) in {secs:.1} s:",
+                "Generated {} of {} image(s) with {} on {} ({}) in {secs:.1} s:",
                 self.files.len(),
                 self.count,
                 self.model,
                 self.backend,
-                self.seed,
-                self.size
+                self.seed_and_size()
             ),
             JobStatus::Queued | JobStatus::Running => format!(
                 "Job {} is still {} after {secs:.0} s ({:.0}%: {}).",
@@ -251,13 +279,19 @@ impl JobReport {
             ),
         };
         for f in &self.files {
+            // Stills need no label; an animation or a video says what it is.
+            let what = if f.media.is_still() {
+                String::new()
+            } else {
+                format!("{} {}, ", f.mime, f.what())
+            };
             out.push_str(&format!(
-                "\n- {} ({}x{}, {}, seed {})",
+                "\n- {} ({what}{}x{}, {}{})",
                 f.path,
                 f.width,
                 f.height,
                 kb(f.bytes),
-                f.seed.map_or("?".into(), |s| s.to_string())
+                f.seed.map_or(String::new(), |s| format!(", seed {s}"))
             ));
             if let Some(url) = &f.url {
                 out.push_str(&format!("\n  from {url}"));
@@ -293,6 +327,36 @@ impl JobReport {
     }
 }
 
+/// The seed the report names: the files' own once there are files (none when they were
+/// made without one), the request's before.
+fn reported_seed(job: &Job) -> Option<u64> {
+    if job.images.is_empty() {
+        return Some(job.request.seed);
+    }
+    job.images
+        .iter()
+        .min_by_key(|i| i.index)
+        .and_then(|i| i.seed)
+}
+
+/// What the files really are: a workflow may keep its input's size or scale it.
+fn reported_size(job: &Job) -> String {
+    let mut sizes: Vec<String> = Vec::new();
+    let mut images: Vec<_> = job.images.iter().collect();
+    images.sort_by_key(|i| i.index);
+    for i in images {
+        let size = format!("{}x{}", i.width, i.height);
+        if !sizes.contains(&size) {
+            sizes.push(size);
+        }
+    }
+    if sizes.is_empty() {
+        job.request.size.to_string()
+    } else {
+        sizes.join(", ")
+    }
+}
+
 fn kind_name(e: &crate::backend::BackendError) -> String {
     serde_json::to_value(e.kind)
         .ok()
@@ -325,7 +389,7 @@ pub async fn tool_result(job: &Job, preview: PreviewMode, extras: Extras) -> Cal
         tokio::task::spawn_blocking(move || {
             let blobs: Vec<Vec<u8>> = paths.iter().filter_map(|p| std::fs::read(p).ok()).collect();
             let refs: Vec<&[u8]> = blobs.iter().map(Vec::as_slice).collect();
-            plan_previews(&refs, preview)
+            plan_media_previews(&refs, preview)
         })
         .await
         .ok()
@@ -351,8 +415,11 @@ pub async fn tool_result(job: &Job, preview: PreviewMode, extras: Extras) -> Cal
                 .with_mime_type(f.mime.clone())
                 .with_size(f.bytes)
                 .with_description(format!(
-                    "{}x{} image saved at {}",
-                    f.width, f.height, f.path
+                    "{}x{} {} saved at {}",
+                    f.width,
+                    f.height,
+                    f.what(),
+                    f.path
                 )),
         ));
     }

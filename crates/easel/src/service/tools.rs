@@ -221,7 +221,7 @@ impl EaselServer {
             guidance: None,
             loras: None,
             count: p.count,
-            workflow: p.workflow,
+            workflow: p.workflow.or_else(|| backend.default_workflow(true)),
             params: p.params,
             sources,
             mask,

@@ -28,10 +28,44 @@ pub struct HistoryEntry {
     pub status: HistoryStatus,
 }
 
+/// A node's result files. Still images and the animations and videos of core nodes
+/// (`SaveAnimatedWEBP`/`PNG`, `SaveWEBM`, `SaveVideo`) come under `images` (with
+/// `animated: [true]`), or `video`/`videos` in some versions; VideoHelperSuite's
+/// `VHS_VideoCombine` reports under `gifs`. What a file is comes from its bytes once
+/// downloaded, not from the key. Entries that are not files (a custom node's own data) are
+/// skipped rather than failing the whole history entry.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct NodeOutput {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "files")]
     pub images: Vec<FileRef>,
+    #[serde(default, deserialize_with = "files")]
+    pub gifs: Vec<FileRef>,
+    #[serde(default, deserialize_with = "files")]
+    pub videos: Vec<FileRef>,
+    #[serde(default, deserialize_with = "files")]
+    pub video: Vec<FileRef>,
+}
+
+impl NodeOutput {
+    /// Every file of the node, stills first.
+    pub fn files(&self) -> impl Iterator<Item = &FileRef> {
+        self.images
+            .iter()
+            .chain(&self.gifs)
+            .chain(&self.videos)
+            .chain(&self.video)
+    }
+}
+
+/// The file references in a list, ignoring anything else (and a value that is no list).
+fn files<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<FileRef>, D::Error> {
+    let value = Value::deserialize(d)?;
+    Ok(value
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| serde_json::from_value(v.clone()).ok())
+        .collect())
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

@@ -5,7 +5,7 @@
 
 use futures::future::join_all;
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::ComfyUi;
@@ -14,7 +14,7 @@ use crate::backend::BackendStatus;
 use crate::workflows::Workflow;
 
 /// A workflow's fit with a server (or, for the backend, with its best server).
-#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct WorkflowCheck {
     pub name: String,
     pub ready: bool,
@@ -23,11 +23,47 @@ pub struct WorkflowCheck {
     /// Model files the workflow names that the server lacks, with what it has instead.
     pub missing_models: Vec<MissingModel>,
     /// For the backend: the servers that can run it.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub servers: Option<Vec<String>>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+impl WorkflowCheck {
+    /// Why the workflow cannot run, in one line for the model reading a tool's text:
+    /// each missing node type and model file, with the files the servers have instead.
+    pub fn why_not(&self) -> Option<String> {
+        if self.ready {
+            return None;
+        }
+        let mut reasons: Vec<String> = self
+            .missing_nodes
+            .iter()
+            .map(|n| format!("node type {n} is not installed (a custom node)"))
+            .collect();
+        for m in &self.missing_models {
+            let kind = super::pool::capabilities::model_kind(&m.input);
+            reasons.push(if m.available.is_empty() {
+                format!(
+                    "{kind} {} is missing (node {} {}) and the server has no {kind} files at all",
+                    m.file, m.node_id, m.input
+                )
+            } else {
+                format!(
+                    "{kind} {} is missing (node {} {}); the server has {}",
+                    m.file,
+                    m.node_id,
+                    m.input,
+                    m.available.join(", ")
+                )
+            });
+        }
+        if reasons.is_empty() {
+            reasons.push("no server that answers could be checked".into());
+        }
+        Some(reasons.join("; "))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MissingModel {
     pub node_id: String,
     pub input: String,

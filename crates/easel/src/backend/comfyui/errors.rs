@@ -117,7 +117,7 @@ pub fn node_error_lines(node_errors: &Map<String, Value>) -> Vec<String> {
                 line.push_str(&format!(" ({details})"));
             }
             if s(err, "type") == "value_not_in_list" {
-                line.push_str(&missing_file_hint(input));
+                line.push_str(&missing_file_hint(input, details));
             }
             lines.push(line);
         }
@@ -125,19 +125,22 @@ pub fn node_error_lines(node_errors: &Map<String, Value>) -> Vec<String> {
     lines
 }
 
-/// For a model file the server does not have: where such files go.
-fn missing_file_hint(input: &str) -> String {
-    let folder = match input {
-        "ckpt_name" => "models/checkpoints",
-        "unet_name" => "models/diffusion_models",
-        "clip_name" | "clip_name1" | "clip_name2" => "models/text_encoders",
-        "vae_name" => "models/vae",
-        "lora_name" => "models/loras",
-        _ => return String::new(),
-    };
-    format!(
-        ". Use one of the files listed (e.g. with the model parameter), or put the file into ComfyUI's {folder} folder and restart ComfyUI"
-    )
+/// For a model file the server does not have: where such files go, and the files listed
+/// only when ComfyUI listed some (`… not in []` offers nothing to choose from).
+fn missing_file_hint(input: &str, details: &str) -> String {
+    if !super::pool::capabilities::MODEL_INPUTS_WITH_FOLDERS.contains(&input) {
+        return String::new();
+    }
+    let folder = super::pool::capabilities::model_folder(input);
+    if details.trim_end().ends_with("not in []") {
+        format!(
+            ". This server has no such files at all: put the file into ComfyUI's {folder} folder and restart ComfyUI"
+        )
+    } else {
+        format!(
+            ". Use one of the files listed (e.g. with the model parameter), or put the file into ComfyUI's {folder} folder and restart ComfyUI"
+        )
+    }
 }
 
 /// A 400 from `POST /prompt`: the error and every node error, raw in `details`.
@@ -248,6 +251,20 @@ mod tests {
         assert!(
             e.message.contains("'a.safetensors', 'b.safetensors'")
                 && e.message.contains("models/checkpoints"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn an_empty_list_is_not_offered_to_choose_from() {
+        let body = json!({"error": {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation", "details": "", "extra_info": {}},
+            "node_errors": {"30": {"errors": [{"type": "value_not_in_list", "message": "Value not in list", "details": "unet_name: 'x.safetensors' not in []", "extra_info": {"input_name": "unet_name"}}], "dependent_outputs": ["9"], "class_type": "UNETLoader"}}});
+        let e = rejected(&body);
+        assert!(!e.message.contains("Use one of the files"), "{}", e.message);
+        assert!(
+            e.message.contains("no such files at all")
+                && e.message.contains("models/diffusion_models"),
             "{}",
             e.message
         );

@@ -48,6 +48,9 @@ pub struct ComfyTicket {
     #[serde(default)]
     pub nodes: BTreeMap<String, String>,
     pub seed: u64,
+    /// The workflow has no seed input, so `seed` made nothing and is not reported.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub seedless: bool,
     /// Servers that did not accept the job before `server` did, for the progress report.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused_by: Vec<String>,
@@ -120,6 +123,7 @@ impl ComfyUi {
             submitted_at_ms: now_ms(),
             nodes: BTreeMap::new(),
             seed: request.seed,
+            seedless: false,
             refused_by: Vec::new(),
         }
     }
@@ -204,6 +208,14 @@ impl Backend for ComfyUi {
         None
     }
 
+    fn default_workflow(&self, edit: bool) -> Option<String> {
+        Some(if edit {
+            EDIT_WORKFLOW.to_string()
+        } else {
+            self.settings.default_workflow.clone()
+        })
+    }
+
     fn validate(&self, request: &GenerateRequest) -> Result<Vec<String>, InvalidInput> {
         let workflow = self.workflow(request)?;
         let inputs::Split {
@@ -267,9 +279,12 @@ impl Backend for ComfyUi {
             .iter()
             .enumerate()
             .map(|(i, f)| {
+                // A batch shares the sampler's one seed (ComfyUI draws the batch's noise
+                // from it), so every image reports that seed, as it would reproduce them.
                 Ok(RemoteImage {
                     index: i as u32,
-                    seed: Some(ticket.seed),
+                    seed: (!ticket.seedless).then_some(ticket.seed),
+                    seedless: ticket.seedless,
                     url: Some(server.api.view_url(f)),
                     revised_prompt: None,
                     usage: None,

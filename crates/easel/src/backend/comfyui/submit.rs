@@ -37,27 +37,24 @@ impl ComfyUi {
         let workflow = self.workflow(request).map_err(invalid)?;
         let split = inputs::split(&workflow, request, &self.inputs).map_err(invalid)?;
         let uploads = self.read_inputs(split.images).await?;
-        // What the graph needs decides which servers may take it; one server needs no
-        // choice, and its own validation says best what it lacks.
-        let needs = if self.group.members.len() > 1 {
-            let stand_ins = uploads
-                .iter()
-                .map(|u| format!("easel/{}", u.name))
-                .collect();
-            let applied = workflow
-                .apply(&Self::standard(request, stand_ins), &split.params)
-                .map_err(workflow_invalid)
-                .map_err(invalid)?;
-            Some(Requirements::of_graph(&applied.graph))
-        } else {
-            None
-        };
+        // What the graph needs decides which servers may take it; one server is checked the
+        // same way, so a missing model file is named before anything is sent.
+        let stand_ins = uploads
+            .iter()
+            .map(|u| format!("easel/{}", u.name))
+            .collect();
+        let applied = workflow
+            .apply(&Self::standard(request, stand_ins), &split.params)
+            .map_err(workflow_invalid)
+            .map_err(invalid)?;
+        let needs = Requirements::of_graph(&applied.graph);
+        ticket.seedless = applied.unmatched.iter().any(|p| p == "seed");
         let mut refused: Vec<(String, BackendError)> = Vec::new();
         loop {
             let skip: HashSet<String> = refused.iter().map(|(n, _)| n.clone()).collect();
             let (server, reservation) = match self
                 .pool
-                .pick(&self.group, needs.as_ref(), &skip, &ticket.prompt_id)
+                .pick(&self.group, Some(&needs), &skip, &ticket.prompt_id)
                 .await
             {
                 Ok(chosen) => chosen,

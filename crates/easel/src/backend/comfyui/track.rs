@@ -178,7 +178,10 @@ pub async fn follow(
                                 absent = 0;
                                 report.say(0, None, Some(p), format!("ComfyUI: waiting in the server's queue (position {p})"));
                             }
-                            Look::Running => absent = 0,
+                            Look::Running => {
+                                absent = 0;
+                                started = true;
+                            }
                             Look::Absent => {
                                 // Between leaving the queue and the history write, a prompt is in
                                 // neither: only repeated absence means it is gone.
@@ -195,8 +198,10 @@ pub async fn follow(
                         let (since, since_ms) = *failing_since.get_or_insert(asked);
                         server.report_failure(&e);
                         if since.elapsed() >= patience.lost_after {
+                            // A job seen only in the queue was not running there yet.
+                            let doing = if started { "running this job" } else { "this job waited in its queue" };
                             let what = format!(
-                                "stopped answering while running this job (unreachable since {}, for {} s: {})",
+                                "stopped answering while {doing} (unreachable since {}, for {} s: {})",
                                 crate::clock::format_utc(since_ms),
                                 since.elapsed().as_secs(),
                                 errors::reason(&e)
@@ -260,7 +265,7 @@ fn finish(entry: HistoryEntry, id: &str) -> Result<Vec<FileRef>, BackendError> {
     let files: Vec<FileRef> = entry
         .outputs
         .values()
-        .flat_map(|o| o.images.iter().cloned())
+        .flat_map(|o| o.files().cloned())
         .collect();
     let saved: Vec<FileRef> = files
         .iter()
@@ -272,7 +277,7 @@ fn finish(entry: HistoryEntry, id: &str) -> Result<Vec<FileRef>, BackendError> {
         return Err(BackendError::new(
             ErrorKind::Failed,
             format!(
-                "ComfyUI finished prompt {id} without any image; does the workflow end in a SaveImage node?"
+                "ComfyUI finished prompt {id} without any image or video; does the workflow end in a SaveImage (or SaveAnimatedWEBP, SaveVideo, VHS_VideoCombine) node?"
             ),
         ));
     }

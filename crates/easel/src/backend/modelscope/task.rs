@@ -107,6 +107,7 @@ impl<'a> Tracker<'a> {
                     return Ok(RemoteImage {
                         index: task.index,
                         seed: Some(task.seed),
+                        seedless: false,
                         url: Some(url),
                         revised_prompt: None,
                         usage: None,

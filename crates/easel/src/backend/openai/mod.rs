@@ -364,6 +364,7 @@ impl Backend for OpenAiCompat {
                 Ok(RemoteImage {
                     index: i as u32,
                     seed: None,
+                    seedless: false,
                     url: img.url.clone(),
                     revised_prompt: img.revised_prompt.clone(),
                     usage: t.usage.clone(),

@@ -46,6 +46,31 @@ pub fn model_kind(input: &str) -> &'static str {
     }
 }
 
+/// Loader inputs whose folder easel can name in a hint.
+pub const MODEL_INPUTS_WITH_FOLDERS: &[&str] = &[
+    "ckpt_name",
+    "unet_name",
+    "clip_name",
+    "clip_name1",
+    "clip_name2",
+    "vae_name",
+    "lora_name",
+];
+
+/// Where ComfyUI looks for the files a loader input names.
+pub fn model_folder(input: &str) -> &'static str {
+    match input {
+        "ckpt_name" => "models/checkpoints",
+        "unet_name" => "models/diffusion_models",
+        "vae_name" => "models/vae",
+        "lora_name" => "models/loras",
+        "control_net_name" => "models/controlnet",
+        "style_model_name" => "models/style_models",
+        i if i.starts_with("clip_name") => "models/text_encoders",
+        _ => "models",
+    }
+}
+
 /// The options of a combo input, in the old `[[...], {...}]` and the new
 /// `["COMBO", {"options": [...]}]` forms.
 fn combo(spec: &Value) -> Option<Vec<String>> {

@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::capabilities::Lack;
+use super::capabilities::{Capabilities, Lack};
 use super::health::Health;
+use super::server::Server;
 use crate::backend::{BackendError, ErrorKind};
 
 /// `gpu-a, gpu-c`
@@ -69,6 +70,53 @@ pub fn cannot_run(
             "lacks": lacks.iter().map(Lack::describe).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "down": down.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+    }))
+}
+
+/// The one configured server lacks what the workflow needs: each missing file with the
+/// files that server offers instead (never an invitation to pick from an empty list), and
+/// where the file goes.
+pub fn server_lacks(server: &Server, lacks: &[Lack], caps: &Capabilities) -> BackendError {
+    let lines: Vec<String> = lacks
+        .iter()
+        .map(|lack| match lack {
+            Lack::NodeType(class) => format!(
+                "node {class} is not installed (a custom node): install the custom node that provides it (e.g. with ComfyUI-Manager) and restart ComfyUI"
+            ),
+            Lack::Model(m) => {
+                let kind = super::capabilities::model_kind(&m.input);
+                let folder = super::capabilities::model_folder(&m.input);
+                let offered = caps.options(&m.class_type, &m.input).unwrap_or_default();
+                let instead = if offered.is_empty() {
+                    format!("the server has no {kind} files at all")
+                } else {
+                    format!(
+                        "the server has {}; name one of them with the model parameter",
+                        offered.join(", ")
+                    )
+                };
+                format!(
+                    "{kind} {:?} (node {} {}.{}) is not on the server: {instead}, or put {:?} into ComfyUI's {folder} folder and restart ComfyUI",
+                    m.file, m.node_id, m.class_type, m.input, m.file
+                )
+            }
+        })
+        .collect();
+    let who = if server.name == crate::config::DEFAULT_SERVER {
+        format!("ComfyUI at {}", server.url)
+    } else {
+        format!("ComfyUI server {} at {}", server.name, server.url)
+    };
+    BackendError::new(
+        ErrorKind::Rejected,
+        format!(
+            "{who} cannot run this workflow; nothing was sent:\n- {}",
+            lines.join("\n- ")
+        ),
+    )
+    .with_details(serde_json::json!({
+        "server": server.name,
+        "lacks": lacks.iter().map(Lack::describe).collect::<Vec<_>>(),
     }))
 }
 

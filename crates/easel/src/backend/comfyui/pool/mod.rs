@@ -138,9 +138,8 @@ impl Pool {
     }
 
     /// Chooses the server for a new job and counts the job in flight there. `needs` is
-    /// what the workflow uses (checked against each server's `/object_info`; `None` skips
-    /// the check, as for a single server, which judges a graph better itself); servers in
-    /// `skip` already refused this job.
+    /// what the workflow uses (checked against each server's `/object_info`, a single
+    /// server too; `None` skips the check); servers in `skip` already refused this job.
     pub async fn pick(
         &self,
         group: &Group,
@@ -226,6 +225,8 @@ impl Pool {
                         lacking.push((i, s, lacks));
                     }
                 }
+                // A lone server that cannot list what it has still judges the graph itself.
+                Err(_) if group.members.len() == 1 => fit.push((i, s)),
                 Err(e) => s.report_failure(&e),
             }
         }
@@ -246,6 +247,10 @@ impl Pool {
         }
         if !fit.is_empty() {
             return Ok(fit);
+        }
+        if let ([(_, server, lacks)], 1) = (lacking.as_slice(), group.members.len()) {
+            let caps = server.cached_capabilities().unwrap_or_default();
+            return Err(explain::server_lacks(server, lacks, &caps));
         }
         let mut checked: Vec<(String, Vec<Lack>)> = lacking
             .into_iter()

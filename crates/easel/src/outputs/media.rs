@@ -521,24 +521,30 @@ mod tests {
         let root = OutputRoot::new(tmp.path()).expect("root");
         let mp4 = easel_sim::clip::mp4(64, 32, &keys(2), 8.0);
         let saved = root
-            .save_media(&SaveRequest {
-                dir: Some("clips"),
-                stem: "wan.png",
-                bytes: &mp4,
-                format: OutputFormat::Jpeg,
-            })
+            .save_media(
+                &SaveRequest {
+                    dir: Some("clips"),
+                    stem: "wan.png",
+                    bytes: &mp4,
+                    format: OutputFormat::Jpeg,
+                },
+                &mut |_, _| Ok(()),
+            )
             .expect("saved");
         assert_eq!(saved.path, root.path().join("clips/wan.mp4"));
         assert_eq!(std::fs::read(&saved.path).expect("read"), mp4);
         assert_eq!((saved.mime, saved.class), ("video/mp4", MediaClass::Video));
         let webp = easel_sim::clip::animated_webp(24, 16, &keys(3), 6.0);
         let saved = root
-            .save_media(&SaveRequest {
-                dir: None,
-                stem: "loop",
-                bytes: &webp,
-                format: OutputFormat::Png,
-            })
+            .save_media(
+                &SaveRequest {
+                    dir: None,
+                    stem: "loop",
+                    bytes: &webp,
+                    format: OutputFormat::Png,
+                },
+                &mut |_, _| Ok(()),
+            )
             .expect("saved");
         assert_eq!(std::fs::read(&saved.path).expect("read"), webp, "kept");
         assert_eq!(saved.mime, "image/webp");

@@ -44,12 +44,62 @@ pub fn default_data_dir() -> Result<PathBuf, ConfigError> {
         })
 }
 
-/// Expands a leading `~/` so that paths written by hand in TOML or env work.
+/// Expands a leading `~/` (and `~\` on Windows, or a lone `~`) so that paths written by hand
+/// in TOML or env work.
 pub fn expand_home(raw: &str) -> PathBuf {
-    if let Some(rest) = raw.strip_prefix("~/")
+    if let Some(rest) = home_relative(raw, cfg!(windows))
         && let Some(home) = UserDirs::new().map(|u| u.home_dir().to_path_buf())
     {
-        return home.join(rest);
+        return if rest.is_empty() {
+            home
+        } else {
+            home.join(rest)
+        };
     }
     PathBuf::from(raw)
+}
+
+/// What follows `~` and a separator, if `raw` starts so. `\` is a separator only on Windows:
+/// elsewhere `~\x` is a file name like any other.
+fn home_relative(raw: &str, backslash_separates: bool) -> Option<&str> {
+    if raw == "~" {
+        return Some("");
+    }
+    raw.strip_prefix("~/").or_else(|| {
+        backslash_separates
+            .then(|| raw.strip_prefix("~\\"))
+            .flatten()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn home_prefixes_follow_the_platform_separators() {
+        assert_eq!(
+            home_relative("~/Pictures/easel", false),
+            Some("Pictures/easel")
+        );
+        assert_eq!(home_relative("~", false), Some(""));
+        assert_eq!(home_relative("~\\Pictures", false), None);
+        assert_eq!(home_relative("~\\Pictures", true), Some("Pictures"));
+        assert_eq!(
+            home_relative("~user/x", true),
+            None,
+            "no other users' homes"
+        );
+        assert_eq!(home_relative("/abs/~/x", true), None);
+        assert_eq!(home_relative("C:\\Users\\me", true), None);
+    }
+
+    #[test]
+    fn expanded_paths_leave_the_rest_untouched() {
+        assert_eq!(expand_home("/srv/easel"), PathBuf::from("/srv/easel"));
+        if let Some(home) = UserDirs::new().map(|u| u.home_dir().to_path_buf()) {
+            assert_eq!(expand_home("~"), home);
+            assert_eq!(expand_home("~/Pictures"), home.join("Pictures"));
+        }
+    }
 }

@@ -10,6 +10,7 @@ mod buffers;
 mod convert;
 mod digest;
 mod error;
+mod fspath;
 mod kind;
 mod media;
 mod named;

@@ -14,6 +14,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use super::fspath::{join_relative, simplified, within, within_as_written};
 use super::kind::{ImageInfo, inspect_named};
 use super::names::validate_relative_dir;
 use super::root::OutputRoot;
@@ -35,7 +36,7 @@ impl InputRoots {
     pub fn new(output: OutputRoot, input_dirs: &[PathBuf]) -> Self {
         let input_dirs = input_dirs
             .iter()
-            .map(|d| d.canonicalize().unwrap_or_else(|_| d.clone()))
+            .map(|d| d.canonicalize().map_or_else(|_| d.clone(), simplified))
             .collect();
         Self { output, input_dirs }
     }
@@ -46,7 +47,7 @@ impl InputRoots {
 
     /// Whether the canonical `real` path lies inside one of the places.
     fn holds(&self, real: &Path) -> bool {
-        real.starts_with(self.output.path()) || self.input_dirs.iter().any(|d| real.starts_with(d))
+        self.output.holds_path(real) || self.input_dirs.iter().any(|d| within(real, d))
     }
 
     /// The canonical path of the regular file `text` names, checked to lie inside the output
@@ -68,7 +69,9 @@ impl InputRoots {
                 super::OutputError::InvalidDir { reason, .. } => reason,
                 other => other.to_string(),
             })?;
-            self.output.path().join(label)
+            // One component at a time: `cats\a.png` is `cats/a.png` everywhere, and on
+            // Windows a verbatim root would take `/` literally.
+            join_relative(self.output.path(), label)
         };
         let real = match joined.canonicalize() {
             Ok(real) => real,
@@ -92,9 +95,10 @@ impl InputRoots {
     }
 
     /// Whether an absolute path, as written, starts inside a place (before links resolve).
+    /// A `..` component answers no: `<root>/../etc/x` must not tell "missing" from "exists".
     fn holds_lexically(&self, given: &Path) -> bool {
-        given.starts_with(self.output.path())
-            || self.input_dirs.iter().any(|d| given.starts_with(d))
+        within_as_written(given, self.output.path())
+            || self.input_dirs.iter().any(|d| within_as_written(given, d))
     }
 
     /// Reads the file at `real` (a path [`Self::locate`] returned), at most `limit` bytes.
@@ -215,6 +219,38 @@ mod tests {
                 err.contains("outside") || err.contains("leaves"),
                 "{name}: {err}"
             );
+        }
+    }
+
+    #[test]
+    fn parent_components_do_not_reveal_which_outside_files_exist() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let roots = roots(tmp.path());
+        std::fs::write(tmp.path().join("exists.txt"), "x").expect("write");
+        let root = roots.output().path().display().to_string();
+        let sep = std::path::MAIN_SEPARATOR;
+        let present = format!("{root}{sep}..{sep}exists.txt");
+        let missing = format!("{root}{sep}..{sep}missing.txt");
+        assert_eq!(roots.locate(&present).expect_err("present"), OUTSIDE);
+        assert_eq!(roots.locate(&missing).expect_err("missing"), OUTSIDE);
+        let inside_missing = format!("{root}{sep}missing.png");
+        assert_eq!(
+            roots.locate(&inside_missing).expect_err("inside"),
+            "does not exist"
+        );
+    }
+
+    #[test]
+    fn both_separators_name_the_same_file_on_every_os() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let roots = roots(tmp.path());
+        let dir = roots.output().resolve_dir(Some("cats/2026")).expect("dir");
+        std::fs::write(dir.join("a.png"), b"x").expect("write");
+        let want = dir.join("a.png").canonicalize().expect("real");
+        for name in ["cats/2026/a.png", "cats\\2026\\a.png", "./cats//2026/a.png"] {
+            let got = roots.locate(name).expect(name);
+            assert_eq!(got.canonicalize().expect("real"), want, "{name}");
+            assert!(roots.output().contains(Path::new(name)), "{name}");
         }
     }
 

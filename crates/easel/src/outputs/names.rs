@@ -245,15 +245,25 @@ fn is_parent_reference(part: &str) -> bool {
     dots >= 2 && part.chars().all(|c| c == '.' || c == ' ')
 }
 
-/// `CON`, `NUL`, `COM1`, … (with or without an extension): Windows opens the device instead.
-fn windows_device_name(part: &str) -> Option<&str> {
+/// `CON`, `NUL`, `COM1`, … (any case, with or without an extension, with trailing spaces):
+/// Windows opens the device instead. `COM¹`–`COM³` and `LPT¹`–`LPT³` count too (Windows reads
+/// superscript digits as digits there), and so do `CONIN$` and `CONOUT$`.
+pub(crate) fn windows_device_name(part: &str) -> Option<&str> {
     let base = part.split('.').next().unwrap_or(part).trim_end();
     let upper = base.to_ascii_uppercase();
-    let reserved = matches!(upper.as_str(), "CON" | "PRN" | "AUX" | "NUL")
-        || ((upper.starts_with("COM") || upper.starts_with("LPT"))
-            && upper.len() == 4
-            && upper.as_bytes()[3].is_ascii_digit()
-            && upper.as_bytes()[3] != b'0');
+    let numbered = ["COM", "LPT"].iter().any(|p| {
+        upper.strip_prefix(p).is_some_and(|n| {
+            matches!(
+                n,
+                "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "¹" | "²" | "³"
+            )
+        })
+    });
+    let reserved = numbered
+        || matches!(
+            upper.as_str(),
+            "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$"
+        );
     reserved.then_some(base)
 }
 
@@ -344,6 +354,63 @@ mod tests {
         validate_stem(&"x".repeat(120)).expect("120 characters");
         // 100 three-byte characters stay under 120 characters but exceed the byte cap.
         validate_stem(&"猫".repeat(100)).expect_err("too many bytes");
+    }
+
+    #[test]
+    fn windows_device_names_are_refused_with_any_extension_or_case() {
+        for device in [
+            "CON",
+            "con",
+            "Nul.png",
+            "aux.tar.gz",
+            "PRN ",
+            "COM1",
+            "com9.jpg",
+            "LPT3",
+            "COM¹",
+            "lpt².png",
+            "CONIN$",
+            "conout$.txt",
+            "NUL .png",
+        ] {
+            assert!(windows_device_name(device).is_some(), "{device:?}");
+            validate_stem(device.trim_end()).expect_err(device);
+            let dir = format!("cats/{}", device.trim_end());
+            validate_relative_dir(&dir).expect_err(&dir);
+        }
+        for plain in [
+            "CONSOLE",
+            "CO",
+            "COM0",
+            "COM10",
+            "LPT",
+            "NULL",
+            "AUXILIARY",
+            "com1x",
+            "my-con",
+            "COM⁴",
+            "icon",
+        ] {
+            assert_eq!(windows_device_name(plain), None, "{plain:?}");
+            validate_stem(plain).expect(plain);
+        }
+    }
+
+    #[test]
+    fn verbatim_and_device_namespace_dirs_are_refused() {
+        for bad in [
+            r"\\?\C:\x",
+            r"\\?\UNC\srv\share",
+            r"\\.\COM1",
+            r"\??\C:\x",
+            "C:",
+            "c:/x",
+            "x/C:",
+            "cats/photo.png:secret",
+        ] {
+            let err = validate_relative_dir(bad).expect_err(bad);
+            assert_eq!(err.field(), Some("output_dir"), "{bad}");
+        }
     }
 
     #[test]

@@ -5,10 +5,13 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::error::OutputError;
+use super::fspath::{join_relative, simplified, within};
 use super::names::validate_relative_dir;
 
 /// The folder images are saved under, canonical (absolute, symbolic links resolved), so that
-/// "is this inside the root" is a plain prefix check on canonical paths.
+/// "is this inside the root" is a prefix check on canonical paths. On Windows it is kept in the
+/// plain `C:\…` form when that names the same folder (see [`super::fspath`]): it is what
+/// results show and what other programs are given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputRoot {
     root: PathBuf,
@@ -24,7 +27,7 @@ impl OutputRoot {
             cause,
         };
         fs::create_dir_all(&path).map_err(|e| fail("create it", e))?;
-        let root = fs::canonicalize(&path).map_err(|e| fail("resolve it", e))?;
+        let root = simplified(fs::canonicalize(&path).map_err(|e| fail("resolve it", e))?);
         if !root.is_dir() {
             return Err(fail(
                 "use it as a folder",
@@ -65,8 +68,9 @@ impl OutputRoot {
                 // A folder just made inside a checked folder is inside the root.
                 Ok(()) => current = next,
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    let real =
-                        fs::canonicalize(&next).map_err(|e| io_error("resolve", &next, e))?;
+                    let real = simplified(
+                        fs::canonicalize(&next).map_err(|e| io_error("resolve", &next, e))?,
+                    );
                     self.check_inside(value, &real)?;
                     if !real.is_dir() {
                         return Err(OutputError::NotADirectory {
@@ -79,7 +83,8 @@ impl OutputRoot {
                 Err(e) => return Err(io_error("create the folder", &next, e)),
             }
         }
-        let real = fs::canonicalize(&current).map_err(|e| io_error("resolve", &current, e))?;
+        let real =
+            simplified(fs::canonicalize(&current).map_err(|e| io_error("resolve", &current, e))?);
         self.check_inside(value, &real)?;
         Ok(real)
     }
@@ -87,11 +92,23 @@ impl OutputRoot {
     /// Whether `path` (absolute, or relative to the root) exists and really is inside the root
     /// once symbolic links are resolved. For serving files back to clients.
     pub fn contains(&self, path: &Path) -> bool {
-        fs::canonicalize(self.root.join(path)).is_ok_and(|real| real.starts_with(&self.root))
+        let joined = match path.to_str() {
+            // Relative text goes on one component at a time, `/` and `\` alike (a verbatim
+            // root on Windows takes `/` literally).
+            Some(rel) if path.is_relative() => join_relative(&self.root, rel),
+            _ => self.root.join(path),
+        };
+        fs::canonicalize(joined).is_ok_and(|real| self.holds_path(&real))
+    }
+
+    /// Whether canonical `real` is the root or inside it, whatever form (verbatim or plain on
+    /// Windows) each is in.
+    pub(crate) fn holds_path(&self, real: &Path) -> bool {
+        within(real, &self.root)
     }
 
     fn check_inside(&self, value: &str, real: &Path) -> Result<(), OutputError> {
-        if real.starts_with(&self.root) {
+        if self.holds_path(real) {
             Ok(())
         } else {
             Err(OutputError::DirEscapesRoot {

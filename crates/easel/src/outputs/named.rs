@@ -215,8 +215,9 @@ mod tests {
         ] {
             let err = roots.read_image(&name).expect_err(&name);
             assert!(!err.contains("root:x"), "{name}: {err}");
+            // On Windows "/etc/passwd" has no drive: refused as written, never resolved.
             assert!(
-                err.contains("outside") || err.contains("leaves"),
+                err.contains("outside") || err.contains("leaves") || err.contains("absolute"),
                 "{name}: {err}"
             );
         }

@@ -106,13 +106,18 @@ fn decode_fits(bytes: &[u8], kind: ImageKind) -> Result<(), String> {
     if kind == ImageKind::Gif {
         return Ok(()); // refused with its own message
     }
-    let decoder = decoder(bytes, kind)?;
+    check_decoder(&decoder(bytes, kind)?, kind, 4)
+}
+
+/// Refuses `decoder`'s image when decoding it, plus `extra` bytes a pixel for a conversion,
+/// would take more than [`MAX_DECODE_BYTES`].
+fn check_decoder(decoder: &impl ImageDecoder, kind: ImageKind, extra: u64) -> Result<(), String> {
     let (width, height) = decoder.dimensions();
     let pixels = u64::from(width) * u64::from(height);
     check_cost(
         width,
         height,
-        native_cost(kind, decoder.total_bytes()) + 4 * pixels,
+        native_cost(kind, decoder.total_bytes()) + extra * pixels,
     )
 }
 
@@ -131,13 +136,7 @@ fn native_cost(kind: ImageKind, total: u64) -> u64 {
 /// words fit for a message.
 pub(crate) fn decode(bytes: &[u8], kind: ImageKind, extra: u64) -> Result<DynamicImage, String> {
     let decoder = decoder(bytes, kind)?;
-    let (width, height) = decoder.dimensions();
-    let pixels = u64::from(width) * u64::from(height);
-    check_cost(
-        width,
-        height,
-        native_cost(kind, decoder.total_bytes()) + extra * pixels,
-    )?;
+    check_decoder(&decoder, kind, extra)?;
     DynamicImage::from_decoder(decoder).map_err(|e| format!("it could not be decoded: {e}"))
 }
 

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::OutputError;
 use super::kind::{ImageKind, inspect};
-use super::names::{strip_image_extension, validate_relative_dir, validate_stem};
+use super::names::strip_image_extension;
 use super::preview::{PreviewMode, PreviewPlan, plan_previews};
 use super::root::OutputRoot;
 use super::save::{OutputFormat, SaveRequest};
@@ -232,15 +232,8 @@ impl OutputRoot {
             let saved = self.save_recorded(&req, &mut |file, sha| record(&media(file), sha))?;
             return Ok(media(&saved));
         }
-        validate_relative_dir(req.dir.unwrap_or(""))?;
-        let stem = strip_video_extension(strip_image_extension(req.stem));
-        validate_stem(stem).map_err(|e| match e {
-            OutputError::InvalidFilename { reason, .. } => OutputError::InvalidFilename {
-                value: req.stem.to_owned(),
-                reason,
-            },
-            other => other,
-        })?;
+        let stem =
+            super::save::checked_names(req, |s| strip_video_extension(strip_image_extension(s)))?;
         let dir = self.resolve_dir(req.dir)?;
         let sha256 = super::digest::sha256_hex(req.bytes);
         let planned = |path: &std::path::Path| SavedMedia {

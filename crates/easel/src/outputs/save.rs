@@ -102,6 +102,25 @@ impl SavedFile {
     }
 }
 
+/// Checks the request's `output_dir` and `filename`; returns the stem, `strip` having removed
+/// any extension the caller put on it (the real one follows the bytes). An invalid name is
+/// reported as the caller sent it, not in its stripped form.
+pub(super) fn checked_names<'a>(
+    req: &SaveRequest<'a>,
+    strip: impl Fn(&'a str) -> &'a str,
+) -> Result<&'a str, OutputError> {
+    validate_relative_dir(req.dir.unwrap_or(""))?;
+    let stem = strip(req.stem);
+    validate_stem(stem).map_err(|e| match e {
+        OutputError::InvalidFilename { reason, .. } => OutputError::InvalidFilename {
+            value: req.stem.to_owned(),
+            reason,
+        },
+        other => other,
+    })?;
+    Ok(stem)
+}
+
 impl OutputRoot {
     /// Saves one image under the root as a new file; see the module docs for the guarantees.
     ///
@@ -119,16 +138,7 @@ impl OutputRoot {
         req: &SaveRequest<'_>,
         record: &mut dyn FnMut(&SavedFile, &str) -> Result<(), String>,
     ) -> Result<SavedFile, OutputError> {
-        validate_relative_dir(req.dir.unwrap_or(""))?;
-        let stem = strip_image_extension(req.stem);
-        validate_stem(stem).map_err(|e| match e {
-            // Report what the caller sent, not the stripped form.
-            OutputError::InvalidFilename { reason, .. } => OutputError::InvalidFilename {
-                value: req.stem.to_owned(),
-                reason,
-            },
-            other => other,
-        })?;
+        let stem = checked_names(req, strip_image_extension)?;
         let info = inspect(req.bytes, None)?;
         let bytes = convert(req.bytes, info.kind, req.format)?;
         // The extension follows the bytes actually written, never the caller's wish.

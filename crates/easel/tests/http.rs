@@ -1,7 +1,8 @@
 //! `easel serve --http`: Streamable HTTP at /mcp, legacy SSE at /sse + /messages, /healthz;
 //! bearer auth, Host/Origin checks, limits, session clean-up and graceful shutdown. Drives
 //! an in-process server on 127.0.0.1:0 with raw HTTP, rmcp's HTTP client and a small SSE
-//! client, and the real binary where start-up and signals matter.
+//! client, and the real binary where start-up and signals matter. `versions` also runs the
+//! protocol-version matrix over stdio, so that every transport is checked in one table.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -23,3 +24,5 @@ mod jsonrpc;
 mod lifecycle;
 #[path = "http/limits.rs"]
 mod limits;
+#[path = "http/versions.rs"]
+mod versions;

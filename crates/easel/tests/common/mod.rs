@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use easel::config::Config;
 use easel_sim::{ComfyConfig, ComfySim, ModelScopeConfig, ModelScopeSim};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientRequest, NumberOrString,
-    ProgressNotificationParam, ProgressToken, Request, RequestMetaObject, ServerResult,
+    CallToolRequestParams, CallToolResult, ClientConfig, ClientRequest, NumberOrString,
+    ProgressNotificationParam, ProgressToken, ProtocolVersion, Request, RequestMetaObject,
+    ServerResult,
 };
 use rmcp::service::{NotificationContext, RoleClient, RunningService};
 use rmcp::{ClientHandler, ServiceExt};
@@ -20,6 +21,8 @@ use serde_json::{Value, json};
 #[derive(Clone, Default)]
 pub struct Recorder {
     pub progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+    /// The protocol version `initialize` asks for; rmcp's default (its latest) when `None`.
+    pub speaks: Option<ProtocolVersion>,
 }
 
 impl ClientHandler for Recorder {
@@ -28,9 +31,25 @@ impl ClientHandler for Recorder {
             v.push(p);
         }
     }
+
+    fn get_info(&self) -> ClientConfig {
+        let info = ClientConfig::default();
+        match &self.speaks {
+            Some(version) => info.with_protocol_version(version.clone()),
+            None => info,
+        }
+    }
 }
 
 impl Recorder {
+    /// A recorder whose `initialize` asks for `version`.
+    pub fn speaking(version: ProtocolVersion) -> Recorder {
+        Recorder {
+            speaks: Some(version),
+            ..Recorder::default()
+        }
+    }
+
     pub fn seen(&self) -> Vec<ProgressNotificationParam> {
         self.progress.lock().map(|v| v.clone()).unwrap_or_default()
     }

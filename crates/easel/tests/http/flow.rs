@@ -166,27 +166,10 @@ async fn legacy_sse_generates_with_progress_and_reads_resources() {
         .await;
     assert!(tools["result"]["tools"].as_array().expect("tools").len() >= 4);
 
-    let posted = sse
-        .post(
-            None,
-            &json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
-                "name": "generate_image", "arguments": gen_args(json!({})),
-                "_meta": {"progressToken": "p-1"}}}),
-        )
+    let (result, progress) = sse
+        .call_with_progress(None, 3, "generate_image", gen_args(json!({})), "p-1")
         .await;
-    assert_eq!(posted.status(), 202);
-    let mut progress = 0;
-    let result = loop {
-        let e = sse.next_event().await;
-        let v: Value = serde_json::from_str(&e.data).expect("json");
-        if v["method"] == "notifications/progress" {
-            assert_eq!(v["params"]["progressToken"], "p-1");
-            progress += 1;
-        } else if v["id"] == 3 {
-            break v["result"].clone();
-        }
-    };
-    assert!(progress > 0, "progress notifications over SSE");
+    assert!(!progress.is_empty(), "progress notifications over SSE");
     assert_eq!(
         result["structuredContent"]["status"], "succeeded",
         "{result}"

@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use easel_sim::{ModelScopeConfig, ModelScopeSim};
 use futures::StreamExt;
-use rmcp::ServiceExt;
-use rmcp::service::{RoleClient, RunningService};
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt, RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Value, json};
@@ -47,10 +46,15 @@ pub fn http() -> reqwest::Client {
 }
 
 pub fn initialize_body() -> Value {
+    initialize_body_for("2025-06-18")
+}
+
+/// An `initialize` request asking for protocol `version`.
+pub fn initialize_body_for(version: &str) -> Value {
     json!({
         "jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {
-            "protocolVersion": "2025-06-18",
+            "protocolVersion": version,
             "capabilities": {},
             "clientInfo": {"name": "easel-test", "version": "0"}
         }
@@ -133,16 +137,33 @@ impl Drop for Served {
 
 /// rmcp's own Streamable HTTP client, with a progress recorder.
 pub async fn rmcp_client(url: &str, token: Option<&str>) -> RunningService<RoleClient, Recorder> {
+    rmcp_client_with(
+        url,
+        token,
+        Recorder::default(),
+        ClientLifecycleMode::Initialize,
+    )
+    .await
+}
+
+/// rmcp's Streamable HTTP client with the given handler and lifecycle (`initialize` with
+/// the recorder's version, or `server/discover` for 2026-07-28).
+pub async fn rmcp_client_with(
+    url: &str,
+    token: Option<&str>,
+    recorder: Recorder,
+    lifecycle: ClientLifecycleMode,
+) -> RunningService<RoleClient, Recorder> {
     easel::logging::install_tls_provider();
     let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_string());
     if let Some(token) = token {
         config = config.auth_header(token.to_string());
     }
     let transport = StreamableHttpClientTransport::from_config(config);
-    Recorder::default()
-        .serve(transport)
+    recorder
+        .serve_with_lifecycle(transport, lifecycle)
         .await
-        .expect("initialize over HTTP")
+        .expect("connect over HTTP")
 }
 
 /// POSTs an initialize to `/mcp` the way a client would.
@@ -263,9 +284,47 @@ impl SseClient {
         }
     }
 
+    /// POSTs a `tools/call` with progress token `progress`, and reads the stream until its
+    /// answer: the answer's `result` and the progress notifications that came first.
+    pub async fn call_with_progress(
+        &mut self,
+        token: Option<&str>,
+        id: u64,
+        tool: &str,
+        arguments: Value,
+        progress: &str,
+    ) -> (Value, Vec<Value>) {
+        let posted = self
+            .post(
+                token,
+                &json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+                    "name": tool, "arguments": arguments,
+                    "_meta": {"progressToken": progress}}}),
+            )
+            .await;
+        assert_eq!(posted.status(), 202);
+        let mut notes = Vec::new();
+        loop {
+            let e = self.next_event().await;
+            let v: Value = serde_json::from_str(&e.data).expect("json event");
+            if v["method"] == "notifications/progress" {
+                assert_eq!(v["params"]["progressToken"], progress, "{v}");
+                notes.push(v["params"].clone());
+            } else if v["id"] == id && v.get("method").is_none() {
+                return (v["result"].clone(), notes);
+            }
+        }
+    }
+
     /// initialize + notifications/initialized.
     pub async fn handshake(&mut self, token: Option<&str>) {
-        let init = self.request(token, initialize_body()).await;
+        self.handshake_as(token, "2025-06-18").await;
+    }
+
+    /// initialize asking for protocol `version` + notifications/initialized; returns the
+    /// initialize result.
+    pub async fn handshake_as(&mut self, token: Option<&str>, version: &str) -> Value {
+        let init = self.request(token, initialize_body_for(version)).await;
         assert!(init["result"]["serverInfo"]["name"] == "easel", "{init}");
         let resp = self
             .post(
@@ -274,6 +333,7 @@ impl SseClient {
             )
             .await;
         assert_eq!(resp.status(), 202);
+        init["result"].clone()
     }
 }
 

@@ -132,27 +132,48 @@ impl EaselServer {
         Parameters(p): Parameters<GenerateBatchParams>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let budget = match self.budget(p.wait_seconds) {
-            Ok(b) => b,
-            Err(e) => return refuse(e.to_string()),
-        };
+        match self.prepare_batch(p).await {
+            Ok(prepared) => {
+                let state = self.wait_batch(prepared.state, prepared.budget, &ctx).await;
+                report(&state)
+            }
+            Err(refusal) => refusal,
+        }
+    }
+}
+
+/// A batch whose arguments passed every check and which has started: the waiting tool and
+/// the MCP task path both start from here.
+pub(super) struct PreparedBatch {
+    pub key: String,
+    pub state: tokio::sync::watch::Receiver<BatchState>,
+    pub budget: Duration,
+}
+
+impl EaselServer {
+    /// Validates generate_batch's arguments (reading the prompt file) and starts the batch.
+    pub(super) async fn prepare_batch(
+        &self,
+        p: GenerateBatchParams,
+    ) -> Result<PreparedBatch, CallToolResult> {
+        let budget = self.budget(p.wait_seconds).map_err(|e| refuse(e.to_string()))?;
         let concurrency = p.concurrency.unwrap_or(4);
         if !(1..=16).contains(&concurrency) {
-            return refuse(format!(
+            return Err(refuse(format!(
                 "concurrency: {concurrency} is outside 1..=16. Run 1 to 16 lines at once."
-            ));
+            )));
         }
         if p.defaults.contains_key("prompt") {
-            return refuse(
+            return Err(refuse(
                 "defaults: a batch's prompts come from prompts or file, not defaults. Remove \"prompt\" from defaults.",
-            );
+            ));
         }
         let (mut lines, mut bad): (Vec<Line>, Vec<BadLine>) = (Vec::new(), Vec::new());
         match (&p.file, p.prompts.is_empty()) {
             (Some(_), false) | (None, true) => {
-                return refuse(
+                return Err(refuse(
                     "prompts/file: give either a list of prompts or a prompt file (exactly one). E.g. {\"prompts\": [\"a red kite\", \"a blue kite\"]}.",
-                );
+                ));
             }
             (Some(file), true) => {
                 let roots = self.input_roots();
@@ -164,13 +185,13 @@ impl EaselServer {
                 let text = match read {
                     Ok(Ok((_, text))) => text,
                     Ok(Err(why)) => {
-                        return refuse(format!(
+                        return Err(refuse(format!(
                             "file: {:?} {why}. Give a UTF-8 text or .jsonl prompt file (at most {} MiB) by a path relative to the output root or inside an input_dirs folder.",
                             file.trim(),
                             MAX_PROMPT_FILE_BYTES >> 20
-                        ));
+                        )));
                     }
-                    Err(e) => return refuse(format!("file: reading was interrupted: {e}")),
+                    Err(e) => return Err(refuse(format!("file: reading was interrupted: {e}"))),
                 };
                 (lines, bad) = batch::parse(&text, batch::is_json_lines(file));
             }
@@ -195,9 +216,9 @@ impl EaselServer {
             }
         }
         if lines.is_empty() && bad.is_empty() {
-            return refuse(
+            return Err(refuse(
                 "prompts/file: no prompts found (blank lines and # comments are skipped). Add at least one prompt.",
-            );
+            ));
         }
         let key = p
             .batch_key
@@ -216,19 +237,20 @@ impl EaselServer {
         });
         let running = batch::start(
             self.state.jobs.clone(),
-            key,
+            key.clone(),
             lines,
             bad,
             &p.defaults,
             concurrency,
             build,
         );
-        let state = self.wait_batch(running.state, budget, &ctx).await;
-        report(&state)
+        Ok(PreparedBatch {
+            key,
+            state: running.state,
+            budget,
+        })
     }
-}
 
-impl EaselServer {
     /// Waits for the batch within the budget, reporting lines finished as progress.
     async fn wait_batch(
         &self,

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use super::EaselServer;
 use super::params::GenerateImageParams;
-use crate::batch::{self, BadLine, BatchState, Line, LineResult, LineStatus};
+use crate::batch::{self, BadLine, BatchSpec, BatchState, Line, LineResult, LineStatus};
 
 /// Largest prompt file read: far beyond any batch (lines are capped), small enough to read
 /// into memory at once.
@@ -62,7 +62,8 @@ fn refuse(text: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(text.into())])
 }
 
-fn report(state: &BatchState) -> CallToolResult {
+/// generate_batch's answer (also a batch task's result).
+pub(super) fn report(state: &BatchState) -> CallToolResult {
     let total = state.lines.len();
     let running = total - state.finished();
     let r = BatchReport {
@@ -132,7 +133,7 @@ impl EaselServer {
         Parameters(p): Parameters<GenerateBatchParams>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        match self.prepare_batch(p).await {
+        match self.prepare_batch(p, false).await {
             Ok(prepared) => {
                 let state = self.wait_batch(prepared.state, prepared.budget, &ctx).await;
                 report(&state)
@@ -152,9 +153,11 @@ pub(super) struct PreparedBatch {
 
 impl EaselServer {
     /// Validates generate_batch's arguments (reading the prompt file) and starts the batch.
+    /// As a task (`as_task`), the batch is recorded in the job store before it starts.
     pub(super) async fn prepare_batch(
         &self,
         p: GenerateBatchParams,
+        as_task: bool,
     ) -> Result<PreparedBatch, CallToolResult> {
         let budget = self.budget(p.wait_seconds).map_err(|e| refuse(e.to_string()))?;
         let concurrency = p.concurrency.unwrap_or(4);
@@ -223,9 +226,64 @@ impl EaselServer {
         let key = p
             .batch_key
             .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+        let spec = BatchSpec {
+            lines,
+            bad,
+            defaults: p.defaults,
+            concurrency,
+        };
+        let state = if as_task {
+            let id = self.record_batch(&key, &spec).map_err(refuse)?;
+            self.start_batch_task(&id, &key, spec)
+        } else {
+            self.run_batch(&key, spec, None)
+        };
+        Ok(PreparedBatch {
+            key,
+            state,
+            budget,
+        })
+    }
+
+    /// Records the batch in the job store (before anything is submitted) as task
+    /// `batch:{key}`; its id, or why it could not be recorded.
+    fn record_batch(&self, key: &str, spec: &BatchSpec) -> Result<String, String> {
+        let now = crate::clock::now_ms();
+        let record = crate::jobs::BatchRecord {
+            id: format!("batch:{key}"),
+            batch_key: key.to_string(),
+            spec: serde_json::to_value(spec)
+                .map_err(|e| format!("easel could not record the batch: {e}"))?,
+            cancelled: false,
+            result: None,
+            created_at_ms: now,
+            updated_at_ms: now,
+        };
+        self.state
+            .jobs
+            .store()
+            .put_batch(&record)
+            .map_err(|e| format!("easel could not record the batch in its job store: {e}"))?;
+        Ok(record.id)
+    }
+
+    /// Starts (or, with the same key, restarts: nothing is paid twice) the batch. A batch
+    /// that is a task submits no more lines once the task is cancelled.
+    pub(super) fn run_batch(
+        &self,
+        key: &str,
+        spec: BatchSpec,
+        task: Option<&str>,
+    ) -> tokio::sync::watch::Receiver<BatchState> {
         let jobs = self.state.jobs.clone();
-        let defaults = p.defaults.clone();
+        let defaults = spec.defaults.clone();
+        let task = task.map(str::to_string);
         let build: batch::run::BuildJob = Arc::new(move |line: &Line| {
+            if let Some(id) = &task
+                && jobs.store().get_batch(id).map_err(|e| e.to_string())?.is_some_and(|b| b.cancelled)
+            {
+                return Err("not submitted: the batch's task was cancelled".into());
+            }
             let mut args = defaults.clone();
             for (k, v) in &line.overrides {
                 args.insert(k.clone(), v.clone());
@@ -235,20 +293,16 @@ impl EaselServer {
                 serde_json::from_value(Value::Object(args)).map_err(|e| e.to_string())?;
             params.into_job(&jobs)
         });
-        let running = batch::start(
+        batch::start(
             self.state.jobs.clone(),
-            key.clone(),
-            lines,
-            bad,
-            &p.defaults,
-            concurrency,
+            key.to_string(),
+            spec.lines,
+            spec.bad,
+            &spec.defaults,
+            spec.concurrency,
             build,
-        );
-        Ok(PreparedBatch {
-            key,
-            state: running.state,
-            budget,
-        })
+        )
+        .state
     }
 
     /// Waits for the batch within the budget, reporting lines finished as progress.

@@ -137,11 +137,21 @@ fn figure(id: &str, label: &str, samples: &[f64], what: &str) -> [Figure; 2] {
         "p50": round(median(samples)), "p99": round(quantile(samples, 0.99)),
         "max": round(samples.iter().cloned().fold(0.0, f64::max))});
     [
-        Figure::new(&format!("{id}.p50"), &format!("{label}, p50"), median(samples), "ms")
-            .detail(detail.clone()),
-        Figure::new(&format!("{id}.p99"), &format!("{label}, p99"), quantile(samples, 0.99), "ms")
-            .at_most(5.0)
-            .detail(detail),
+        Figure::new(
+            &format!("{id}.p50"),
+            &format!("{label}, p50"),
+            median(samples),
+            "ms",
+        )
+        .detail(detail.clone()),
+        Figure::new(
+            &format!("{id}.p99"),
+            &format!("{label}, p99"),
+            quantile(samples, 0.99),
+            "ms",
+        )
+        .at_most(5.0)
+        .detail(detail),
     ]
 }
 

@@ -10,14 +10,16 @@ use std::time::{Duration, Instant};
 use common::*;
 use easel_sim::ModelScopeConfig;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, GetTaskParams, GetTaskResult,
-    TaskPayload, TaskStatus,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, GetTaskParams,
+    GetTaskResult, TaskPayload, TaskStatus,
 };
 use rmcp::service::{RoleClient, RunningService, ServiceError};
 use serde_json::{Value, json};
 
 /// A harness whose client declares tasks, and a second client on the same easel that does not.
-async fn start_with_tasks(sim: ModelScopeConfig) -> (Harness, RunningService<RoleClient, Recorder>) {
+async fn start_with_tasks(
+    sim: ModelScopeConfig,
+) -> (Harness, RunningService<RoleClient, Recorder>) {
     let h = start(sim, &[]).await;
     let (tasks, _) = serve_as(
         &h.config,
@@ -37,7 +39,10 @@ async fn call_once(
 ) -> CallToolResponse {
     let mut params = CallToolRequestParams::new(tool.to_string());
     params.arguments = args.as_object().cloned();
-    client.call_tool_once(params).await.expect("tools/call answered")
+    client
+        .call_tool_once(params)
+        .await
+        .expect("tools/call answered")
 }
 
 fn task_id(r: &CallToolResponse) -> String {
@@ -124,7 +129,10 @@ async fn a_declaring_client_gets_a_task_that_completes_with_get_jobs_result() {
         via_job,
         "tasks/get carries what get_job returns"
     );
-    assert_eq!(structured(&via_job)["files"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        structured(&via_job)["files"].as_array().map(Vec::len),
+        Some(2)
+    );
 }
 
 #[tokio::test]
@@ -206,7 +214,10 @@ async fn tasks_cancel_cancels_the_job() {
             .await
             .expect_err("already finished"),
     );
-    assert!(e.message.contains("taskId") && e.message.contains("already finished"), "{e:?}");
+    assert!(
+        e.message.contains("taskId") && e.message.contains("already finished"),
+        "{e:?}"
+    );
 }
 
 #[tokio::test]
@@ -252,7 +263,11 @@ async fn a_batch_task_completes_with_generate_batchs_report() {
     let done = until_terminal(&tasks, &id).await;
     let result = result_of(&done);
     let s = structured(&result);
-    assert_eq!((s["succeeded"].as_u64(), s["failed"].as_u64()), (Some(2), Some(1)), "{s}");
+    assert_eq!(
+        (s["succeeded"].as_u64(), s["failed"].as_u64()),
+        (Some(2), Some(1)),
+        "{s}"
+    );
     // The same batch asked again without tasks: nothing new, the same lines (now "reused").
     let again = h.call("generate_batch", args).await;
     let mut lines = structured(&again)["lines"].clone();
@@ -269,7 +284,10 @@ async fn a_batch_task_completes_with_generate_batchs_report() {
 async fn a_publish_task_completes_with_publish_notes_answer() {
     let (h, tasks) = start_with_tasks(ModelScopeConfig::default()).await;
     let made = h.call("generate_image", gen_args(json!({}))).await;
-    let job = structured(&made)["job_id"].as_str().expect("id").to_string();
+    let job = structured(&made)["job_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
     let id = task_id(
         &call_once(
             &tasks,
@@ -291,5 +309,8 @@ async fn a_publish_task_completes_with_publish_notes_answer() {
             .await
             .expect_err("a publish cannot be stopped"),
     );
-    assert!(e.message.contains("taskId") && e.message.contains("publish"), "{e:?}");
+    assert!(
+        e.message.contains("taskId") && e.message.contains("publish"),
+        "{e:?}"
+    );
 }

@@ -101,7 +101,11 @@ async fn a_task_survives_kill_9_and_is_seen_by_another_process() {
             json!({"job_id": id, "wait_seconds": 0, "preview": "none"}),
         )
         .await;
-        if structured(&s)["progress"]["fraction"].as_f64().unwrap_or(0.0) >= 0.05 {
+        if structured(&s)["progress"]["fraction"]
+            .as_f64()
+            .unwrap_or(0.0)
+            >= 0.05
+        {
             break;
         }
         assert!(Instant::now() < deadline, "never submitted");

@@ -184,59 +184,59 @@ async fn run_line(
     defaults: &Map<String, Value>,
     tx: &watch::Sender<BatchState>,
 ) {
-        let Ok(_slot) = gate.acquire().await else {
+    let Ok(_slot) = gate.acquire().await else {
+        return;
+    };
+    let set = |f: &dyn Fn(&mut LineResult)| {
+        tx.send_modify(|s| {
+            if let Some(r) = s.lines.iter_mut().find(|r| r.line == line.number) {
+                f(r);
+            }
+        })
+    };
+    let mut new = match build(&line) {
+        Ok(new) => new,
+        Err(e) => {
+            set(&|r| {
+                r.status = LineStatus::Failed;
+                r.error = Some(format!("line {}: {e}", line.number));
+            });
             return;
-        };
-        let set = |f: &dyn Fn(&mut LineResult)| {
-            tx.send_modify(|s| {
-                if let Some(r) = s.lines.iter_mut().find(|r| r.line == line.number) {
-                    f(r);
-                }
-            })
-        };
-        let mut new = match build(&line) {
-            Ok(new) => new,
-            Err(e) => {
-                set(&|r| {
-                    r.status = LineStatus::Failed;
-                    r.error = Some(format!("line {}: {e}", line.number));
-                });
-                return;
-            }
-        };
-        new.idempotency_key = Some(line_key(key, &line, defaults));
-        let submitted = match jobs.submit(new) {
-            Ok(s) => s,
-            Err(e) => {
-                let e = e.to_string();
-                set(&|r| {
-                    r.status = LineStatus::Failed;
-                    r.error = Some(format!("line {}: {e}", line.number));
-                });
-                return;
-            }
-        };
-        let id = submitted.job.id.clone();
-        set(&|r| {
-            r.status = LineStatus::Running;
-            r.job_id = Some(id.clone());
-            r.reused = submitted.existing;
-        });
-        // The backend's own time-out bounds the job; this only has to outlast it.
-        let done = jobs.wait(&id, Duration::from_secs(24 * 3600), |_| {}).await;
-        let job = match done {
-            Ok(Some(job)) => job,
-            other => {
-                let e = match other {
-                    Err(e) => e.to_string(),
-                    _ => "the job vanished".into(),
-                };
-                set(&|r| {
-                    r.status = LineStatus::Failed;
-                    r.error = Some(format!("line {}: {e}", line.number));
-                });
-                return;
-            }
-        };
-        set(&|r| apply_job(r, &job));
+        }
+    };
+    new.idempotency_key = Some(line_key(key, &line, defaults));
+    let submitted = match jobs.submit(new) {
+        Ok(s) => s,
+        Err(e) => {
+            let e = e.to_string();
+            set(&|r| {
+                r.status = LineStatus::Failed;
+                r.error = Some(format!("line {}: {e}", line.number));
+            });
+            return;
+        }
+    };
+    let id = submitted.job.id.clone();
+    set(&|r| {
+        r.status = LineStatus::Running;
+        r.job_id = Some(id.clone());
+        r.reused = submitted.existing;
+    });
+    // The backend's own time-out bounds the job; this only has to outlast it.
+    let done = jobs.wait(&id, Duration::from_secs(24 * 3600), |_| {}).await;
+    let job = match done {
+        Ok(Some(job)) => job,
+        other => {
+            let e = match other {
+                Err(e) => e.to_string(),
+                _ => "the job vanished".into(),
+            };
+            set(&|r| {
+                r.status = LineStatus::Failed;
+                r.error = Some(format!("line {}: {e}", line.number));
+            });
+            return;
+        }
+    };
+    set(&|r| apply_job(r, &job));
 }

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use super::model::{Job, JobStatus};
 use super::batches::BatchRecord;
+use super::model::{Job, JobStatus};
 use super::notes::NoteRecord;
 
 /// Errors of the store itself (not of jobs).

@@ -83,7 +83,14 @@ impl PublishReport {
     /// its English meaning and the HTTP status are not stored, so they are absent.
     pub fn recorded(record: &NoteRecord) -> PublishReport {
         let folder = (record.kind == "draft")
-            .then(|| record.answer.as_ref()?.get("folder")?.as_str().map(str::to_string))
+            .then(|| {
+                record
+                    .answer
+                    .as_ref()?
+                    .get("folder")?
+                    .as_str()
+                    .map(str::to_string)
+            })
             .flatten();
         let delivery = Delivery {
             outcome: record.outcome,

@@ -159,7 +159,9 @@ impl EaselServer {
         p: GenerateBatchParams,
         as_task: bool,
     ) -> Result<PreparedBatch, CallToolResult> {
-        let budget = self.budget(p.wait_seconds).map_err(|e| refuse(e.to_string()))?;
+        let budget = self
+            .budget(p.wait_seconds)
+            .map_err(|e| refuse(e.to_string()))?;
         let concurrency = p.concurrency.unwrap_or(4);
         if !(1..=16).contains(&concurrency) {
             return Err(refuse(format!(
@@ -238,11 +240,7 @@ impl EaselServer {
         } else {
             self.run_batch(&key, spec, None)
         };
-        Ok(PreparedBatch {
-            key,
-            state,
-            budget,
-        })
+        Ok(PreparedBatch { key, state, budget })
     }
 
     /// Records the batch in the job store (before anything is submitted) as task
@@ -280,7 +278,11 @@ impl EaselServer {
         let task = task.map(str::to_string);
         let build: batch::run::BuildJob = Arc::new(move |line: &Line| {
             if let Some(id) = &task
-                && jobs.store().get_batch(id).map_err(|e| e.to_string())?.is_some_and(|b| b.cancelled)
+                && jobs
+                    .store()
+                    .get_batch(id)
+                    .map_err(|e| e.to_string())?
+                    .is_some_and(|b| b.cancelled)
             {
                 return Err("not submitted: the batch's task was cancelled".into());
             }

@@ -23,9 +23,9 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CancelTaskParams, ExtensionCapabilities,
-    GetTaskParams, GetTaskResult, Implementation, ListResourceTemplatesResult,
-    ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
-    ServerCapabilities, ServerConfig,
+    GetTaskParams, GetTaskResult, Implementation, ListResourceTemplatesResult, ListResourcesResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+    ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, prompt_handler, tool_handler};
@@ -147,11 +147,11 @@ fn capabilities(extensions: ExtensionCapabilities) -> ServerCapabilities {
 impl ServerHandler for EaselServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(capabilities(ExtensionCapabilities::new()))
-        .with_server_info(Implementation::new(
-            env!("CARGO_PKG_NAME"),
-            env!("CARGO_PKG_VERSION"),
-        ))
-        .with_instructions(INSTRUCTIONS)
+            .with_server_info(Implementation::new(
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .with_instructions(INSTRUCTIONS)
     }
 
     /// Generating and publishing tools answer with a task when the client declared the
@@ -244,7 +244,10 @@ mod tests {
             .enable_tasks()
             .enable_extensions_with(another_extension())
             .build();
-        assert!(!caps.supports_tasks(), "if rmcp now merges, simplify `capabilities`");
+        assert!(
+            !caps.supports_tasks(),
+            "if rmcp now merges, simplify `capabilities`"
+        );
     }
 
     #[tokio::test]
@@ -260,6 +263,9 @@ mod tests {
         let app = crate::app::build(&config, crate::app::Storage::Ephemeral).expect("app");
         let info = app.server(&config).get_info();
         let extensions = info.capabilities.extensions.expect("extensions");
-        assert!(extensions.contains_key(TASKS_EXTENSION_ID), "{extensions:?}");
+        assert!(
+            extensions.contains_key(TASKS_EXTENSION_ID),
+            "{extensions:?}"
+        );
     }
 }

@@ -10,13 +10,13 @@
 //! easel has no failure that is not a tool result.
 
 use rmcp::ErrorData as McpError;
+use rmcp::RoleServer;
 use rmcp::handler::server::tool::parse_json_object;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CreateTaskResult, DetailedTask,
     GetTaskResult, JsonObject, Task, TaskPayload, TaskStatus,
 };
 use rmcp::service::RequestContext;
-use rmcp::RoleServer;
 use serde_json::json;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -57,8 +57,13 @@ fn rfc3339(ms: u64) -> String {
 /// A task's envelope. Retention is honest: easel keeps jobs, notes and batches until
 /// someone runs `easel jobs prune`, so there is no time-to-live (`ttlMs: null`).
 fn task(id: &str, created_ms: u64, updated_ms: u64, poll: Duration) -> Task {
-    let mut t = Task::new(id, TaskStatus::Working, rfc3339(created_ms), rfc3339(updated_ms))
-        .with_poll_interval_ms(poll.as_millis() as u64);
+    let mut t = Task::new(
+        id,
+        TaskStatus::Working,
+        rfc3339(created_ms),
+        rfc3339(updated_ms),
+    )
+    .with_poll_interval_ms(poll.as_millis() as u64);
     t.ttl_ms = None;
     t
 }
@@ -75,7 +80,9 @@ fn as_object(result: &CallToolResult) -> Result<JsonObject, McpError> {
 
 fn store_error(e: impl std::fmt::Display) -> McpError {
     McpError::internal_error(
-        format!("easel could not read its job store: {e}. Try again; if it persists, check the data dir's disk."),
+        format!(
+            "easel could not read its job store: {e}. Try again; if it persists, check the data dir's disk."
+        ),
         None,
     )
 }
@@ -83,7 +90,12 @@ fn store_error(e: impl std::fmt::Display) -> McpError {
 /// Where a job stands, for people: "40%: step 8 of 20 (position 2 in queue)".
 fn progress_message(job: &Job) -> String {
     let p = &job.progress;
-    let mut text = format!("{} {:.0}%: {}", job.status.as_str(), p.fraction * 100.0, p.message);
+    let mut text = format!(
+        "{} {:.0}%: {}",
+        job.status.as_str(),
+        p.fraction * 100.0,
+        p.message
+    );
     if let Some(q) = p.queue_position {
         text.push_str(&format!(" (position {q} in queue)"));
     }
@@ -116,7 +128,10 @@ impl EaselServer {
                 match self.prepare_batch(p, true).await {
                     Ok(prepared) => {
                         let id = batch_task_id(&prepared.key);
-                        return Some(self.batch_task(&id).map(|t| CreateTaskResult::new(t).into()));
+                        return Some(
+                            self.batch_task(&id)
+                                .map(|t| CreateTaskResult::new(t).into()),
+                        );
                     }
                     Err(refusal) => Err(refusal),
                 }
@@ -250,7 +265,12 @@ fn note_detail(note: &NoteRecord) -> Result<DetailedTask, McpError> {
 }
 
 fn note_envelope(note: &NoteRecord) -> Task {
-    let mut t = task(&note.id, note.created_at_ms, note.updated_at_ms, PUBLISH_POLL);
+    let mut t = task(
+        &note.id,
+        note.created_at_ms,
+        note.updated_at_ms,
+        PUBLISH_POLL,
+    );
     t.status_message = Some(format!("{}: {}", note.outcome.as_str(), note.message));
     t
 }
@@ -403,7 +423,11 @@ impl EaselServer {
         let state = spec
             .state(&record.batch_key, store.as_ref())
             .map_err(store_error)?;
-        for line in state.lines.iter().filter(|l| l.status == LineStatus::Running) {
+        for line in state
+            .lines
+            .iter()
+            .filter(|l| l.status == LineStatus::Running)
+        {
             if let Some(job) = &line.job_id {
                 self.state.jobs.cancel(job).await.map_err(store_error)?;
             }

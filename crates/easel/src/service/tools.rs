@@ -16,9 +16,7 @@ use super::params::{
 };
 use super::report::{Extras, JobReport, tool_result};
 use super::wait::wait_reporting;
-use crate::jobs::{
-    Cancelled, Job, JobFilter, JobStatus, NewJob, OutputSpec, RetrySave, Submitted,
-};
+use crate::jobs::{Cancelled, Job, JobFilter, JobStatus, NewJob, OutputSpec, RetrySave, Submitted};
 use crate::outputs::{OutputFormat, PreviewMode, SaveRequest, validate_relative_dir};
 use crate::request::{GenerateRequest, InvalidInput, MAX_SEED, Size};
 use crate::since::parse_since;
@@ -133,7 +131,9 @@ impl EaselServer {
         &self,
         p: GenerateImageParams,
     ) -> Result<Prepared, CallToolResult> {
-        let budget = self.budget(p.wait_seconds).map_err(|e| refuse(e.to_string()))?;
+        let budget = self
+            .budget(p.wait_seconds)
+            .map_err(|e| refuse(e.to_string()))?;
         let preview = p.preview;
         let new = p.into_job(&self.state.jobs).map_err(refuse)?;
         self.submit(new, preview, budget)
@@ -200,7 +200,9 @@ impl EaselServer {
         &self,
         p: EditImageParams,
     ) -> Result<Prepared, CallToolResult> {
-        let budget = self.budget(p.wait_seconds).map_err(|e| refuse(e.to_string()))?;
+        let budget = self
+            .budget(p.wait_seconds)
+            .map_err(|e| refuse(e.to_string()))?;
         let jobs = &self.state.jobs;
         let backend = jobs
             .backend(p.backend.as_deref())

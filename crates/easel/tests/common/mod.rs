@@ -10,8 +10,8 @@ use easel::config::Config;
 use easel_sim::{ComfyConfig, ComfySim, ModelScopeConfig, ModelScopeSim};
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ClientRequest,
-    NumberOrString,
-    ProgressNotificationParam, ProgressToken, Request, RequestMetaObject, ServerResult,
+    NumberOrString, ProgressNotificationParam, ProgressToken, Request, RequestMetaObject,
+    ServerResult,
 };
 use rmcp::service::{NotificationContext, RoleClient, RunningService};
 use rmcp::{ClientHandler, ServiceExt};

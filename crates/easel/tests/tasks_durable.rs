@@ -166,8 +166,26 @@ async fn a_batch_task_survives_kill_9_and_is_resumed_by_tasks_get() {
         panic!("expected a task, got {created:?}");
     };
     assert_eq!(created.task.task_id, "batch:kites");
+    // Kill only once the first line's ticket is stored (its job reports "submitted" or
+    // later): a kill in the middle of a submission fails that job rather than paying twice.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while sim.submissions() < 1 {
+    loop {
+        let listed = call(&maker.client, "list_jobs", json!({})).await;
+        if let Some(job) = structured(&listed)["jobs"][0]["job_id"].as_str() {
+            let s = call(
+                &maker.client,
+                "get_job",
+                json!({"job_id": job, "wait_seconds": 0, "preview": "none"}),
+            )
+            .await;
+            if structured(&s)["progress"]["fraction"]
+                .as_f64()
+                .unwrap_or(0.0)
+                >= 0.05
+            {
+                break;
+            }
+        }
         assert!(Instant::now() < deadline, "never submitted");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

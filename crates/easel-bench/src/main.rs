@@ -14,6 +14,7 @@ mod procfs;
 mod report;
 mod sections;
 mod server;
+mod tasks;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,13 +37,14 @@ pub struct Opts {
     pub env: Vec<(String, String)>,
 }
 
-const SECTIONS: [&str; 6] = [
+const SECTIONS: [&str; 7] = [
     "cold",
     "modelscope",
     "comfyui",
     "concurrency",
     "cpu",
     "comfy_pool",
+    "tasks",
 ];
 
 const USAGE: &str =
@@ -51,7 +53,8 @@ const USAGE: &str =
 Measures easel as installed (build it first: cargo build --locked --profile dist -p easel;
 without that build, the release easel beside this program) against the
 in-repo ModelScope and ComfyUI simulators. Sections: cold, modelscope, comfyui,
-concurrency, cpu, comfy_pool (30 jobs of 1 s on 1, 2 and 3 ComfyUI servers). Prints one JSON line per figure, then a Markdown table. --env adds
+concurrency, cpu, comfy_pool (30 jobs of 1 s on 1, 2 and 3 ComfyUI servers), tasks
+(tasks/get over a store of 10,000 jobs). Prints one JSON line per figure, then a Markdown table. --env adds
 an environment variable to every easel launch (for experiments; the published figures use
 none).";
 
@@ -161,6 +164,9 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
     }
     if opts.wants("comfy_pool") {
         sections::comfy_pool(&easel, &opts, &mut emit).await?;
+    }
+    if opts.wants("tasks") {
+        tasks::tasks(&easel, &opts, &mut emit).await?;
     }
     println!();
     println!(

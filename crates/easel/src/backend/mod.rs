@@ -12,6 +12,7 @@ mod poll;
 pub(crate) mod source;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -179,4 +180,8 @@ pub trait Backend: Send + Sync {
 
     /// Checks the backend (reachability, credentials, capabilities) without generating.
     async fn status(&self) -> BackendStatus;
+
+    /// How often a client following a job of this backend should look again (an MCP task's
+    /// `pollIntervalMs`): easel learns nothing new faster than it hears from the backend.
+    fn poll_interval(&self) -> Duration;
 }

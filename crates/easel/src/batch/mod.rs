@@ -4,7 +4,9 @@
 //! stable idempotency key).
 
 mod parse;
+mod record;
 pub mod run;
 
 pub use parse::{BadLine, Line, is_json_lines, parse, parse_json_line};
+pub use record::BatchSpec;
 pub use run::{Batch, BatchState, LineResult, LineStatus, start};

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 /// One prompt of a batch, with the line it came from.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Line {
     /// 1-based line number in the file (or position in a list).
     pub number: usize,
@@ -15,7 +15,7 @@ pub struct Line {
 }
 
 /// A line that could not be read, with the reason.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BadLine {
     pub number: usize,
     pub reason: String,

@@ -12,7 +12,7 @@ mod providers;
 mod publishers;
 mod settings;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -3,6 +3,7 @@
 //! tasks (a caller that stops waiting never stops a job), and are resumed from their stored
 //! ticket after a restart, so a paid generation never runs twice by accident.
 
+mod batches;
 mod busy;
 mod drain;
 mod lease;
@@ -26,6 +27,7 @@ use crate::config::JobSettings;
 use crate::outputs::{OutputRoot, strip_image_extension, validate_relative_dir, validate_stem};
 use crate::request::{GenerateRequest, InvalidInput};
 
+pub use batches::BatchRecord;
 pub use model::{ImageFailure, Job, JobProgress, JobStatus, OutputSpec, PendingFile, SavedImage};
 pub use notes::{NoteContent, NoteOutcome, NoteRecord};
 pub use sqlite::SqliteStore;

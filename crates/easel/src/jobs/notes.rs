@@ -158,6 +158,18 @@ pub(super) fn list(conn: &Connection, limit: usize) -> Result<Vec<NoteRecord>, S
     rows.collect::<Result<Vec<_>, _>>().map_err(sql_err)
 }
 
+/// The note with record id `id`.
+pub(super) fn get(conn: &Connection, id: &str) -> Result<Option<NoteRecord>, StoreError> {
+    use rusqlite::OptionalExtension;
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, publisher, kind, outcome, note, message, answer, created_at_ms, updated_at_ms
+             FROM notes WHERE id = ?1",
+        )
+        .map_err(sql_err)?;
+    stmt.query_row([id], row).optional().map_err(sql_err)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +209,8 @@ mod tests {
         assert_eq!(all[0].id, "b", "newest first");
         assert_eq!(all[1], done);
         assert_eq!(store.list_notes(1).expect("one").len(), 1);
+        assert_eq!(store.get_note("a").expect("get"), Some(done));
+        assert_eq!(store.get_note("nope").expect("get"), None);
     }
 
     #[test]

@@ -48,6 +48,7 @@ ALTER TABLE jobs ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]';
     r#"
 ALTER TABLE jobs ADD COLUMN pending_files TEXT NOT NULL DEFAULT '[]';
 "#,
+    super::batches::MIGRATION,
 ];
 
 pub struct SqliteStore {
@@ -381,6 +382,33 @@ impl JobStore for SqliteStore {
 
     fn list_notes(&self, limit: usize) -> Result<Vec<super::notes::NoteRecord>, StoreError> {
         super::notes::list(&*self.lock()?, limit)
+    }
+
+    fn get_note(&self, id: &str) -> Result<Option<super::notes::NoteRecord>, StoreError> {
+        super::notes::get(&*self.lock()?, id)
+    }
+
+    fn find_by_key(&self, key: &str) -> Result<Option<Job>, StoreError> {
+        self.with(|conn| {
+            conn.query_row(
+                &format!("SELECT {COLUMNS} FROM jobs WHERE idempotency_key = ?1"),
+                [key],
+                row_to_job,
+            )
+            .optional()
+        })
+    }
+
+    fn put_batch(&self, batch: &super::batches::BatchRecord) -> Result<(), StoreError> {
+        super::batches::put(&*self.lock()?, batch)
+    }
+
+    fn get_batch(&self, id: &str) -> Result<Option<super::batches::BatchRecord>, StoreError> {
+        super::batches::get(&*self.lock()?, id)
+    }
+
+    fn location(&self) -> String {
+        format!("the job store {}", self.path.display())
     }
 }
 

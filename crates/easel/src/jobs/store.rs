@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
+use super::batches::BatchRecord;
 use super::model::{Job, JobStatus};
 use super::notes::NoteRecord;
 
@@ -70,6 +71,16 @@ pub trait JobStore: Send + Sync {
     fn record_note(&self, note: &NoteRecord) -> Result<(), StoreError>;
     /// Published notes, newest first.
     fn list_notes(&self, limit: usize) -> Result<Vec<NoteRecord>, StoreError>;
+    /// One published note by its record id.
+    fn get_note(&self, id: &str) -> Result<Option<NoteRecord>, StoreError>;
+    /// The job holding idempotency key `key`.
+    fn find_by_key(&self, key: &str) -> Result<Option<Job>, StoreError>;
+    /// Inserts a batch, or replaces the lines of the batch with the same id (keeping its
+    /// creation time, and its cancellation once set).
+    fn put_batch(&self, batch: &BatchRecord) -> Result<(), StoreError>;
+    fn get_batch(&self, id: &str) -> Result<Option<BatchRecord>, StoreError>;
+    /// Where the jobs are kept, for messages about ids this store does not know.
+    fn location(&self) -> String;
 }
 
 struct Entry {
@@ -83,6 +94,7 @@ struct Entry {
 pub struct MemoryStore {
     jobs: Mutex<HashMap<String, Entry>>,
     notes: Mutex<Vec<NoteRecord>>,
+    batches: Mutex<HashMap<String, BatchRecord>>,
 }
 
 impl MemoryStore {
@@ -241,5 +253,50 @@ impl JobStore for MemoryStore {
         all.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then(b.id.cmp(&a.id)));
         all.truncate(limit);
         Ok(all)
+    }
+
+    fn get_note(&self, id: &str) -> Result<Option<NoteRecord>, StoreError> {
+        let notes = self
+            .notes
+            .lock()
+            .map_err(|_| StoreError("in-memory store poisoned by an earlier panic".into()))?;
+        Ok(notes.iter().find(|n| n.id == id).cloned())
+    }
+
+    fn find_by_key(&self, key: &str) -> Result<Option<Job>, StoreError> {
+        Ok(self
+            .lock()?
+            .values()
+            .find(|e| e.job.idempotency_key.as_deref() == Some(key))
+            .map(|e| e.job.clone()))
+    }
+
+    fn put_batch(&self, batch: &BatchRecord) -> Result<(), StoreError> {
+        let mut all = self
+            .batches
+            .lock()
+            .map_err(|_| StoreError("in-memory store poisoned by an earlier panic".into()))?;
+        let mut next = batch.clone();
+        if let Some(old) = all.get(&batch.id) {
+            next.created_at_ms = old.created_at_ms;
+            next.cancelled |= old.cancelled;
+            if next.result.is_none() {
+                next.result = old.result.clone();
+            }
+        }
+        all.insert(batch.id.clone(), next);
+        Ok(())
+    }
+
+    fn get_batch(&self, id: &str) -> Result<Option<BatchRecord>, StoreError> {
+        let all = self
+            .batches
+            .lock()
+            .map_err(|_| StoreError("in-memory store poisoned by an earlier panic".into()))?;
+        Ok(all.get(id).cloned())
+    }
+
+    fn location(&self) -> String {
+        "this easel's in-memory job store (kept only while it runs)".into()
     }
 }

@@ -78,6 +78,31 @@ impl PublishReport {
         }
     }
 
+    /// A publish as its record in the job store tells it, for a reader that was not its
+    /// caller (an MCP task read later, or by another easel). The service's answer is kept;
+    /// its English meaning and the HTTP status are not stored, so they are absent.
+    pub fn recorded(record: &NoteRecord) -> PublishReport {
+        let folder = (record.kind == "draft")
+            .then(|| {
+                record
+                    .answer
+                    .as_ref()?
+                    .get("folder")?
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .flatten();
+        let delivery = Delivery {
+            outcome: record.outcome,
+            summary: record.message.clone(),
+            explanation: None,
+            http_status: None,
+            answer: record.answer.clone().filter(|_| folder.is_none()),
+            location: folder,
+        };
+        PublishReport::new(record, delivery, Vec::new())
+    }
+
     /// The publish task itself failed (a bug): nobody knows what was sent.
     pub(crate) fn crashed(record_id: &str, publisher: &str, why: &str) -> PublishReport {
         PublishReport {

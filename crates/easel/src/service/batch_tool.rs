@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use super::EaselServer;
 use super::params::GenerateImageParams;
-use crate::batch::{self, BadLine, BatchState, Line, LineResult, LineStatus};
+use crate::batch::{self, BadLine, BatchSpec, BatchState, Line, LineResult, LineStatus};
 
 /// Largest prompt file read: far beyond any batch (lines are capped), small enough to read
 /// into memory at once.
@@ -62,7 +62,8 @@ fn refuse(text: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(text.into())])
 }
 
-fn report(state: &BatchState) -> CallToolResult {
+/// generate_batch's answer (also a batch task's result).
+pub(super) fn report(state: &BatchState) -> CallToolResult {
     let total = state.lines.len();
     let running = total - state.finished();
     let r = BatchReport {
@@ -132,27 +133,52 @@ impl EaselServer {
         Parameters(p): Parameters<GenerateBatchParams>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let budget = match self.budget(p.wait_seconds) {
-            Ok(b) => b,
-            Err(e) => return refuse(e.to_string()),
-        };
+        match self.prepare_batch(p, false).await {
+            Ok(prepared) => {
+                let state = self.wait_batch(prepared.state, prepared.budget, &ctx).await;
+                report(&state)
+            }
+            Err(refusal) => refusal,
+        }
+    }
+}
+
+/// A batch whose arguments passed every check and which has started: the waiting tool and
+/// the MCP task path both start from here.
+pub(super) struct PreparedBatch {
+    pub key: String,
+    pub state: tokio::sync::watch::Receiver<BatchState>,
+    pub budget: Duration,
+}
+
+impl EaselServer {
+    /// Validates generate_batch's arguments (reading the prompt file) and starts the batch.
+    /// As a task (`as_task`), the batch is recorded in the job store before it starts.
+    pub(super) async fn prepare_batch(
+        &self,
+        p: GenerateBatchParams,
+        as_task: bool,
+    ) -> Result<PreparedBatch, CallToolResult> {
+        let budget = self
+            .budget(p.wait_seconds)
+            .map_err(|e| refuse(e.to_string()))?;
         let concurrency = p.concurrency.unwrap_or(4);
         if !(1..=16).contains(&concurrency) {
-            return refuse(format!(
+            return Err(refuse(format!(
                 "concurrency: {concurrency} is outside 1..=16. Run 1 to 16 lines at once."
-            ));
+            )));
         }
         if p.defaults.contains_key("prompt") {
-            return refuse(
+            return Err(refuse(
                 "defaults: a batch's prompts come from prompts or file, not defaults. Remove \"prompt\" from defaults.",
-            );
+            ));
         }
         let (mut lines, mut bad): (Vec<Line>, Vec<BadLine>) = (Vec::new(), Vec::new());
         match (&p.file, p.prompts.is_empty()) {
             (Some(_), false) | (None, true) => {
-                return refuse(
+                return Err(refuse(
                     "prompts/file: give either a list of prompts or a prompt file (exactly one). E.g. {\"prompts\": [\"a red kite\", \"a blue kite\"]}.",
-                );
+                ));
             }
             (Some(file), true) => {
                 let roots = self.input_roots();
@@ -164,13 +190,13 @@ impl EaselServer {
                 let text = match read {
                     Ok(Ok((_, text))) => text,
                     Ok(Err(why)) => {
-                        return refuse(format!(
+                        return Err(refuse(format!(
                             "file: {:?} {why}. Give a UTF-8 text or .jsonl prompt file (at most {} MiB) by a path relative to the output root or inside an input_dirs folder.",
                             file.trim(),
                             MAX_PROMPT_FILE_BYTES >> 20
-                        ));
+                        )));
                     }
-                    Err(e) => return refuse(format!("file: reading was interrupted: {e}")),
+                    Err(e) => return Err(refuse(format!("file: reading was interrupted: {e}"))),
                 };
                 (lines, bad) = batch::parse(&text, batch::is_json_lines(file));
             }
@@ -195,16 +221,71 @@ impl EaselServer {
             }
         }
         if lines.is_empty() && bad.is_empty() {
-            return refuse(
+            return Err(refuse(
                 "prompts/file: no prompts found (blank lines and # comments are skipped). Add at least one prompt.",
-            );
+            ));
         }
         let key = p
             .batch_key
             .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+        let spec = BatchSpec {
+            lines,
+            bad,
+            defaults: p.defaults,
+            concurrency,
+        };
+        let state = if as_task {
+            let id = self.record_batch(&key, &spec).map_err(refuse)?;
+            self.start_batch_task(&id, &key, spec)
+        } else {
+            self.run_batch(&key, spec, None)
+        };
+        Ok(PreparedBatch { key, state, budget })
+    }
+
+    /// Records the batch in the job store (before anything is submitted) as task
+    /// `batch:{key}`; its id, or why it could not be recorded.
+    fn record_batch(&self, key: &str, spec: &BatchSpec) -> Result<String, String> {
+        let now = crate::clock::now_ms();
+        let record = crate::jobs::BatchRecord {
+            id: format!("batch:{key}"),
+            batch_key: key.to_string(),
+            spec: serde_json::to_value(spec)
+                .map_err(|e| format!("easel could not record the batch: {e}"))?,
+            cancelled: false,
+            result: None,
+            created_at_ms: now,
+            updated_at_ms: now,
+        };
+        self.state
+            .jobs
+            .store()
+            .put_batch(&record)
+            .map_err(|e| format!("easel could not record the batch in its job store: {e}"))?;
+        Ok(record.id)
+    }
+
+    /// Starts (or, with the same key, restarts: nothing is paid twice) the batch. A batch
+    /// that is a task submits no more lines once the task is cancelled.
+    pub(super) fn run_batch(
+        &self,
+        key: &str,
+        spec: BatchSpec,
+        task: Option<&str>,
+    ) -> tokio::sync::watch::Receiver<BatchState> {
         let jobs = self.state.jobs.clone();
-        let defaults = p.defaults.clone();
+        let defaults = spec.defaults.clone();
+        let task = task.map(str::to_string);
         let build: batch::run::BuildJob = Arc::new(move |line: &Line| {
+            if let Some(id) = &task
+                && jobs
+                    .store()
+                    .get_batch(id)
+                    .map_err(|e| e.to_string())?
+                    .is_some_and(|b| b.cancelled)
+            {
+                return Err("not submitted: the batch's task was cancelled".into());
+            }
             let mut args = defaults.clone();
             for (k, v) in &line.overrides {
                 args.insert(k.clone(), v.clone());
@@ -214,21 +295,18 @@ impl EaselServer {
                 serde_json::from_value(Value::Object(args)).map_err(|e| e.to_string())?;
             params.into_job(&jobs)
         });
-        let running = batch::start(
+        batch::start(
             self.state.jobs.clone(),
-            key,
-            lines,
-            bad,
-            &p.defaults,
-            concurrency,
+            key.to_string(),
+            spec.lines,
+            spec.bad,
+            &spec.defaults,
+            spec.concurrency,
             build,
-        );
-        let state = self.wait_batch(running.state, budget, &ctx).await;
-        report(&state)
+        )
+        .state
     }
-}
 
-impl EaselServer {
     /// Waits for the batch within the budget, reporting lines finished as progress.
     async fn wait_batch(
         &self,

@@ -11,22 +11,26 @@ mod publish_prompts;
 mod publishing;
 mod report;
 mod resources;
+mod tasks;
 mod tools;
 mod wait;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Implementation, ListResourceTemplatesResult,
-    ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
-    ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, CancelTaskParams, ExtensionCapabilities,
+    GetTaskParams, GetTaskResult, Implementation, ListResourceTemplatesResult, ListResourcesResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+    ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, prompt_handler, tool_handler};
+use tokio::sync::watch;
 
 use crate::jobs::Jobs;
 use crate::workflows::Library;
@@ -68,6 +72,8 @@ struct State {
     jobs: Jobs,
     library: Arc<Library>,
     options: ServiceOptions,
+    /// Batches run as MCP tasks by this process, by task id (see `tasks`).
+    batches: Mutex<HashMap<String, watch::Receiver<crate::batch::BatchState>>>,
 }
 
 /// One MCP server value; cheap to clone, one per connection or session.
@@ -94,6 +100,7 @@ impl EaselServer {
                 jobs,
                 library,
                 options,
+                batches: Mutex::new(HashMap::new()),
             }),
             tool_router,
             prompt_router: Self::prompt_router() + Self::publish_prompts(),
@@ -120,36 +127,70 @@ Long generations return a job_id with status \"running\": call get_job with it t
 Backends: modelscope (hosted models) and comfyui (workflows from list_workflows); backends reports their health. \
 publish_note posts saved images as a note (Xiaohongshu, webhook or draft folder); publisher_status checks logins.";
 
+/// easel's capabilities with `extensions`, the MCP extensions it declares besides tasks.
+///
+/// Order matters in rmcp 3.9's builder: `enable_tasks()` inserts into the extension map,
+/// while `enable_extensions_with(map)` replaces the whole map, so calling it after
+/// `enable_tasks()` would silently drop tasks. Extensions go in first, tasks after (pinned
+/// by the tests below).
+fn capabilities(extensions: ExtensionCapabilities) -> ServerCapabilities {
+    ServerCapabilities::builder()
+        .enable_extensions_with(extensions)
+        .enable_tasks()
+        .enable_tools()
+        .enable_prompts()
+        .enable_resources()
+        .build()
+}
+
 #[tool_handler(router = self.tool_router)]
 #[prompt_handler(router = self.prompt_router)]
 impl ServerHandler for EaselServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_prompts()
-                .enable_resources()
-                .build(),
-        )
-        .with_server_info(Implementation::new(
-            env!("CARGO_PKG_NAME"),
-            env!("CARGO_PKG_VERSION"),
-        ))
-        .with_instructions(INSTRUCTIONS)
+        ServerConfig::new(capabilities(ExtensionCapabilities::new()))
+            .with_server_info(Implementation::new(
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .with_instructions(INSTRUCTIONS)
     }
 
-    /// The router's answer, fitted to what the client's protocol version can parse.
+    /// Generating and publishing tools answer with a task when the client declared the
+    /// tasks extension (see `tasks`); everything else goes to the tool router, exactly as
+    /// `#[tool_handler]` would route it.
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        if tasks::client_declared(&context)
+            && let Some(answer) = self.call_as_task(&request).await
+        {
+            return answer;
+        }
+        // Older clients get what their protocol version can parse (see `older_peers`).
         let version = context.protocol_version();
         let response = self
             .tool_router
             .call(ToolCallContext::new(self, request, context))
             .await?;
         Ok(older_peers::fit(response, version.as_ref()))
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, McpError> {
+        self.task_get(&request.task_id).await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.task_cancel(&request.task_id).await
     }
 
     async fn list_resources(
@@ -176,5 +217,61 @@ impl ServerHandler for EaselServer {
         resources::read(&self.state.jobs, &request.uri)
             .await
             .map(Into::into)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rmcp::model::{JsonObject, TASKS_EXTENSION_ID};
+
+    use super::*;
+
+    const UI: &str = "io.modelcontextprotocol/ui";
+
+    fn another_extension() -> ExtensionCapabilities {
+        let mut map = ExtensionCapabilities::new();
+        map.insert(UI.to_string(), JsonObject::new());
+        map
+    }
+
+    #[test]
+    fn tasks_and_another_extension_are_declared_together() {
+        let caps = capabilities(another_extension());
+        let extensions = caps.extensions.clone().expect("extensions");
+        assert!(caps.supports_tasks(), "{extensions:?}");
+        assert!(extensions.contains_key(UI), "{extensions:?}");
+        assert!(caps.tools.is_some() && caps.prompts.is_some() && caps.resources.is_some());
+    }
+
+    /// Why `capabilities` adds tasks last: rmcp's `enable_extensions_with` replaces the map.
+    #[test]
+    fn rmcp_drops_tasks_when_the_extension_map_is_set_after_them() {
+        let caps = ServerCapabilities::builder()
+            .enable_tasks()
+            .enable_extensions_with(another_extension())
+            .build();
+        assert!(
+            !caps.supports_tasks(),
+            "if rmcp now merges, simplify `capabilities`"
+        );
+    }
+
+    #[tokio::test]
+    async fn easel_declares_the_tasks_extension() {
+        let dir = tempfile::tempdir().expect("dir");
+        let out = dir.path().join("out").display().to_string();
+        let data = dir.path().join("data").display().to_string();
+        let config = crate::config::testing::load(
+            "",
+            &[("EASEL_OUTPUT_DIR", &out), ("EASEL_DATA_DIR", &data)],
+        )
+        .expect("config");
+        let app = crate::app::build(&config, crate::app::Storage::Ephemeral).expect("app");
+        let info = app.server(&config).get_info();
+        let extensions = info.capabilities.extensions.expect("extensions");
+        assert!(
+            extensions.contains_key(TASKS_EXTENSION_ID),
+            "{extensions:?}"
+        );
     }
 }

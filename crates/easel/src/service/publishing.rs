@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::EaselServer;
 use crate::jobs::{NoteOutcome, NoteRecord};
-use crate::publish::{NoteInput, PublishReport, StatusReport, list_notes};
+use crate::publish::{NoteInput, PublishReport, Publishing, StatusReport, list_notes};
 
 /// Keeps title, content and images required in the schema while serde lets them be
 /// missing, so that a call missing several gets every problem listed at once.
@@ -89,6 +89,43 @@ fn with_structured<T: Serialize>(mut r: CallToolResult, value: &T) -> CallToolRe
     r
 }
 
+/// publish_note's answer for a finished publish (also an MCP task's result).
+pub(super) fn note_result(report: &PublishReport) -> CallToolResult {
+    let content = vec![ContentBlock::text(report.text())];
+    let result = if report.outcome == NoteOutcome::Published {
+        CallToolResult::success(content)
+    } else {
+        CallToolResult::error(content)
+    };
+    with_structured(result, report)
+}
+
+impl EaselServer {
+    /// Checks the note and records it as pending before it is sent: the waiting tool and the
+    /// MCP task path both start from here.
+    pub(super) async fn prepare_publish(
+        &self,
+        p: PublishNoteParams,
+    ) -> Result<Publishing, CallToolResult> {
+        let input = NoteInput {
+            publisher: p.publisher,
+            title: p.title,
+            content: p.content,
+            images: p.images,
+            tags: p.tags,
+            schedule_at: p.schedule_at,
+            visibility: p.visibility,
+        };
+        let state = &self.state;
+        state
+            .options
+            .publishers
+            .publish(&state.jobs, &state.options.input_dirs, input)
+            .await
+            .map_err(|e| refuse(e.to_string()))
+    }
+}
+
 #[tool_router(router = publish_router, vis = "pub")]
 impl EaselServer {
     /// Publish images as a note: to a Xiaohongshu account (through xiaohongshu-mcp), a webhook, or a draft folder. Checks every limit first and lists all problems; reports "published" only when the service confirms, otherwise unconfirmed, failed or unknown. Never retried: do not call again after an unconfirmed or unknown outcome without checking the account.
@@ -102,24 +139,9 @@ impl EaselServer {
         Parameters(p): Parameters<PublishNoteParams>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let input = NoteInput {
-            publisher: p.publisher,
-            title: p.title,
-            content: p.content,
-            images: p.images,
-            tags: p.tags,
-            schedule_at: p.schedule_at,
-            visibility: p.visibility,
-        };
-        let state = &self.state;
-        let started = match state
-            .options
-            .publishers
-            .publish(&state.jobs, &state.options.input_dirs, input)
-            .await
-        {
+        let started = match self.prepare_publish(p).await {
             Ok(s) => s,
-            Err(e) => return refuse(e.to_string()),
+            Err(refusal) => return refusal,
         };
         let publisher = started.publisher.clone();
         // Publishing takes minutes: heartbeats keep clients that reset their time-out on
@@ -145,13 +167,7 @@ impl EaselServer {
                 }
             }
         };
-        let content = vec![ContentBlock::text(report.text())];
-        let result = if report.outcome == NoteOutcome::Published {
-            CallToolResult::success(content)
-        } else {
-            CallToolResult::error(content)
-        };
-        with_structured(result, &report)
+        note_result(&report)
     }
 
     /// Can each publisher publish now? For Xiaohongshu: the service's health and the account's login; when logged out, returns a login QR code image to scan with the Xiaohongshu app (also saved as a file, with how long it is valid).

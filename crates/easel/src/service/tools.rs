@@ -16,7 +16,7 @@ use super::params::{
 };
 use super::report::{Extras, JobReport, tool_result};
 use super::wait::wait_reporting;
-use crate::jobs::{Cancelled, Job, JobFilter, JobStatus, NewJob, OutputSpec, RetrySave};
+use crate::jobs::{Cancelled, Job, JobFilter, JobStatus, NewJob, OutputSpec, RetrySave, Submitted};
 use crate::outputs::{OutputFormat, PreviewMode, SaveRequest, validate_relative_dir};
 use crate::request::{GenerateRequest, InvalidInput, MAX_SEED, Size};
 use crate::since::parse_since;
@@ -105,6 +105,14 @@ impl EaselServer {
     }
 }
 
+/// A generating call whose arguments passed every check and whose job is recorded (DESIGN
+/// decision 9): the waiting tool and the MCP task path both start from here.
+pub(super) struct Prepared {
+    pub submitted: Submitted,
+    pub preview: PreviewMode,
+    pub budget: Duration,
+}
+
 impl EaselServer {
     /// generate_image's work, shared with the per-workflow tools.
     pub(super) async fn generate(
@@ -112,30 +120,55 @@ impl EaselServer {
         p: GenerateImageParams,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let budget = match self.budget(p.wait_seconds) {
-            Ok(b) => b,
-            Err(e) => return refuse(e.to_string()),
-        };
-        let preview = p.preview;
-        match p.into_job(&self.state.jobs) {
-            Ok(new) => self.submit_and_report(new, preview, budget, ctx).await,
-            Err(e) => refuse(e),
+        match self.prepare_generate(p) {
+            Ok(prepared) => self.report_prepared(prepared, ctx).await,
+            Err(refusal) => refusal,
         }
     }
 
-    /// Submits a job, waits within the budget, and reports it: shared by the generating tools.
-    async fn submit_and_report(
+    /// Validates generate_image's arguments and records its job.
+    pub(super) fn prepare_generate(
+        &self,
+        p: GenerateImageParams,
+    ) -> Result<Prepared, CallToolResult> {
+        let budget = self
+            .budget(p.wait_seconds)
+            .map_err(|e| refuse(e.to_string()))?;
+        let preview = p.preview;
+        let new = p.into_job(&self.state.jobs).map_err(refuse)?;
+        self.submit(new, preview, budget)
+    }
+
+    /// Records the job (nothing is sent before it is stored).
+    fn submit(
         &self,
         new: NewJob,
         preview: PreviewMode,
         budget: Duration,
+    ) -> Result<Prepared, CallToolResult> {
+        let submitted = self
+            .state
+            .jobs
+            .submit(new)
+            .map_err(|e| refuse(e.to_string()))?;
+        Ok(Prepared {
+            submitted,
+            preview,
+            budget,
+        })
+    }
+
+    /// Waits within the budget, and reports the job: shared by the generating tools.
+    async fn report_prepared(
+        &self,
+        prepared: Prepared,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        let submitted = self.state.jobs.submit(new);
-        let submitted = match submitted {
-            Ok(s) => s,
-            Err(e) => return refuse(e.to_string()),
-        };
+        let Prepared {
+            submitted,
+            preview,
+            budget,
+        } = prepared;
         let job = match self.wait_for(&submitted.job.id, budget, &ctx).await {
             Ok(job) => job,
             Err(refusal) => return refusal,
@@ -156,19 +189,28 @@ impl EaselServer {
 
     /// edit_image's work: resolve the sources, then a job like any other.
     async fn edit(&self, p: EditImageParams, ctx: RequestContext<RoleServer>) -> CallToolResult {
-        let budget = match self.budget(p.wait_seconds) {
-            Ok(b) => b,
-            Err(e) => return refuse(e.to_string()),
-        };
+        match self.prepare_edit(p).await {
+            Ok(prepared) => self.report_prepared(prepared, ctx).await,
+            Err(refusal) => refusal,
+        }
+    }
+
+    /// Validates edit_image's arguments (reading the sources) and records its job.
+    pub(super) async fn prepare_edit(
+        &self,
+        p: EditImageParams,
+    ) -> Result<Prepared, CallToolResult> {
+        let budget = self
+            .budget(p.wait_seconds)
+            .map_err(|e| refuse(e.to_string()))?;
         let jobs = &self.state.jobs;
-        let backend = match jobs.backend(p.backend.as_deref()) {
-            Ok(b) => b,
-            Err(e) => return refuse(e.to_string()),
-        };
+        let backend = jobs
+            .backend(p.backend.as_deref())
+            .map_err(|e| refuse(e.to_string()))?;
         if p.images.is_empty() {
-            return refuse(
+            return Err(refuse(
                 "images: no source image given. Name at least one image to edit (a path relative to the output root, an easel:// resource, or an http(s) URL).",
-            );
+            ));
         }
         // Files are read to check they are images: on the blocking pool.
         let roots = self.input_roots();
@@ -200,13 +242,10 @@ impl EaselServer {
         .await;
         let (sources, mask) = match checked {
             Ok(Ok(found)) => found,
-            Ok(Err(e)) => return refuse(e.to_string()),
-            Err(e) => return refuse(format!("checking the images was interrupted: {e}")),
+            Ok(Err(e)) => return Err(refuse(e.to_string())),
+            Err(e) => return Err(refuse(format!("checking the images was interrupted: {e}"))),
         };
-        let size = match Size::parse(&p.size) {
-            Ok(s) => s,
-            Err(e) => return refuse(e.to_string()),
-        };
+        let size = Size::parse(&p.size).map_err(|e| refuse(e.to_string()))?;
         let request = GenerateRequest {
             prompt: p.prompt,
             negative_prompt: p.negative_prompt,
@@ -236,7 +275,7 @@ impl EaselServer {
             },
             idempotency_key: p.idempotency_key,
         };
-        self.submit_and_report(new, p.preview, budget, ctx).await
+        self.submit(new, p.preview, budget)
     }
 }
 

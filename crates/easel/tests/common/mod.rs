@@ -9,34 +9,41 @@ use std::sync::{Arc, Mutex};
 use easel::config::Config;
 use easel_sim::{ComfyConfig, ComfySim, ModelScopeConfig, ModelScopeSim};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientConfig, ClientRequest, NumberOrString,
-    ProgressNotificationParam, ProgressToken, ProtocolVersion, Request, RequestMetaObject,
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ClientRequest,
+    NumberOrString, ProgressNotificationParam, ProgressToken, ProtocolVersion, Request,
+    RequestMetaObject,
     ServerResult,
 };
 use rmcp::service::{NotificationContext, RoleClient, RunningService};
 use rmcp::{ClientHandler, ServiceExt};
 use serde_json::{Value, json};
 
-/// Records progress notifications in arrival order.
+/// Records progress notifications in arrival order; `tasks` declares the MCP tasks
+/// extension (SEP-2663) in the client's capabilities.
 #[derive(Clone, Default)]
 pub struct Recorder {
     pub progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
     /// The protocol version `initialize` asks for; rmcp's default (its latest) when `None`.
     pub speaks: Option<ProtocolVersion>,
+    /// Declare the MCP tasks extension.
+    pub tasks: bool,
 }
 
 impl ClientHandler for Recorder {
-    async fn on_progress(&self, p: ProgressNotificationParam, _: NotificationContext<RoleClient>) {
-        if let Ok(mut v) = self.progress.lock() {
-            v.push(p);
-        }
-    }
-
     fn get_info(&self) -> ClientConfig {
-        let info = ClientConfig::default();
+        let mut info = ClientConfig::default();
+        if self.tasks {
+            info.capabilities = ClientCapabilities::builder().enable_tasks().build();
+        }
         match &self.speaks {
             Some(version) => info.with_protocol_version(version.clone()),
             None => info,
+        }
+    }
+
+    async fn on_progress(&self, p: ProgressNotificationParam, _: NotificationContext<RoleClient>) {
+        if let Ok(mut v) = self.progress.lock() {
+            v.push(p);
         }
     }
 }
@@ -333,6 +340,14 @@ impl Easel {
 /// Builds easel from `config` (durable job store, background work started) and connects a
 /// recording rmcp client to its MCP server over an in-memory pipe.
 pub async fn serve(config: &Config) -> (RunningService<RoleClient, Recorder>, Recorder) {
+    serve_as(config, Recorder::default()).await
+}
+
+/// [`serve`] with a given client (e.g. one declaring tasks).
+pub async fn serve_as(
+    config: &Config,
+    recorder: Recorder,
+) -> (RunningService<RoleClient, Recorder>, Recorder) {
     let app = easel::app::build(config, easel::app::Storage::Durable).expect("app");
     app.jobs.start_background(true);
     let server = app.server(config);
@@ -342,7 +357,6 @@ pub async fn serve(config: &Config) -> (RunningService<RoleClient, Recorder>, Re
             let _ = running.waiting().await;
         }
     });
-    let recorder = Recorder::default();
     let client = recorder.clone().serve(client_io).await.expect("client");
     (client, recorder)
 }

@@ -318,6 +318,12 @@ impl Backend for ComfyUi {
         doctor::status(self).await
     }
 
+    /// Progress arrives over the WebSocket as it happens; `/history` is read at this
+    /// interval when it is down, so looking more often than that learns nothing more.
+    fn poll_interval(&self) -> std::time::Duration {
+        self.settings.poll
+    }
+
     async fn cancel(&self, ticket: &Ticket) -> CancelOutcome {
         let Ok(ticket) = ComfyTicket::from_ticket(ticket) else {
             return CancelOutcome::NotSupported("the stored ticket is unreadable".into());

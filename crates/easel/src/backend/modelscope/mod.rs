@@ -314,6 +314,11 @@ impl Backend for ModelScope {
         }
     }
 
+    /// The ceiling of easel's own polling of a ModelScope task: where long jobs settle.
+    fn poll_interval(&self) -> std::time::Duration {
+        self.settings.poll_max
+    }
+
     async fn cancel(&self, _ticket: &Ticket) -> CancelOutcome {
         CancelOutcome::NotSupported(
             "ModelScope has no API to stop a submitted task: it will finish at ModelScope (and count against the daily quota), but easel will not download or save its images".into(),

@@ -466,4 +466,10 @@ impl Backend for OpenAiCompat {
             details: details("set", check.details(ASKED)),
         }
     }
+
+    /// One synchronous call per image (tens of seconds) with no progress in between: a
+    /// couple of seconds is as fresh as the answer can be without busy polling.
+    fn poll_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(2)
+    }
 }

@@ -1,0 +1,216 @@
+//! MCP tasks outlive the easel that made them: a second easel process on the same data dir
+//! sees a task while its maker runs, and after the maker is killed (kill -9) a fresh process
+//! answers tasks/get and finishes the job, submitting nothing twice. Drives the binary.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+use easel_sim::{ModelScopeConfig, ModelScopeSim};
+use rmcp::ServiceExt;
+use rmcp::model::{CallToolRequestParams, CallToolResponse, GetTaskParams, TaskStatus};
+use rmcp::service::{RoleClient, RunningService};
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use serde_json::json;
+use tokio::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_easel");
+
+struct Served {
+    client: RunningService<RoleClient, Recorder>,
+    pid: u32,
+}
+
+/// The easel binary serving stdio to a client that declares tasks.
+async fn serve(dir: &Path, env: &HashMap<String, String>) -> Served {
+    let cfg = dir.join("easel.toml");
+    std::fs::write(&cfg, "").expect("cfg");
+    let (transport, _) = TokioChildProcess::builder(Command::new(BIN).configure(|c| {
+        c.arg("--config")
+            .arg(&cfg)
+            .arg("serve")
+            .env_clear()
+            .envs(env);
+    }))
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("spawn");
+    let pid = transport.id().expect("pid");
+    let recorder = Recorder {
+        tasks: true,
+        ..Recorder::default()
+    };
+    let client = recorder.serve(transport).await.expect("initialize");
+    Served { client, pid }
+}
+
+fn kill9(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+async fn status_of(client: &RunningService<RoleClient, Recorder>, id: &str) -> TaskStatus {
+    client
+        .get_task(GetTaskParams::new(id))
+        .await
+        .expect("tasks/get")
+        .task
+        .status()
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_task_survives_kill_9_and_is_seen_by_another_process() {
+    let sim = ModelScopeSim::start(ModelScopeConfig {
+        latency: Duration::from_millis(1500),
+        in_progress_polls: 0,
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out");
+    let env = test_env(&sim, &out, &[("EASEL_JOBS_LEASE_SECS", "1")]);
+
+    let maker = serve(dir.path(), &env).await;
+    let mut params = CallToolRequestParams::new("generate_image");
+    params.arguments = gen_args(json!({"count": 2})).as_object().cloned();
+    let created = maker.client.call_tool_once(params).await.expect("call");
+    let CallToolResponse::Task(created) = created else {
+        panic!("expected a task, got {created:?}");
+    };
+    let id = created.task.task_id;
+
+    // Another easel on the same data dir sees the task while its maker runs it.
+    let other = serve(dir.path(), &env).await;
+    assert_eq!(status_of(&other.client, &id).await, TaskStatus::Working);
+
+    // Kill only once the tickets are stored (the job reports "submitted" or later).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = call(
+            &maker.client,
+            "get_job",
+            json!({"job_id": id, "wait_seconds": 0, "preview": "none"}),
+        )
+        .await;
+        if structured(&s)["progress"]["fraction"]
+            .as_f64()
+            .unwrap_or(0.0)
+            >= 0.05
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never submitted");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    kill9(maker.pid);
+    // Closing stdin ends the other easel: the fresh one below is the only one left.
+    other.client.cancel().await.expect("close");
+    assert_eq!(sim.submissions(), 2);
+
+    let fresh = serve(dir.path(), &env).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let done = loop {
+        let got = fresh
+            .client
+            .get_task(GetTaskParams::new(id.clone()))
+            .await
+            .expect("tasks/get after the restart");
+        if got.task.status().is_terminal() {
+            break got;
+        }
+        assert!(Instant::now() < deadline, "never finished: {got:?}");
+        let poll = got.task.task.poll_interval_ms.unwrap_or(20).min(200);
+        tokio::time::sleep(Duration::from_millis(poll)).await;
+    };
+    assert_eq!(done.task.status(), TaskStatus::Completed, "{done:?}");
+    assert_eq!(sim.submissions(), 2, "the restart must not submit again");
+    let job = call(&fresh.client, "get_job", json!({"job_id": id})).await;
+    assert_eq!(structured(&job)["files"].as_array().map(Vec::len), Some(2));
+    fresh.client.cancel().await.expect("close");
+}
+
+/// A batch task killed after its first line was submitted: a fresh easel reading the task
+/// resumes the batch from its record, submits the second line once and never the first
+/// again, and completes with both.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_batch_task_survives_kill_9_and_is_resumed_by_tasks_get() {
+    let sim = ModelScopeSim::start(ModelScopeConfig {
+        latency: Duration::from_millis(1500),
+        in_progress_polls: 0,
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out");
+    let env = test_env(&sim, &out, &[("EASEL_JOBS_LEASE_SECS", "1")]);
+
+    let maker = serve(dir.path(), &env).await;
+    let mut params = CallToolRequestParams::new("generate_batch");
+    params.arguments = json!({"prompts": ["a red kite", "a blue kite"], "concurrency": 1,
+        "defaults": {"size": "256x256"}, "batch_key": "kites"})
+    .as_object()
+    .cloned();
+    let created = maker.client.call_tool_once(params).await.expect("call");
+    let CallToolResponse::Task(created) = created else {
+        panic!("expected a task, got {created:?}");
+    };
+    assert_eq!(created.task.task_id, "batch:kites");
+    // Kill only once the first line's ticket is stored (its job reports "submitted" or
+    // later): a kill in the middle of a submission fails that job rather than paying twice.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let listed = call(&maker.client, "list_jobs", json!({})).await;
+        if let Some(job) = structured(&listed)["jobs"][0]["job_id"].as_str() {
+            let s = call(
+                &maker.client,
+                "get_job",
+                json!({"job_id": job, "wait_seconds": 0, "preview": "none"}),
+            )
+            .await;
+            if structured(&s)["progress"]["fraction"]
+                .as_f64()
+                .unwrap_or(0.0)
+                >= 0.05
+            {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "never submitted");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    kill9(maker.pid);
+    assert_eq!(sim.submissions(), 1, "one line at a time");
+
+    let fresh = serve(dir.path(), &env).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let done = loop {
+        let got = fresh
+            .client
+            .get_task(GetTaskParams::new("batch:kites"))
+            .await
+            .expect("tasks/get after the restart");
+        if got.task.status().is_terminal() {
+            break got;
+        }
+        assert!(Instant::now() < deadline, "never finished: {got:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(done.task.status(), TaskStatus::Completed, "{done:?}");
+    let rmcp::model::TaskPayload::Completed { result } = &done.task.payload else {
+        panic!("no result: {done:?}");
+    };
+    assert_eq!(result["structuredContent"]["succeeded"], 2, "{result:?}");
+    assert_eq!(sim.submissions(), 2, "each line submitted once");
+    fresh.client.cancel().await.expect("close");
+}

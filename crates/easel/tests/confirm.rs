@@ -16,7 +16,9 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ElicitRequestParams,
     ElicitResult, ElicitationAction, Implementation, ProtocolVersion,
 };
-use rmcp::service::{ClientLifecycleMode, ClientServiceExt, RequestContext, RoleClient, RunningService};
+use rmcp::service::{
+    ClientLifecycleMode, ClientServiceExt, RequestContext, RoleClient, RunningService,
+};
 use rmcp::{ClientHandler, ErrorData as McpError, ServiceExt};
 use serde_json::{Value, json};
 
@@ -112,7 +114,11 @@ enum Era {
     Stateless,
 }
 
-async fn connect<H: ClientHandler>(config: &Config, handler: H, era: Era) -> RunningService<RoleClient, H> {
+async fn connect<H: ClientHandler>(
+    config: &Config,
+    handler: H,
+    era: Era,
+) -> RunningService<RoleClient, H> {
     let app = easel::app::build(config, easel::app::Storage::Durable).expect("app");
     app.jobs.start_background(true);
     let server = app.server(config);
@@ -229,7 +235,13 @@ async fn a_user_who_says_yes_sees_the_note_and_it_is_published_once() {
     assert_eq!(w.published(), 1);
     let asked = user.questions();
     assert_eq!(asked.len(), 1, "{asked:?}");
-    for shown in ["秋天的第一杯咖啡", "images: 1", "\"main\"", "仅自己可见", "public"] {
+    for shown in [
+        "秋天的第一杯咖啡",
+        "images: 1",
+        "\"main\"",
+        "仅自己可见",
+        "public",
+    ] {
         assert!(asked[0].contains(shown), "{shown} not in {}", asked[0]);
     }
 }
@@ -269,9 +281,18 @@ async fn a_client_that_cannot_ask_needs_confirm_true() {
     let r = call_tool(&client, "publish_note", note(&img)).await;
     let t = text(&r);
     assert!(is_error(&r), "{t}");
-    assert!(t.starts_with("CONFIRMATION NEEDED: nothing was published"), "{t}");
-    assert!(t.contains("秋天的第一杯咖啡") && t.contains("images: 1"), "{t}");
-    assert!(t.contains("call publish_note again with the same arguments plus \"confirm\": true"), "{t}");
+    assert!(
+        t.starts_with("CONFIRMATION NEEDED: nothing was published"),
+        "{t}"
+    );
+    assert!(
+        t.contains("秋天的第一杯咖啡") && t.contains("images: 1"),
+        "{t}"
+    );
+    assert!(
+        t.contains("call publish_note again with the same arguments plus \"confirm\": true"),
+        "{t}"
+    );
     assert_eq!(w.published(), 0);
 
     let r = call_tool(&client, "publish_note", with_confirm(note(&img))).await;
@@ -288,16 +309,26 @@ async fn paid_images_above_the_threshold_are_asked_for_and_counted_per_call() {
     let t = text(&r);
     assert!(is_error(&r), "{t}");
     assert!(t.contains("nothing was submitted to a backend"), "{t}");
-    assert!(t.contains("5 image(s)") && t.contains("5 on modelscope"), "{t}");
+    assert!(
+        t.contains("5 image(s)") && t.contains("5 on modelscope"),
+        "{t}"
+    );
     // A batch counts all its lines: 3 lines of 2 images.
     let batch = json!({"prompts": ["a", "b", {"prompt": "c", "count": 2}], "defaults": {"count": 2, "size": "256x256"}});
     let r = call_tool(&client, "generate_batch", batch.clone()).await;
     let t = text(&r);
-    assert!(is_error(&r) && t.contains("6 image(s)") && t.contains("3 line(s)"), "{t}");
+    assert!(
+        is_error(&r) && t.contains("6 image(s)") && t.contains("3 line(s)"),
+        "{t}"
+    );
     assert_eq!(w.modelscope.submissions(), before, "nothing submitted");
 
     let r = call_tool(&client, "generate_image", gen_args(json!({"count": 4}))).await;
-    assert!(!is_error(&r), "at the threshold nothing is asked: {}", text(&r));
+    assert!(
+        !is_error(&r),
+        "at the threshold nothing is asked: {}",
+        text(&r)
+    );
     assert_eq!(w.modelscope.submissions(), before + 4);
     let r = call_tool(
         &client,
@@ -319,7 +350,11 @@ async fn a_user_decides_a_large_paid_generation() {
     let client = connect(&w.config, user.clone(), Era::Session).await;
     let before = w.modelscope.submissions();
     let r = call_tool(&client, "generate_image", gen_args(json!({"count": 6}))).await;
-    assert!(is_error(&r) && text(&r).contains("the user declined"), "{}", text(&r));
+    assert!(
+        is_error(&r) && text(&r).contains("the user declined"),
+        "{}",
+        text(&r)
+    );
     assert_eq!(w.modelscope.submissions(), before);
     user.answers(Answer::Yes);
     let r = call_tool(&client, "generate_image", gen_args(json!({"count": 6}))).await;
@@ -356,13 +391,22 @@ async fn confirm_on_a_tool_that_never_asks_is_named_and_refused() {
     for (tool, args) in [
         ("list_jobs", json!({"confirm": true})),
         ("get_job", json!({"job_id": "x", "confirm": true})),
-        ("publisher_status", json!({"confirm": false, "login": false})),
+        (
+            "publisher_status",
+            json!({"confirm": false, "login": false}),
+        ),
     ] {
         let r = call_tool(&client, tool, args).await;
         let t = text(&r);
         assert!(is_error(&r), "{tool}: {t}");
-        assert!(t.starts_with(&format!("confirm: {tool} never needs a confirmation")), "{t}");
-        assert!(t.contains(&format!("Remove \"confirm\" and call {tool} again")), "{t}");
+        assert!(
+            t.starts_with(&format!("confirm: {tool} never needs a confirmation")),
+            "{t}"
+        );
+        assert!(
+            t.contains(&format!("Remove \"confirm\" and call {tool} again")),
+            "{t}"
+        );
     }
 }
 
@@ -371,11 +415,18 @@ async fn a_2026_client_answers_through_input_required_rounds() {
     let w = world(&[]).await;
     let user = User::new(Answer::No);
     let client = connect(&w.config, user.clone(), Era::Stateless).await;
-    let negotiated = client.peer().peer_info().map(|i| i.protocol_version.clone());
+    let negotiated = client
+        .peer()
+        .peer_info()
+        .map(|i| i.protocol_version.clone());
     assert_eq!(negotiated, Some(ProtocolVersion::V_2026_07_28));
     let img = w.image(&client).await;
     let r = call_tool(&client, "publish_note", note(&img)).await;
-    assert!(is_error(&r) && text(&r).contains("the user declined"), "{}", text(&r));
+    assert!(
+        is_error(&r) && text(&r).contains("the user declined"),
+        "{}",
+        text(&r)
+    );
     assert_eq!(w.published(), 0);
     user.answers(Answer::Yes);
     let r = call_tool(&client, "publish_note", note(&img)).await;
@@ -392,9 +443,47 @@ async fn a_2026_client_without_forms_needs_confirm_true() {
     let client = connect(&w.config, Recorder::default(), Era::Stateless).await;
     let before = w.modelscope.submissions();
     let r = call_tool(&client, "generate_image", gen_args(json!({"count": 5}))).await;
-    assert!(is_error(&r) && text(&r).starts_with("CONFIRMATION NEEDED"), "{}", text(&r));
+    assert!(
+        is_error(&r) && text(&r).starts_with("CONFIRMATION NEEDED"),
+        "{}",
+        text(&r)
+    );
     assert_eq!(w.modelscope.submissions(), before);
-    let r = call_tool(&client, "generate_image", with_confirm(gen_args(json!({"count": 5})))).await;
+    let r = call_tool(
+        &client,
+        "generate_image",
+        with_confirm(gen_args(json!({"count": 5}))),
+    )
+    .await;
     assert!(!is_error(&r), "{}", text(&r));
     assert_eq!(w.modelscope.submissions(), before + 5);
+}
+
+/// Keys are never asked for in a form: a missing one is explained with where to make it.
+#[tokio::test]
+async fn a_missing_key_says_where_to_create_it() {
+    let w = world(&[
+        ("MODELSCOPE_SDK_TOKEN", ""),
+        ("OPENAI_API_KEY", ""),
+        ("OPENAI_BASE_URL", ""),
+    ])
+    .await;
+    let user = User::new(Answer::Yes);
+    let client = connect(&w.config, user.clone(), Era::Session).await;
+    for (backend, page) in [
+        ("modelscope", "https://modelscope.cn/my/myaccesstoken"),
+        ("openai", "https://platform.openai.com/api-keys"),
+    ] {
+        let r = call_tool(
+            &client,
+            "generate_image",
+            gen_args(json!({"backend": backend})),
+        )
+        .await;
+        let t = text(&r);
+        assert!(is_error(&r), "{backend}: {t}");
+        assert!(t.contains(page), "{backend}: {t}");
+    }
+    assert!(user.questions().is_empty(), "no form ever asks for a key");
+    assert_eq!(w.modelscope.submissions(), 0);
 }

@@ -17,8 +17,12 @@ use crate::config::{PublisherKind, PublisherSettings};
 use crate::publish::{CheckedNote, NoteInput};
 
 /// The tools that can need a confirmation; every other tool refuses a `confirm` argument.
-pub(super) const CONFIRMABLE: &[&str] =
-    &["generate_image", "edit_image", "generate_batch", "publish_note"];
+pub(super) const CONFIRMABLE: &[&str] = &[
+    "generate_image",
+    "edit_image",
+    "generate_batch",
+    "publish_note",
+];
 
 /// What a call would do, for the question and for the answer when nothing happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -168,10 +172,7 @@ impl EaselServer {
             _ => return None,
         };
         let pick = |overrides: &Map<String, Value>, key: &str| {
-            overrides
-                .get(key)
-                .or_else(|| p.defaults.get(key))
-                .cloned()
+            overrides.get(key).or_else(|| p.defaults.get(key)).cloned()
         };
         Some(
             lines

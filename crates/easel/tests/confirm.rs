@@ -487,3 +487,24 @@ async fn a_missing_key_says_where_to_create_it() {
     assert!(user.questions().is_empty(), "no form ever asks for a key");
     assert_eq!(w.modelscope.submissions(), 0);
 }
+
+/// ComfyUI runs on the user's own GPU: no image of it is paid, so nothing is asked.
+#[tokio::test]
+async fn comfyui_images_are_never_counted_as_spending() {
+    let h = start_comfy(
+        easel_sim::ComfyConfig::default(),
+        &[
+            ("EASEL_CONFIRM", "true"),
+            ("EASEL_CONFIRM_SPEND_THRESHOLD", "0"),
+        ],
+    )
+    .await;
+    let r = h
+        .call(
+            "generate_image",
+            json!({"prompt": "a kite", "size": "256x256", "count": 8}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(structured(&r)["files"].as_array().map(Vec::len), Some(8));
+}

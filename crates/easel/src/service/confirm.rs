@@ -273,3 +273,75 @@ pub(super) fn guard(router: &mut ToolRouter<EaselServer>) {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn consequence(what: &str) -> Consequence {
+        Consequence {
+            tool: "publish_note".into(),
+            what: what.into(),
+            yes: "Publish this note",
+            nothing: "nothing was published",
+        }
+    }
+
+    fn text(r: Option<CallToolResponse>) -> Option<String> {
+        match r? {
+            CallToolResponse::Complete(r) => {
+                assert_eq!(r.is_error, Some(true));
+                Some(
+                    r.content[0]
+                        .as_text()
+                        .map(|t| t.text.clone())
+                        .unwrap_or_default(),
+                )
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_a_ticked_yes_goes_ahead() {
+        let c = consequence("a note");
+        let mut yes = ElicitResult::new(ElicitationAction::Accept);
+        yes.content = Some(serde_json::json!({"confirm": true}));
+        assert!(judge(&c, &yes).is_none());
+        let mut unticked = ElicitResult::new(ElicitationAction::Accept);
+        unticked.content = Some(serde_json::json!({"confirm": "true"}));
+        let t = text(judge(&c, &unticked)).expect("refused");
+        assert!(
+            t.contains("without ticking") && t.contains("nothing was published"),
+            "{t}"
+        );
+        let empty = ElicitResult::new(ElicitationAction::Accept);
+        assert!(judge(&c, &empty).is_some());
+        for action in [ElicitationAction::Decline, ElicitationAction::Cancel] {
+            let t = text(judge(&c, &ElicitResult::new(action))).expect("refused");
+            assert!(t.starts_with("NOT CONFIRMED"), "{t}");
+        }
+    }
+
+    #[test]
+    fn an_answer_counts_only_for_the_question_asked() {
+        let a = state_for(&consequence("3 images"));
+        assert_eq!(a, state_for(&consequence("3 images")));
+        assert_ne!(a, state_for(&consequence("4 images")));
+        assert!(a.starts_with(STATE_PREFIX));
+    }
+
+    #[test]
+    fn the_form_asks_one_yes_box_and_no_secret() {
+        let ElicitRequestParams::FormElicitationParams {
+            requested_schema, ..
+        } = form(&consequence("a note"))
+        else {
+            panic!("a form");
+        };
+        let schema = serde_json::to_value(requested_schema).expect("schema");
+        assert_eq!(schema["required"], serde_json::json!(["confirm"]));
+        assert_eq!(schema["properties"].as_object().map(|p| p.len()), Some(1));
+        assert_eq!(schema["properties"]["confirm"]["type"], "boolean");
+    }
+}

@@ -110,6 +110,7 @@ impl App {
                 workflow_tools: config.comfyui.workflow_tools,
                 input_dirs: config.input_dirs.clone(),
                 publishers: self.publishers.clone(),
+                confirm: config.confirm.clone(),
                 ..ServiceOptions::default()
             },
         )

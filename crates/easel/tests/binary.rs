@@ -124,6 +124,11 @@ async fn demo_scenario_publishes_a_note_offline() {
         "{stdout}"
     );
     assert!(stdout.contains("received 1 note(s)"), "{stdout}");
+    // Publishing asks first, as a client with forms shows it.
+    assert!(
+        stdout.contains("easel asks the user") && stdout.contains("秋天的第一杯咖啡"),
+        "{stdout}"
+    );
 }
 
 #[tokio::test]

@@ -133,6 +133,13 @@ pub trait Backend: Send + Sync {
         None
     }
 
+    /// Whether each image spends the user's money or paid quota (hosted APIs), which is
+    /// what makes easel ask before a large generation. True unless the backend runs on the
+    /// user's own hardware, so that a new hosted backend asks by default.
+    fn paid(&self) -> bool {
+        true
+    }
+
     /// Backend-specific checks (sizes per model family, workflow parameters, …), before
     /// anything is sent. Returns warnings for the result, e.g. parameters that matched
     /// nothing, which must be reported rather than silently dropped.

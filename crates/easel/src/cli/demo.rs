@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use easel_sim::{ModelScopeConfig, ModelScopeSim, XhsConfig, XhsSim};
 use rmcp::model::{
-    CallToolRequestParams, ClientRequest, NumberOrString, ProgressNotificationParam, ProgressToken,
-    RequestMetaObject, ServerResult,
+    CallToolRequestParams, ClientCapabilities, ClientConfig, ClientRequest, ElicitRequestParams,
+    ElicitResult, ElicitationAction, Implementation, NumberOrString, ProgressNotificationParam,
+    ProgressToken, RequestMetaObject, ServerResult,
 };
-use rmcp::service::{NotificationContext, RoleClient};
+use rmcp::service::{NotificationContext, RequestContext, RoleClient};
 use rmcp::{ClientHandler, ServiceExt};
 use secrecy::SecretString;
 use serde_json::json;
@@ -34,10 +35,39 @@ pub struct Args {
     scenario: bool,
 }
 
-/// Prints progress notifications as they arrive, like an MCP client would show them.
+/// Prints progress notifications as they arrive, like an MCP client would show them, and
+/// shows easel's confirmation forms (publishing, large paid generations) the way a client
+/// with elicitation does. The person who ran `easel demo` asked for the whole flow, so the
+/// demo answers yes for them, saying so.
 struct ShowProgress;
 
 impl ClientHandler for ShowProgress {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::builder().enable_elicitation().build(),
+            Implementation::new("easel-demo", env!("CARGO_PKG_VERSION")),
+        )
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, rmcp::ErrorData> {
+        // easel only asks yes/no forms; anything else is not the demo's to accept.
+        let ElicitRequestParams::FormElicitationParams { message, .. } = request else {
+            return Ok(ElicitResult::new(ElicitationAction::Decline));
+        };
+        println!(
+            "\n  easel asks the user:\n    {}",
+            message.replace('\n', "\n    ")
+        );
+        println!("  (demo: answering yes)");
+        let mut yes = ElicitResult::new(ElicitationAction::Accept);
+        yes.content = Some(json!({"confirm": true}));
+        Ok(yes)
+    }
+
     async fn on_progress(&self, p: ProgressNotificationParam, _: NotificationContext<RoleClient>) {
         let at = match p.total {
             Some(total) if total != 100.0 => format!("{:>3.0}/{total}", p.progress.floor()),

@@ -37,6 +37,9 @@ pub struct FileConfig {
     /// Publishers by name (xiaohongshu accounts, webhooks, draft folders).
     #[serde(default)]
     pub publishers: std::collections::BTreeMap<String, super::publishers::PublisherFile>,
+    /// Asking the user before publishing or spending a paid quota.
+    #[serde(default)]
+    pub confirm: super::confirm::ConfirmFile,
 }
 
 #[derive(Debug, Default, Deserialize)]

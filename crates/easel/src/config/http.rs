@@ -124,7 +124,7 @@ fn show_list(l: &List) -> String {
 }
 
 /// A yes/no value: the environment also accepts 1/0, yes/no, on/off.
-struct Flag(bool);
+pub(super) struct Flag(pub(super) bool);
 
 impl FromStr for Flag {
     type Err = String;

@@ -5,6 +5,7 @@
 //! be printed by accident.
 
 mod comfy;
+mod confirm;
 mod file;
 mod http;
 mod paths;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 pub use comfy::{ComfyServer, ComfySettings, DEFAULT_SERVER};
+pub use confirm::ConfirmSettings;
 pub use file::FileConfig;
 pub use http::HttpSettings;
 pub use providers::{Dialect, ProviderFile, ProviderSettings};
@@ -57,6 +59,8 @@ pub struct Config {
     pub http: HttpSettings,
     /// Where `publish_note` sends notes.
     pub publishing: PublishingSettings,
+    /// When easel asks the user before publishing or spending a paid quota.
+    pub confirm: ConfirmSettings,
     /// The file that was read (or would have been).
     pub file: ConfigFile,
     /// Every setting with its display value (secrets redacted) and source, for `easel config`.

@@ -343,6 +343,7 @@ pub fn resolve(
         &config_file.path,
         &mut r.settings,
     )?;
+    let confirm = super::confirm::resolve(&mut r, file.confirm)?;
 
     Ok(Config {
         output_dir,
@@ -366,6 +367,7 @@ pub fn resolve(
         input_dirs,
         http,
         publishing,
+        confirm,
         file: config_file,
         settings: r.settings,
     })

@@ -49,6 +49,14 @@ pub struct NoteInput {
     pub visibility: Option<String>,
 }
 
+/// A note that passed every check: what would be sent, and to whom.
+#[derive(Clone, Debug)]
+pub struct CheckedNote {
+    pub publisher: PublisherSettings,
+    pub note: NoteContent,
+    pub images: Vec<NoteImage>,
+}
+
 /// Why nothing was sent.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -185,6 +193,18 @@ impl Publishers {
         input_dirs: &[PathBuf],
         input: NoteInput,
     ) -> Result<Publishing, PublishError> {
+        let checked = self.check(jobs, input_dirs, input).await?;
+        self.send(jobs, checked)
+    }
+
+    /// Everything `publish` checks before sending, without recording or sending anything:
+    /// the note as it would go out, or every problem with it.
+    pub async fn check(
+        &self,
+        jobs: &Jobs,
+        input_dirs: &[PathBuf],
+        input: NoteInput,
+    ) -> Result<CheckedNote, PublishError> {
         let mut problems = Vec::new();
         let publisher = self
             .pick(input.publisher.as_deref())
@@ -228,6 +248,20 @@ impl Publishers {
             schedule_at,
             visibility,
         };
+        Ok(CheckedNote {
+            publisher,
+            note,
+            images: resolved,
+        })
+    }
+
+    /// Records a checked note as pending and starts sending it on its own task.
+    fn send(&self, jobs: &Jobs, checked: CheckedNote) -> Result<Publishing, PublishError> {
+        let CheckedNote {
+            publisher,
+            note,
+            images: resolved,
+        } = checked;
         let store = jobs.store().clone();
         let pending = record::pending(&publisher, &note);
         store

@@ -53,7 +53,7 @@ pub async fn publish(p: &PublisherSettings, note: &NoteContent) -> Delivery {
     if let (Some(env), None) = (token_env, token) {
         d.summary = format!("{who}: nothing was sent.");
         d.explanation = Some(format!(
-            "token_env names {env}, which is not set in easel's environment."
+            "token_env names {env}, which is not set in easel's environment. Set it to the bearer token the receiving system expects, or remove token_env."
         ));
         return d;
     }

@@ -81,7 +81,7 @@ impl Target<'_> {
     fn missing_token(&self) -> Option<String> {
         match (self.token_env, self.token) {
             (Some(env), None) => Some(format!(
-                "token_env names {env}, which is not set in easel's environment. Set it to the service's AUTH_TOKEN, or remove token_env."
+                "token_env names {env}, which is not set in easel's environment. Set it to the token xiaohongshu-mcp was started with (its -token flag or AUTH_TOKEN; see https://github.com/xpzouying/xiaohongshu-mcp), or remove token_env if the service runs without one."
             )),
             _ => None,
         }

@@ -18,7 +18,7 @@ use crate::batch::{self, BadLine, BatchSpec, BatchState, Line, LineResult, LineS
 
 /// Largest prompt file read: far beyond any batch (lines are capped), small enough to read
 /// into memory at once.
-const MAX_PROMPT_FILE_BYTES: u64 = 4 * 1024 * 1024;
+pub(super) const MAX_PROMPT_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -41,6 +41,10 @@ pub struct GenerateBatchParams {
     /// Seconds to wait for the whole batch, 0-600 (default 45). The batch keeps running after; call again with the same batch_key to collect.
     #[serde(default)]
     pub wait_seconds: Option<u64>,
+    /// True only after the user approved this call; needed when easel cannot ask.
+    #[serde(default)]
+    #[allow(dead_code)] // read from the raw arguments by the confirmation gate (confirm.rs)
+    pub confirm: bool,
 }
 
 /// Structured result of generate_batch.

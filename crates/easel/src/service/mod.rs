@@ -3,6 +3,8 @@
 
 mod batch_tool;
 mod catalog;
+mod confirm;
+mod consequence;
 mod listing;
 mod older_peers;
 mod params;
@@ -53,6 +55,8 @@ pub struct ServiceOptions {
     pub input_dirs: Vec<std::path::PathBuf>,
     /// Where publish_note sends notes.
     pub publishers: crate::publish::Publishers,
+    /// When to ask the user before publishing or spending a paid quota.
+    pub confirm: crate::config::ConfirmSettings,
 }
 
 impl Default for ServiceOptions {
@@ -64,6 +68,7 @@ impl Default for ServiceOptions {
             workflow_tools: false,
             input_dirs: Vec::new(),
             publishers: crate::publish::Publishers::default(),
+            confirm: crate::config::ConfirmSettings::default(),
         }
     }
 }
@@ -95,6 +100,7 @@ impl EaselServer {
                 tool_router.add_route(route);
             }
         }
+        confirm::guard(&mut tool_router);
         EaselServer {
             state: Arc::new(State {
                 jobs,

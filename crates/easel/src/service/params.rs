@@ -75,6 +75,10 @@ pub struct GenerateImageParams {
     /// Any string naming this request; calling again with the same key returns the first job instead of paying for a second one.
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// True only after the user approved this call; needed when easel cannot ask.
+    #[serde(default)]
+    #[allow(dead_code)] // read from the raw arguments by the confirmation gate (confirm.rs)
+    pub confirm: bool,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -129,6 +133,10 @@ pub struct EditImageParams {
     /// Same key, same job: never pays twice.
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// True only after the user approved this call; needed when easel cannot ask.
+    #[serde(default)]
+    #[allow(dead_code)] // read from the raw arguments by the confirmation gate (confirm.rs)
+    pub confirm: bool,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -48,6 +48,10 @@ pub struct PublishNoteParams {
     /// 公开可见 (public, default), 仅自己可见 (private) or 仅互关好友可见 (friends); "public", "private", "friends" work too.
     #[serde(default)]
     pub visibility: Option<String>,
+    /// True only after the user approved this call; needed when easel cannot ask.
+    #[serde(default)]
+    #[allow(dead_code)] // read from the raw arguments by the confirmation gate (confirm.rs)
+    pub confirm: bool,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

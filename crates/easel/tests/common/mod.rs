@@ -87,6 +87,9 @@ pub fn test_env(
         ("EASEL_MODELSCOPE_POLL_INITIAL_MS", "5".to_string()),
         ("EASEL_MODELSCOPE_POLL_MAX_MS", "20".to_string()),
         ("EASEL_MODELSCOPE_RETRY_BASE_MS", "5".to_string()),
+        // These clients cannot answer a confirmation form: tests run unattended, and
+        // tests/confirm.rs turns asking back on.
+        ("EASEL_CONFIRM", "false".to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -225,6 +228,7 @@ pub fn comfy_env(sim: &ComfySim, dir: &Path, extra: &[(&str, &str)]) -> HashMap<
         ("COMFYUI_URL", sim.base_url()),
         ("EASEL_COMFYUI_POLL_MS", "50".to_string()),
         ("EASEL_DEFAULT_BACKEND", "comfyui".to_string()),
+        ("EASEL_CONFIRM", "false".to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -316,6 +320,7 @@ pub async fn start_easel(toml: &str, extra_env: &[(&str, &str)]) -> Easel {
     .collect();
     env.insert("EASEL_COMFYUI_POLL_MS".into(), "50".into());
     env.insert("EASEL_DEFAULT_BACKEND".into(), "comfyui".into());
+    env.insert("EASEL_CONFIRM".into(), "false".into());
     for (k, v) in extra_env {
         env.insert(k.to_string(), v.to_string());
     }

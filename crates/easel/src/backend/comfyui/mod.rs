@@ -208,6 +208,11 @@ impl Backend for ComfyUi {
         None
     }
 
+    /// The user's own GPU: generating costs nothing per image.
+    fn paid(&self) -> bool {
+        false
+    }
+
     fn default_workflow(&self, edit: bool) -> Option<String> {
         Some(if edit {
             EDIT_WORKFLOW.to_string()

@@ -7,6 +7,43 @@ use serde_json::Value;
 use crate::backend::{BackendError, ErrorKind};
 use crate::config::ProviderSettings;
 
+/// Where the provider's API keys are made, for every message about a missing or refused
+/// key (never asked for in a form). Gateways easel does not know get their base URL.
+pub fn key_help(p: &ProviderSettings) -> String {
+    const PAGES: &[(&str, &str)] = &[
+        ("api.openai.com", "https://platform.openai.com/api-keys"),
+        (
+            "api.siliconflow.cn",
+            "https://cloud.siliconflow.cn/account/ak",
+        ),
+        (
+            "api.siliconflow.com",
+            "https://cloud.siliconflow.com/account/ak",
+        ),
+        (
+            "api.together.xyz",
+            "https://api.together.ai/settings/api-keys",
+        ),
+        ("openrouter.ai", "https://openrouter.ai/settings/keys"),
+        ("api.x.ai", "https://console.x.ai"),
+    ];
+    let host = p
+        .base_url
+        .split("://")
+        .nth(1)
+        .unwrap_or(&p.base_url)
+        .split(['/', ':'])
+        .next()
+        .unwrap_or_default();
+    match PAGES.iter().find(|(h, _)| *h == host) {
+        Some((_, page)) => format!("Create a key at {page}"),
+        None => format!(
+            "Create a key in the console of the provider behind {}",
+            p.base_url
+        ),
+    }
+}
+
 pub fn from_answer(p: &ProviderSettings, status: StatusCode, body: &str) -> BackendError {
     let parsed: Value = serde_json::from_str(body).unwrap_or(Value::Null);
     let err = parsed.get("error").cloned().unwrap_or(Value::Null);
@@ -32,8 +69,10 @@ pub fn from_answer(p: &ProviderSettings, status: StatusCode, body: &str) -> Back
         (401, _) => (
             ErrorKind::Auth,
             format!(
-                "{name} rejected the API key (401 {code}): {message} Set {} to a valid key for {}.",
-                p.api_key_env, p.base_url
+                "{name} rejected the API key (401 {code}): {message} Set {} to a valid key for {}. {}.",
+                p.api_key_env,
+                p.base_url,
+                key_help(p)
             ),
         ),
         (403, _) => (
@@ -78,4 +117,37 @@ pub fn from_answer(p: &ProviderSettings, status: StatusCode, body: &str) -> Back
         e = e.with_details(err);
     }
     e
+}
+
+#[cfg(test)]
+mod key_help_tests {
+    use super::key_help;
+    use crate::config::{Dialect, ProviderSettings};
+
+    fn provider(base_url: &str) -> ProviderSettings {
+        ProviderSettings {
+            name: "p".into(),
+            base_url: base_url.into(),
+            api_key_env: "P_KEY".into(),
+            api_key: None,
+            default_model: "m".into(),
+            dialect: Dialect::Openai,
+            headers: Vec::new(),
+            timeout: std::time::Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn known_providers_get_their_key_page_and_gateways_their_url() {
+        assert!(
+            key_help(&provider("https://api.siliconflow.cn/v1"))
+                .ends_with("https://cloud.siliconflow.cn/account/ak")
+        );
+        assert!(
+            key_help(&provider("https://api.openai.com:443/v1"))
+                .ends_with("https://platform.openai.com/api-keys")
+        );
+        let gateway = key_help(&provider("http://10.0.0.5:4000/v1"));
+        assert!(gateway.contains("http://10.0.0.5:4000/v1"), "{gateway}");
+    }
 }

@@ -71,8 +71,10 @@ impl OpenAiCompat {
             BackendError::new(
                 ErrorKind::Auth,
                 format!(
-                    "provider {} needs an API key: set the environment variable {} (in an MCP client, the \"env\" of easel's entry).",
-                    self.settings.name, self.settings.api_key_env
+                    "provider {} needs an API key and none is set. {}, then set it as the environment variable {} (in an MCP client, the \"env\" of easel's entry).",
+                    self.settings.name,
+                    errors::key_help(&self.settings),
+                    self.settings.api_key_env
                 ),
             )
         })
@@ -434,7 +436,11 @@ impl Backend for OpenAiCompat {
             return BackendStatus {
                 name: self.settings.name.clone(),
                 ready: false,
-                summary: format!("no API key: set {}", self.settings.api_key_env),
+                summary: format!(
+                    "no API key: set {}. {}.",
+                    self.settings.api_key_env,
+                    errors::key_help(&self.settings)
+                ),
                 details: details("missing", serde_json::Value::Null),
             };
         };

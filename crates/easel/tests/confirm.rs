@@ -13,8 +13,8 @@ use common::*;
 use easel::config::Config;
 use easel_sim::{ModelScopeConfig, ModelScopeSim, XhsConfig, XhsSim};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ElicitRequestParams,
-    ElicitResult, ElicitationAction, Implementation, ProtocolVersion,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities, ClientConfig,
+    ElicitRequestParams, ElicitResult, ElicitationAction, Implementation, ProtocolVersion,
 };
 use rmcp::service::{
     ClientLifecycleMode, ClientServiceExt, RequestContext, RoleClient, RunningService,
@@ -507,4 +507,45 @@ async fn comfyui_images_are_never_counted_as_spending() {
         .await;
     assert!(!is_error(&r), "{}", text(&r));
     assert_eq!(structured(&r)["files"].as_array().map(Vec::len), Some(8));
+}
+
+/// A task-declaring client reaches the tools without the router (the task path): the
+/// same gate stands in front of it, and only a confirmed call becomes a task.
+#[tokio::test]
+async fn a_task_is_made_only_after_confirmation() {
+    let w = world(&[("EASEL_CONFIRM_SPEND_THRESHOLD", "4")]).await;
+    let tasks = Recorder {
+        tasks: true,
+        ..Recorder::default()
+    };
+    let client = connect(&w.config, tasks, Era::Session).await;
+    let once = |tool: &str, args: Value| {
+        let mut params = CallToolRequestParams::new(tool.to_string());
+        params.arguments = args.as_object().cloned();
+        client.call_tool_once(params)
+    };
+    let before = w.modelscope.submissions();
+    let r = once("generate_image", gen_args(json!({"count": 5})))
+        .await
+        .expect("answered");
+    let CallToolResponse::Complete(stop) = r else {
+        panic!("an unconfirmed spend became {r:?}");
+    };
+    assert!(
+        is_error(&stop) && text(&stop).contains("nothing was submitted"),
+        "{}",
+        text(&stop)
+    );
+    assert_eq!(w.modelscope.submissions(), before, "nothing submitted");
+
+    let r = once(
+        "generate_image",
+        with_confirm(gen_args(json!({"count": 5}))),
+    )
+    .await
+    .expect("answered");
+    assert!(
+        matches!(r, CallToolResponse::Task(_)),
+        "a confirmed call is a task: {r:?}"
+    );
 }

@@ -46,7 +46,7 @@ pub(super) struct Answers {
 }
 
 impl Answers {
-    #[allow(dead_code)] // for call paths that bypass the router (task-augmented calls)
+    /// For the task path, which does not go through the router.
     pub(super) fn from_request(request: &CallToolRequestParams) -> Answers {
         Answers {
             input_responses: request.input_responses.clone(),

@@ -170,7 +170,7 @@ impl ServerHandler for EaselServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         if tasks::client_declared(&context)
-            && let Some(answer) = self.call_as_task(&request).await
+            && let Some(answer) = self.call_as_task(&request, &context).await
         {
             return answer;
         }

@@ -24,6 +24,7 @@ use tokio::sync::watch;
 
 use super::EaselServer;
 use super::batch_tool::{GenerateBatchParams, report as batch_result};
+use super::confirm::Answers;
 use super::params::{EditImageParams, GenerateImageParams};
 use super::publishing::{PublishNoteParams, note_result};
 use super::report::{Extras, tool_result};
@@ -37,6 +38,13 @@ use crate::publish::PublishReport;
 const PUBLISH_POLL: Duration = Duration::from_secs(5);
 /// For a job whose backend is no longer configured here.
 const DEFAULT_POLL: Duration = Duration::from_secs(2);
+/// The tools that answer a declaring client with a task.
+const TASK_TOOLS: [&str; 4] = [
+    "generate_image",
+    "edit_image",
+    "generate_batch",
+    "publish_note",
+];
 /// A batch's task id is this and its batch key.
 const BATCH_PREFIX: &str = "batch:";
 
@@ -109,8 +117,19 @@ impl EaselServer {
     pub(super) async fn call_as_task(
         &self,
         request: &CallToolRequestParams,
+        ctx: &RequestContext<RoleServer>,
     ) -> Option<Result<CallToolResponse, McpError>> {
+        if !TASK_TOOLS.contains(&request.name.as_ref()) {
+            return None;
+        }
         let args = request.arguments.clone().unwrap_or_default();
+        // The same confirmation as the router's (`confirm::guard`), since this path does
+        // not go through the router. Arguments that do not parse are not asked about, so
+        // a call handed back to the router below is never asked twice.
+        let answers = Answers::from_request(request);
+        if let Some(stop) = self.confirm_gate(&request.name, &args, answers, ctx).await {
+            return Some(Ok(stop));
+        }
         let created = match request.name.as_ref() {
             "generate_image" => {
                 let p = parse_json_object::<GenerateImageParams>(args).ok()?;

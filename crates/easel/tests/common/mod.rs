@@ -11,8 +11,7 @@ use easel_sim::{ComfyConfig, ComfySim, ModelScopeConfig, ModelScopeSim};
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ClientRequest,
     NumberOrString, ProgressNotificationParam, ProgressToken, ProtocolVersion, Request,
-    RequestMetaObject,
-    ServerResult,
+    RequestMetaObject, ServerResult,
 };
 use rmcp::service::{NotificationContext, RoleClient, RunningService};
 use rmcp::{ClientHandler, ServiceExt};

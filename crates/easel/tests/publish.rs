@@ -529,6 +529,12 @@ async fn the_webhook_gets_the_prototype_body_with_images_by_job_and_uri() {
         )
         .await;
     assert!(!is_error(&r), "{}", text(&r));
+    // A webhook's path is often its secret (Slack, Discord, Feishu): only the origin shows.
+    let whole = serde_json::to_string(&r).expect("json");
+    assert!(
+        !whole.contains("/create"),
+        "the webhook path leaked: {whole}"
+    );
     let s = structured(&r);
     assert_eq!(s["outcome"], "published");
     assert_eq!(s["http_status"], 200);

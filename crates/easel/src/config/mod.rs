@@ -27,6 +27,7 @@ pub use http::HttpSettings;
 pub use providers::{Dialect, ProviderFile, ProviderSettings};
 pub use publishers::{
     DRAFT, PublisherFile, PublisherKind, PublisherSettings, PublisherTarget, PublishingSettings,
+    shown_url,
 };
 pub use settings::{MODELSCOPE_MODEL, Setting, Source};
 

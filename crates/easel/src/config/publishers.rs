@@ -315,6 +315,17 @@ pub fn resolve(
     })
 }
 
+/// A webhook URL as easel shows it anywhere (results, errors, logs, `easel config`): its
+/// origin only. Slack, Discord, Feishu and most other receivers put the secret in the
+/// path or the query, so the rest is never shown.
+pub fn shown_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) if u.path() == "/" && u.query().is_none() => u.origin().ascii_serialization(),
+        Ok(u) => format!("{}/…", u.origin().ascii_serialization()),
+        Err(_) => "(an URL easel cannot parse)".into(),
+    }
+}
+
 /// One line of `easel config`, tokens and headers redacted.
 fn describe(p: &PublisherSettings) -> String {
     let token = |env: &Option<String>, token: &Option<SecretString>| match (env, token) {
@@ -343,8 +354,9 @@ fn describe(p: &PublisherSettings) -> String {
             text_field,
             ..
         } => format!(
-            "{}: webhook {url}, text in \"{text_field}\", {}, headers: {}",
+            "{}: webhook {}, text in \"{text_field}\", {}, headers: {}",
             p.name,
+            shown_url(url),
             token(token_env, t),
             if headers.is_empty() {
                 "none".to_string()

@@ -5,7 +5,7 @@
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use crate::config::{PublisherSettings, PublisherTarget};
+use crate::config::{PublisherSettings, PublisherTarget, shown_url};
 use crate::jobs::{NoteContent, NoteOutcome};
 
 use super::Delivery;
@@ -49,7 +49,7 @@ pub async fn publish(p: &PublisherSettings, note: &NoteContent) -> Delivery {
         d.summary = format!("{} is not a webhook publisher", p.name);
         return d;
     };
-    let who = format!("{} (webhook {url})", p.name);
+    let who = format!("{} (webhook {})", p.name, shown_url(url));
     if let (Some(env), None) = (token_env, token) {
         d.summary = format!("{who}: nothing was sent.");
         d.explanation = Some(format!(

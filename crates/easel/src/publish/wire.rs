@@ -47,6 +47,9 @@ pub async fn exchange(request: reqwest::RequestBuilder) -> Result<Answer, NoAnsw
 }
 
 fn classify(e: reqwest::Error) -> NoAnswer {
+    // reqwest quotes the whole URL, and a webhook's path is often its secret: callers
+    // name the service themselves (`config::shown_url`).
+    let e = e.without_url();
     // A connect failure or a request that could not be built never reached the service;
     // anything later (time-out, reset while waiting) may have.
     if e.is_connect() || e.is_builder() {

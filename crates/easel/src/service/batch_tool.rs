@@ -18,7 +18,7 @@ use crate::batch::{self, BadLine, BatchSpec, BatchState, Line, LineResult, LineS
 
 /// Largest prompt file read: far beyond any batch (lines are capped), small enough to read
 /// into memory at once.
-pub(super) const MAX_PROMPT_FILE_BYTES: u64 = 4 * 1024 * 1024;
+const MAX_PROMPT_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -177,6 +177,36 @@ impl EaselServer {
                 "defaults: a batch's prompts come from prompts or file, not defaults. Remove \"prompt\" from defaults.",
             ));
         }
+        let (lines, bad) = self.batch_lines(&p).await?;
+        if lines.is_empty() && bad.is_empty() {
+            return Err(refuse(
+                "prompts/file: no prompts found (blank lines and # comments are skipped). Add at least one prompt.",
+            ));
+        }
+        let key = p
+            .batch_key
+            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+        let spec = BatchSpec {
+            lines,
+            bad,
+            defaults: p.defaults,
+            concurrency,
+        };
+        let state = if as_task {
+            let id = self.record_batch(&key, &spec).map_err(refuse)?;
+            self.start_batch_task(&id, &key, spec)
+        } else {
+            self.run_batch(&key, spec, None)
+        };
+        Ok(PreparedBatch { key, state, budget })
+    }
+
+    /// A batch's lines (and the lines that do not parse) from `prompts` or `file`, as
+    /// generate_batch runs them; also what the confirmation counts.
+    pub(super) async fn batch_lines(
+        &self,
+        p: &GenerateBatchParams,
+    ) -> Result<(Vec<Line>, Vec<BadLine>), CallToolResult> {
         let (mut lines, mut bad): (Vec<Line>, Vec<BadLine>) = (Vec::new(), Vec::new());
         match (&p.file, p.prompts.is_empty()) {
             (Some(_), false) | (None, true) => {
@@ -224,27 +254,7 @@ impl EaselServer {
                 }
             }
         }
-        if lines.is_empty() && bad.is_empty() {
-            return Err(refuse(
-                "prompts/file: no prompts found (blank lines and # comments are skipped). Add at least one prompt.",
-            ));
-        }
-        let key = p
-            .batch_key
-            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-        let spec = BatchSpec {
-            lines,
-            bad,
-            defaults: p.defaults,
-            concurrency,
-        };
-        let state = if as_task {
-            let id = self.record_batch(&key, &spec).map_err(refuse)?;
-            self.start_batch_task(&id, &key, spec)
-        } else {
-            self.run_batch(&key, spec, None)
-        };
-        Ok(PreparedBatch { key, state, budget })
+        Ok((lines, bad))
     }
 
     /// Records the batch in the job store (before anything is submitted) as task

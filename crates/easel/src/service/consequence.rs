@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::EaselServer;
-use super::batch_tool::{GenerateBatchParams, MAX_PROMPT_FILE_BYTES};
+use super::batch_tool::GenerateBatchParams;
 use super::params::{EditImageParams, GenerateImageParams};
 use super::publishing::PublishNoteParams;
 use crate::config::{PublisherKind, PublisherSettings};
@@ -59,7 +59,7 @@ impl EaselServer {
             }
             "generate_batch" => {
                 let p: GenerateBatchParams = parse(args)?;
-                let lines = self.batch_lines(&p).await?;
+                let lines = self.batch_line_costs(&p).await?;
                 self.spend_consequence(tool, &lines, p.batch_key.as_deref())
             }
             _ => None,
@@ -145,32 +145,12 @@ impl EaselServer {
 
     /// Each line's backend and image count, as generate_batch would run it; `None` when
     /// the batch is invalid (generate_batch refuses it without submitting anything).
-    async fn batch_lines(&self, p: &GenerateBatchParams) -> Option<Vec<(Option<String>, u32)>> {
-        let lines: Vec<Map<String, Value>> = match (&p.file, p.prompts.is_empty()) {
-            (None, false) => p
-                .prompts
-                .iter()
-                .filter_map(|item| match item {
-                    Value::String(_) => Some(Map::new()),
-                    other => crate::batch::parse_json_line(&other.to_string())
-                        .ok()
-                        .map(|(_, overrides)| overrides),
-                })
-                .collect(),
-            (Some(file), true) => {
-                let roots = self.input_roots();
-                let name = file.clone();
-                let (_, text) = tokio::task::spawn_blocking(move || {
-                    crate::sources::read_text_file(&roots, &name, MAX_PROMPT_FILE_BYTES)
-                })
-                .await
-                .ok()?
-                .ok()?;
-                let (lines, _) = crate::batch::parse(&text, crate::batch::is_json_lines(file));
-                lines.into_iter().map(|l| l.overrides).collect()
-            }
-            _ => return None,
-        };
+    async fn batch_line_costs(
+        &self,
+        p: &GenerateBatchParams,
+    ) -> Option<Vec<(Option<String>, u32)>> {
+        let (lines, _) = self.batch_lines(p).await.ok()?;
+        let lines: Vec<Map<String, Value>> = lines.into_iter().map(|l| l.overrides).collect();
         let pick = |overrides: &Map<String, Value>, key: &str| {
             overrides.get(key).or_else(|| p.defaults.get(key)).cloned()
         };

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use super::EaselServer;
 use super::params::GenerateImageParams;
+use super::surface::icons;
 use crate::backend::BackendStatus;
 use crate::backend::comfyui::doctor::WorkflowCheck;
 use crate::workflows::{Library, ParamSpec, workflow_schema};
@@ -175,11 +176,12 @@ async fn add_readiness(list: &mut WorkflowList, server: &EaselServer) {
 
 #[tool_router(router = catalog_router, vis = "pub")]
 impl EaselServer {
-    /// Health of each backend: reachable, credentials, version, queue, and whether each ComfyUI workflow's nodes and model files exist on the server.
+    /// Check each backend: credentials, reachability, queue, ComfyUI workflows.
     #[tool(
         name = "backends",
         output_schema = schema_for_output::<BackendList>(),
-        annotations(title = "Backends", read_only_hint = true, open_world_hint = true)
+        icons = icons::icon(icons::BACKENDS),
+        annotations(title = "Backends", read_only_hint = true)
     )]
     async fn backends(&self) -> CallToolResult {
         let mut backends = Vec::new();
@@ -196,10 +198,11 @@ impl EaselServer {
         structured(text, &BackendList { backends })
     }
 
-    /// ComfyUI workflows easel can run (built-in and from the workflows folder), each with its typed parameters for generate_image's workflow and params.
+    /// List ComfyUI workflows with their parameters.
     #[tool(
         name = "list_workflows",
         output_schema = schema_for_output::<WorkflowList>(),
+        icons = icons::icon(icons::WORKFLOWS),
         annotations(title = "List workflows", read_only_hint = true, open_world_hint = false)
     )]
     async fn list_workflows(&self) -> CallToolResult {

@@ -10,6 +10,7 @@ mod publish_prompts;
 mod publishing;
 mod report;
 mod resources;
+pub mod surface;
 mod tools;
 mod wait;
 
@@ -19,7 +20,7 @@ use std::time::Duration;
 use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
-    Implementation, ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
+    ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
     ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
@@ -77,15 +78,13 @@ pub struct EaselServer {
 
 impl EaselServer {
     pub fn new(jobs: Jobs, library: Arc<Library>, options: ServiceOptions) -> Self {
-        let mut tool_router = Self::tool_router()
-            + Self::catalog_router()
-            + Self::batch_router()
-            + Self::publish_router();
+        let mut tool_router = Self::defined_tools();
         if options.workflow_tools {
             for route in catalog::workflow_routes(&library) {
                 tool_router.add_route(route);
             }
         }
+        surface::finish(&mut tool_router);
         EaselServer {
             state: Arc::new(State {
                 jobs,
@@ -111,12 +110,6 @@ impl EaselServer {
     }
 }
 
-const INSTRUCTIONS: &str = "easel makes images and saves them under its output root. \
-Call generate_image with a prompt; the result lists saved file paths, URLs and a small preview. \
-Long generations return a job_id with status \"running\": call get_job with it to wait for the files. \
-Backends: modelscope (hosted models) and comfyui (workflows from list_workflows); backends reports their health. \
-publish_note posts saved images as a note (Xiaohongshu, webhook or draft folder); publisher_status checks logins.";
-
 #[tool_handler(router = self.tool_router)]
 #[prompt_handler(router = self.prompt_router)]
 impl ServerHandler for EaselServer {
@@ -128,11 +121,8 @@ impl ServerHandler for EaselServer {
                 .enable_resources()
                 .build(),
         )
-        .with_server_info(Implementation::new(
-            env!("CARGO_PKG_NAME"),
-            env!("CARGO_PKG_VERSION"),
-        ))
-        .with_instructions(INSTRUCTIONS)
+        .with_server_info(surface::implementation())
+        .with_instructions(surface::instructions())
     }
 
     async fn list_resources(

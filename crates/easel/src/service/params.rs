@@ -22,105 +22,51 @@ fn default_count() -> u32 {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GenerateImageParams {
-    /// What to draw, under 2000 characters. English often works best.
+    /// What to draw, under 2000 characters.
     pub prompt: String,
-    /// What to keep out of the image.
+    /// What to keep out.
     #[serde(default)]
     pub negative_prompt: Option<String>,
-    /// Backend name; default from configuration ("modelscope").
+    /// modelscope, comfyui or a provider name; default from config.
     #[serde(default)]
     pub backend: Option<String>,
-    /// Model id; default "Qwen/Qwen-Image". Others: "Tongyi-MAI/Z-Image-Turbo" (fast), "black-forest-labs/FLUX.1-Krea-dev".
+    /// Model id; default Qwen/Qwen-Image (fast: Tongyi-MAI/Z-Image-Turbo).
     #[serde(default)]
     pub model: Option<String>,
-    /// WIDTHxHEIGHT. Each side: Qwen-Image 64-1664, FLUX 64-1024, SD 64-2048, Z-Image 512-2048.
-    #[serde(default = "default_size")]
-    pub size: String,
-    /// 0-2147483647; random when omitted. The seed used is always reported.
-    #[serde(default)]
-    pub seed: Option<u64>,
-    /// Sampling steps, 1-100; model default when omitted.
-    #[serde(default)]
-    pub steps: Option<u32>,
-    /// Prompt guidance, 1.5-20; model default when omitted.
-    #[serde(default)]
-    pub guidance: Option<f64>,
-    /// LoRA repo id, or {"repo/a": 0.6, "repo/b": 0.4} (at most 6, weights sum to 1).
-    #[serde(default)]
-    pub loras: Option<Loras>,
-    /// ComfyUI only: workflow name from list_workflows (default from configuration).
-    #[serde(default)]
-    pub workflow: Option<String>,
-    /// ComfyUI only: workflow-specific parameters by name, as list_workflows describes them; image parameters take a path relative to the output root.
-    #[serde(default)]
-    pub params: serde_json::Map<String, serde_json::Value>,
-    /// Images to make, 1-8; each gets its own seed (seed, seed+1, ...).
-    #[serde(default = "default_count")]
-    pub count: u32,
-    /// Folder for the files, relative to the output root; created if missing.
-    #[serde(default)]
-    pub output_dir: Option<String>,
-    /// File name without folder; the extension follows the real image type. Never overwrites: a clash gets -2, -3...
-    #[serde(default)]
-    pub filename: Option<String>,
-    /// "original" keeps the backend's bytes; "png", "jpeg" or "webp" converts.
-    #[serde(default)]
-    pub format: OutputFormat,
-    /// Inline image in the result: "thumbnail" (max 512 px), "none", or "full" (only if small enough).
-    #[serde(default)]
-    pub preview: PreviewMode,
-    /// Seconds to wait for the images, 0-600 (default 45). If the job is still running then, a job_id is returned for get_job; 0 returns at once.
-    #[serde(default)]
-    pub wait_seconds: Option<u64>,
-    /// Any string naming this request; calling again with the same key returns the first job instead of paying for a second one.
-    #[serde(default)]
-    pub idempotency_key: Option<String>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EditImageParams {
-    /// The change to make, e.g. "make the sky bluer" or "put this cat on a beach".
-    pub prompt: String,
-    /// Source images: paths relative to the output root, easel://jobs/{job_id}/images/{index}, or http(s) URLs.
-    pub images: Vec<String>,
-    /// Optional mask (transparent pixels mark where to edit), named like images.
-    #[serde(default)]
-    pub mask: Option<String>,
-    /// What to keep out of the result.
-    #[serde(default)]
-    pub negative_prompt: Option<String>,
-    /// Backend; default from configuration. modelscope needs public URLs; comfyui and OpenAI-compatible providers upload local files.
-    #[serde(default)]
-    pub backend: Option<String>,
-    /// Edit model; ModelScope default "Qwen/Qwen-Image-Edit-2509" (also "black-forest-labs/FLUX.1-Kontext-dev").
-    #[serde(default)]
-    pub model: Option<String>,
-    /// WIDTHxHEIGHT of the result; default 1024x1024 (ModelScope edits follow the source).
+    /// WIDTHxHEIGHT; sides 64-1664 (Qwen-Image), 64-1024 (FLUX), 512-2048 (Z-Image).
     #[serde(default = "default_size")]
     pub size: String,
     /// 0-2147483647; random when omitted.
     #[serde(default)]
     pub seed: Option<u64>,
-    /// Results to make, 1-8.
-    #[serde(default = "default_count")]
-    pub count: u32,
-    /// ComfyUI only: workflow taking an image (default "img2img").
+    /// 1-100; model default when omitted.
+    #[serde(default)]
+    pub steps: Option<u32>,
+    /// 1.5-20; model default when omitted.
+    #[serde(default)]
+    pub guidance: Option<f64>,
+    /// LoRA repo id, or up to 6 as {"repo/a": 0.6, "repo/b": 0.4} (weights sum to 1).
+    #[serde(default)]
+    pub loras: Option<Loras>,
+    /// ComfyUI workflow (list_workflows); default from config.
     #[serde(default)]
     pub workflow: Option<String>,
-    /// Backend-specific parameters (ComfyUI workflow parameters; OpenAI quality, background, ...).
+    /// Backend-specific: workflow parameters, provider options.
     #[serde(default)]
     pub params: serde_json::Map<String, serde_json::Value>,
-    /// Folder for the files, relative to the output root.
+    /// Images, 1-8 (seeds seed, seed+1, ...).
+    #[serde(default = "default_count")]
+    pub count: u32,
+    /// Folder under the output root.
     #[serde(default)]
     pub output_dir: Option<String>,
-    /// File name without folder; never overwrites.
+    /// File name, no folder or extension; never overwrites.
     #[serde(default)]
     pub filename: Option<String>,
-    /// "original", "png", "jpeg" or "webp".
+    /// original keeps the backend's bytes; others convert.
     #[serde(default)]
     pub format: OutputFormat,
-    /// "thumbnail" (default), "none" or "full".
+    /// Inline preview; full only if small.
     #[serde(default)]
     pub preview: PreviewMode,
     /// Seconds to wait, 0-600 (default 45); then a job_id for get_job.
@@ -133,19 +79,73 @@ pub struct EditImageParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct GetJobParams {
-    /// The job_id returned by generate_image.
-    pub job_id: String,
-    /// Seconds to wait for the job to finish, 0-600 (default 45).
+pub struct EditImageParams {
+    /// The change, e.g. "make the sky bluer".
+    pub prompt: String,
+    /// Output-root paths, easel:// URIs or http(s) URLs.
+    pub images: Vec<String>,
+    /// Mask (transparent = edit), named like images.
     #[serde(default)]
-    pub wait_seconds: Option<u64>,
-    /// Inline image in the result: "thumbnail" (default), "none", or "full".
+    pub mask: Option<String>,
+    /// What to keep out.
+    #[serde(default)]
+    pub negative_prompt: Option<String>,
+    /// Backend; default from config. modelscope needs public URLs.
+    #[serde(default)]
+    pub backend: Option<String>,
+    /// Model; ModelScope default Qwen/Qwen-Image-Edit-2509.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// WIDTHxHEIGHT (ModelScope follows the source).
+    #[serde(default = "default_size")]
+    pub size: String,
+    /// 0-2147483647; random when omitted.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Results, 1-8.
+    #[serde(default = "default_count")]
+    pub count: u32,
+    /// ComfyUI workflow; default img2img.
+    #[serde(default)]
+    pub workflow: Option<String>,
+    /// Backend-specific options.
+    #[serde(default)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// Folder under the output root.
+    #[serde(default)]
+    pub output_dir: Option<String>,
+    /// File name; never overwrites.
+    #[serde(default)]
+    pub filename: Option<String>,
+    /// File format.
+    #[serde(default)]
+    pub format: OutputFormat,
+    /// Inline image.
     #[serde(default)]
     pub preview: PreviewMode,
-    /// Also copy the finished files into this folder (relative to the output root); never overwrites.
+    /// Seconds to wait, 0-600 (default 45).
+    #[serde(default)]
+    pub wait_seconds: Option<u64>,
+    /// Same key, same job: never pays twice.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetJobParams {
+    /// From generate_image, edit_image or list_jobs.
+    pub job_id: String,
+    /// Seconds to wait, 0-600 (default 45).
+    #[serde(default)]
+    pub wait_seconds: Option<u64>,
+    /// Inline image.
+    #[serde(default)]
+    pub preview: PreviewMode,
+    /// Copy the files to this output-root folder too.
     #[serde(default)]
     pub copy_to: Option<String>,
-    /// For a finished job whose images were made but could not be downloaded or saved (disk full, folder not writable): fix the cause, then pass true to fetch them again from the backend and save them. Never generates (or pays) again; images already saved are kept.
+    /// Save again images made but not saved (e.g. disk full); never regenerates.
     #[serde(default)]
     pub retry_save: bool,
 }
@@ -156,10 +156,10 @@ pub struct ListJobsParams {
     /// Only jobs in this state.
     #[serde(default)]
     pub status: Option<JobStatus>,
-    /// At most this many jobs, 1-200 (default 20), newest first.
+    /// 1-200 (default 20).
     #[serde(default)]
     pub limit: Option<usize>,
-    /// Only jobs created since then: a time like "2026-11-21T08:00:00Z", or an age like "2h" or "7d".
+    /// RFC 3339 time or age like "2h", "7d".
     #[serde(default)]
     pub since: Option<String>,
 }
@@ -167,7 +167,7 @@ pub struct ListJobsParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelJobParams {
-    /// The job_id to cancel.
+    /// The job to cancel.
     pub job_id: String,
 }
 

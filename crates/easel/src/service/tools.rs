@@ -15,6 +15,7 @@ use super::params::{
     CancelJobParams, EditImageParams, GenerateImageParams, GetJobParams, ListJobsParams,
 };
 use super::report::{Extras, JobReport, tool_result};
+use super::surface::icons;
 use super::wait::wait_reporting;
 use crate::jobs::{Cancelled, Job, JobFilter, JobStatus, NewJob, OutputSpec, RetrySave};
 use crate::outputs::{OutputFormat, PreviewMode, SaveRequest, validate_relative_dir};
@@ -242,11 +243,12 @@ impl EaselServer {
 
 #[tool_router(vis = "pub")]
 impl EaselServer {
-    /// Make images from a text prompt and save them under easel's output root. Returns file paths, URLs, seeds and a small preview. If the images take longer than wait_seconds, returns status "running" and a job_id for get_job.
+    /// Make images from a text prompt and save them under the output root. Not done within wait_seconds: status "running" and a job_id for get_job.
     #[tool(
         name = "generate_image",
         output_schema = schema_for_output::<JobReport>(),
-        annotations(title = "Generate image", read_only_hint = false, destructive_hint = false, open_world_hint = true)
+        icons = icons::icon(icons::GENERATE),
+        annotations(title = "Generate image", destructive_hint = false)
     )]
     async fn generate_image(
         &self,
@@ -256,11 +258,12 @@ impl EaselServer {
         self.generate(p, ctx).await
     }
 
-    /// Edit images: change one or more source images (paths in the output root, easel:// resources, or http(s) URLs) as the prompt says, optionally within a mask. Saves and reports like generate_image, naming the sources.
+    /// Change source images as the prompt says, optionally within a mask; saves like generate_image.
     #[tool(
         name = "edit_image",
         output_schema = schema_for_output::<JobReport>(),
-        annotations(title = "Edit image", read_only_hint = false, destructive_hint = false, open_world_hint = true)
+        icons = icons::icon(icons::EDIT),
+        annotations(title = "Edit image", destructive_hint = false)
     )]
     async fn edit_image(
         &self,
@@ -270,11 +273,12 @@ impl EaselServer {
         self.edit(p, ctx).await
     }
 
-    /// Status, progress and files of a job from generate_image. Waits up to wait_seconds for it to finish; the files are already saved. copy_to copies them into another folder of the output root. retry_save: true fetches again and saves images that were made but could not be saved (e.g. disk full), without generating again.
+    /// Wait for a job (up to wait_seconds); report its status and files.
     #[tool(
         name = "get_job",
         output_schema = schema_for_output::<JobReport>(),
-        annotations(title = "Get job", read_only_hint = false, destructive_hint = false, open_world_hint = false)
+        icons = icons::icon(icons::JOB),
+        annotations(title = "Get job", destructive_hint = false, open_world_hint = false)
     )]
     async fn get_job(
         &self,
@@ -322,10 +326,11 @@ impl EaselServer {
         tool_result(&job, p.preview, extras).await
     }
 
-    /// Recent jobs, newest first, compact: id, status, model, prompt start, file paths. Filter by status or by creation time.
+    /// List recent jobs, newest first.
     #[tool(
         name = "list_jobs",
         output_schema = schema_for_output::<JobList>(),
+        icons = icons::icon(icons::JOBS),
         annotations(title = "List jobs", read_only_hint = true, open_world_hint = false)
     )]
     async fn list_jobs(&self, Parameters(p): Parameters<ListJobsParams>) -> CallToolResult {
@@ -356,11 +361,12 @@ impl EaselServer {
         }
     }
 
-    /// Cancel a job. easel stops tracking it and will not save its images; the text says whether the backend itself could stop the work.
+    /// Cancel a job; easel saves none of its images.
     #[tool(
         name = "cancel_job",
         output_schema = schema_for_output::<JobReport>(),
-        annotations(title = "Cancel job", read_only_hint = false, destructive_hint = true, open_world_hint = true)
+        icons = icons::icon(icons::CANCEL),
+        annotations(title = "Cancel job", destructive_hint = true)
     )]
     async fn cancel_job(
         &self,

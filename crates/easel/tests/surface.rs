@@ -152,6 +152,18 @@ fn the_tool_reference_is_current() {
     assert_eq!(String::from_utf8_lossy(&printed.stdout), generated);
 }
 
+/// Each tool's listed output schema, by tool name.
+async fn output_schemas(h: &common::Harness) -> Map<String, Value> {
+    let tools = h.client.list_all_tools().await.expect("tools/list");
+    tools
+        .iter()
+        .filter_map(|t| {
+            let s = t.output_schema.as_ref()?;
+            Some((t.name.to_string(), Value::Object((**s).clone())))
+        })
+        .collect()
+}
+
 /// Calls `tool` and checks its structured result against the output schema it lists.
 async fn checked(
     h: &common::Harness,
@@ -178,26 +190,27 @@ async fn checked(
 
 #[tokio::test]
 async fn every_output_schema_validates_real_results() {
-    // The first submit is rejected: a failed job, with its error report.
-    let h = start(
+    // A service that fails every task: a failed job, with its error report.
+    let failing = start(
         ModelScopeConfig {
-            reject_next_submits: 1,
+            failure_rate: 1.0,
             ..ModelScopeConfig::default()
         },
         &[],
     )
     .await;
-    let tools = h.client.list_all_tools().await.expect("tools/list");
-    let schemas: Map<String, Value> = tools
-        .iter()
-        .filter_map(|t| {
-            let s = t.output_schema.as_ref()?;
-            Some((t.name.to_string(), Value::Object((**s).clone())))
-        })
-        .collect();
-    let failed = checked(&h, &schemas, "generate_image", common::gen_args(json!({}))).await;
+    let schemas = output_schemas(&failing).await;
+    let failed = checked(
+        &failing,
+        &schemas,
+        "generate_image",
+        common::gen_args(json!({})),
+    )
+    .await;
     assert_eq!(failed["status"], "failed", "{failed:#}");
     assert!(failed["error"].is_object(), "{failed:#}");
+
+    let h = start(ModelScopeConfig::default(), &[]).await;
     let done = checked(
         &h,
         &schemas,

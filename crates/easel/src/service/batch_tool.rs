@@ -25,12 +25,18 @@ const MAX_PROMPT_FILE_BYTES: u64 = 4 * 1024 * 1024;
 #[serde(deny_unknown_fields)]
 pub struct GenerateBatchParams {
     /// Strings, or {"prompt": ..., plus generate_image parameters}.
+    ///
+    /// Per-line parameters such as size, seed, model, count or filename override defaults.
     #[serde(default)]
     pub prompts: Vec<Value>,
     /// Or a prompt file: one prompt a line (# comments), or .jsonl.
+    ///
+    /// A path relative to the output root or inside an input_dirs folder; blank lines and # comments are skipped; .jsonl lines are objects like the entries of prompts.
     #[serde(default)]
     pub file: Option<String>,
     /// generate_image parameters for every line.
+    ///
+    /// Any generate_image parameter except prompt, e.g. {"backend": "modelscope", "size": "1328x1328", "output_dir": "batch"}.
     #[serde(default)]
     pub defaults: Map<String, Value>,
     /// Same key: collects results, resubmits nothing. Generated when omitted.
@@ -40,6 +46,8 @@ pub struct GenerateBatchParams {
     #[serde(default)]
     pub concurrency: Option<usize>,
     /// Seconds to wait, 0-600 (default 45); the batch runs on.
+    ///
+    /// The batch keeps running after; call again with the same batch_key to collect.
     #[serde(default)]
     pub wait_seconds: Option<u64>,
 }
@@ -123,6 +131,7 @@ fn report(state: &BatchState) -> CallToolResult {
 #[tool_router(router = batch_router, vis = "pub")]
 impl EaselServer {
     /// Run one generate_image job per prompt, from a list or a prompt file; a failed line never stops the others.
+    /// A prompt file is text (one prompt a line) or JSON Lines (per-line parameters); defaults are shared by every line, concurrency is bounded and progress covers the batch. Calling again with the same batch_key collects the results and never pays twice.
     #[tool(
         name = "generate_batch",
         output_schema = schema_for_output::<BatchReport>(),

@@ -177,6 +177,7 @@ async fn add_readiness(list: &mut WorkflowList, server: &EaselServer) {
 #[tool_router(router = catalog_router, vis = "pub")]
 impl EaselServer {
     /// Check each backend: credentials, reachability, queue, ComfyUI workflows.
+    /// Reachable, credentials, version, queue, and whether each ComfyUI workflow's node types and model files exist on the server.
     #[tool(
         name = "backends",
         output_schema = schema_for_output::<BackendList>(),
@@ -199,6 +200,7 @@ impl EaselServer {
     }
 
     /// List ComfyUI workflows with their parameters.
+    /// Built-in workflows and those in the workflows folder, each with its typed parameters (for generate_image's workflow and params) and whether a ComfyUI server can run it now.
     #[tool(
         name = "list_workflows",
         output_schema = schema_for_output::<WorkflowList>(),

@@ -23,6 +23,8 @@ fn default_count() -> u32 {
 #[serde(deny_unknown_fields)]
 pub struct GenerateImageParams {
     /// What to draw, under 2000 characters.
+    ///
+    /// English often works best.
     pub prompt: String,
     /// What to keep out.
     #[serde(default)]
@@ -31,12 +33,18 @@ pub struct GenerateImageParams {
     #[serde(default)]
     pub backend: Option<String>,
     /// Model id; default Qwen/Qwen-Image (fast: Tongyi-MAI/Z-Image-Turbo).
+    ///
+    /// Also black-forest-labs/FLUX.1-Krea-dev on ModelScope; OpenAI-compatible providers take their own ids (e.g. gpt-image-1), and their default comes from configuration.
     #[serde(default)]
     pub model: Option<String>,
     /// WIDTHxHEIGHT; sides 64-1664 (Qwen-Image), 64-1024 (FLUX), 512-2048 (Z-Image).
+    ///
+    /// Each side: Qwen-Image 64-1664, FLUX 64-1024, SD 64-2048, Z-Image 512-2048; a size a model cannot make is refused with the sizes it can.
     #[serde(default = "default_size")]
     pub size: String,
     /// 0-2147483647; random when omitted.
+    ///
+    /// The seed used is always reported.
     #[serde(default)]
     pub seed: Option<u64>,
     /// 1-100; model default when omitted.
@@ -52,6 +60,8 @@ pub struct GenerateImageParams {
     #[serde(default)]
     pub workflow: Option<String>,
     /// Backend-specific: workflow parameters, provider options.
+    ///
+    /// ComfyUI: the workflow's parameters by name, as list_workflows describes them; image parameters take a path relative to the output root. OpenAI-compatible providers: quality, background, output_format, ...; anything a backend cannot take is listed in the result's warnings.
     #[serde(default)]
     pub params: serde_json::Map<String, serde_json::Value>,
     /// Images, 1-8 (seeds seed, seed+1, ...).
@@ -61,15 +71,23 @@ pub struct GenerateImageParams {
     #[serde(default)]
     pub output_dir: Option<String>,
     /// File name, no folder or extension; never overwrites.
+    ///
+    /// The extension follows the real image type; a name that exists gets -2, -3, ...
     #[serde(default)]
     pub filename: Option<String>,
     /// original keeps the backend's bytes; others convert.
+    ///
+    /// "jpeg" is quality 90 with transparency flattened onto white; "png" and "webp" are lossless.
     #[serde(default)]
     pub format: OutputFormat,
     /// Inline preview; full only if small.
+    ///
+    /// "thumbnail": JPEG at most 512 px on the longest side; "full": the originals if together they fit in the result (about 900 KiB), thumbnails otherwise; "none": paths only.
     #[serde(default)]
     pub preview: PreviewMode,
     /// Seconds to wait, 0-600 (default 45); then a job_id for get_job.
+    ///
+    /// If the job is still running then, the result has status "running" and its job_id for get_job; 0 returns at once.
     #[serde(default)]
     pub wait_seconds: Option<u64>,
     /// Same key, same job: never pays twice.
@@ -83,6 +101,8 @@ pub struct EditImageParams {
     /// The change, e.g. "make the sky bluer".
     pub prompt: String,
     /// Output-root paths, easel:// URIs or http(s) URLs.
+    ///
+    /// Paths relative to the output root or inside an input_dirs folder; URIs like easel://jobs/{job_id}/images/{index}.
     pub images: Vec<String>,
     /// Mask (transparent = edit), named like images.
     #[serde(default)]
@@ -91,9 +111,13 @@ pub struct EditImageParams {
     #[serde(default)]
     pub negative_prompt: Option<String>,
     /// Backend; default from config. modelscope needs public URLs.
+    ///
+    /// comfyui and OpenAI-compatible providers upload local files.
     #[serde(default)]
     pub backend: Option<String>,
     /// Model; ModelScope default Qwen/Qwen-Image-Edit-2509.
+    ///
+    /// Also black-forest-labs/FLUX.1-Kontext-dev.
     #[serde(default)]
     pub model: Option<String>,
     /// WIDTHxHEIGHT (ModelScope follows the source).
@@ -143,9 +167,13 @@ pub struct GetJobParams {
     #[serde(default)]
     pub preview: PreviewMode,
     /// Copy the files to this output-root folder too.
+    ///
+    /// Never overwrites.
     #[serde(default)]
     pub copy_to: Option<String>,
     /// Save again images made but not saved (e.g. disk full); never regenerates.
+    ///
+    /// For a finished job whose images were made but could not be downloaded or saved (disk full, folder not writable): fix the cause, then pass true. Images already saved are kept; nothing is paid again.
     #[serde(default)]
     pub retry_save: bool,
 }
@@ -160,6 +188,8 @@ pub struct ListJobsParams {
     #[serde(default)]
     pub limit: Option<usize>,
     /// RFC 3339 time or age like "2h", "7d".
+    ///
+    /// Only jobs created since then, e.g. "2026-11-21T08:00:00Z" or "7d".
     #[serde(default)]
     pub since: Option<String>,
 }

@@ -32,21 +32,31 @@ pub struct PublishNoteParams {
     #[serde(default)]
     pub publisher: Option<String>,
     /// At most 20 units: CJK 1, ASCII ½, emoji 2.
+    ///
+    /// A Chinese (CJK) character counts 1, an ASCII character ½, an emoji 2.
     #[serde(default)]
     pub title: String,
     /// Body, at most 1000 characters; hashtags go in tags.
     #[serde(default)]
     pub content: String,
     /// 1-18: saved paths, job ids, easel:// image URIs or http(s) URLs.
+    ///
+    /// Saved paths relative to the output root (or absolute inside it), job ids (all their images), easel://jobs/{job_id}/images/{index} URIs, or http(s) URLs.
     #[serde(default)]
     pub images: Vec<String>,
     /// Up to 10 topics.
+    ///
+    /// A leading # is dropped.
     #[serde(default)]
     pub tags: Vec<String>,
     /// Publish later: RFC 3339 time 1 h to 14 days ahead.
+    ///
+    /// With an offset, e.g. "2026-09-02T10:30:00+08:00".
     #[serde(default)]
     pub schedule_at: Option<String>,
     /// public (default), private or friends.
+    ///
+    /// Also 公开可见, 仅自己可见, 仅互关好友可见.
     #[serde(default)]
     pub visibility: Option<String>,
 }
@@ -57,6 +67,8 @@ pub struct PublisherStatusParams {
     #[serde(default)]
     pub publisher: Option<String>,
     /// Fetch a login QR code if logged out (default true); false only checks.
+    ///
+    /// Asking for a new code cancels the previous one, so pass false to only check after scanning.
     #[serde(default)]
     pub login: Option<bool>,
 }
@@ -92,7 +104,8 @@ fn with_structured<T: Serialize>(mut r: CallToolResult, value: &T) -> CallToolRe
 
 #[tool_router(router = publish_router, vis = "pub")]
 impl EaselServer {
-    /// Publish images as a note (Xiaohongshu, webhook or draft folder); every limit is checked first. Never retried: after outcome unconfirmed or unknown, check the account first.
+    /// Publish images as a note (Xiaohongshu, webhook or draft folder). Never retried: after outcome unconfirmed or unknown, check the account first.
+    /// Xiaohongshu goes through xiaohongshu-mcp. Every limit is checked first and all problems are listed at once; the outcome is "published" only when the service confirms, otherwise unconfirmed, failed or unknown.
     #[tool(
         name = "publish_note",
         output_schema = schema_for_output::<PublishReport>(),
@@ -157,6 +170,7 @@ impl EaselServer {
     }
 
     /// Can each publisher publish now? A logged-out Xiaohongshu account gets a login QR code.
+    /// For Xiaohongshu: the service's health and the account's login; when logged out, a login QR code image to scan with the Xiaohongshu app (also saved as a file, with how long it is valid).
     #[tool(
         name = "publisher_status",
         output_schema = schema_for_output::<StatusList>(),
@@ -197,6 +211,7 @@ impl EaselServer {
     }
 
     /// List notes easel has sent, newest first, with their outcomes.
+    /// Each with its publisher, outcome (published, unconfirmed, failed, unknown, pending), title, images and the service's answer.
     #[tool(
         name = "list_notes",
         output_schema = schema_for_output::<NoteList>(),

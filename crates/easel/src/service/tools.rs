@@ -243,7 +243,8 @@ impl EaselServer {
 
 #[tool_router(vis = "pub")]
 impl EaselServer {
-    /// Make images from a text prompt and save them under the output root. Not done within wait_seconds: status "running" and a job_id for get_job.
+    /// Make images from a text prompt and save them under the output root.
+    /// Returns the saved files (paths, easel:// URIs, seeds) and a small preview. A job not done within wait_seconds returns status "running" and a job_id: get_job waits for it; the job keeps running either way.
     #[tool(
         name = "generate_image",
         output_schema = schema_for_output::<JobReport>(),
@@ -258,7 +259,8 @@ impl EaselServer {
         self.generate(p, ctx).await
     }
 
-    /// Change source images as the prompt says, optionally within a mask; saves like generate_image.
+    /// Edit images as the prompt says, optionally within a mask.
+    /// Sources are paths in the output root (or an input_dirs folder), easel://jobs/{job_id}/images/{index} URIs, or http(s) URLs: modelscope needs public URLs, comfyui and OpenAI-compatible providers upload local files. Saves and reports like generate_image, naming the sources.
     #[tool(
         name = "edit_image",
         output_schema = schema_for_output::<JobReport>(),
@@ -274,6 +276,7 @@ impl EaselServer {
     }
 
     /// Wait for a job (up to wait_seconds); report its status and files.
+    /// The files are already saved. copy_to copies them into another folder of the output root; retry_save fetches again and saves images that were made but could not be saved (e.g. disk full), without generating again.
     #[tool(
         name = "get_job",
         output_schema = schema_for_output::<JobReport>(),
@@ -327,6 +330,7 @@ impl EaselServer {
     }
 
     /// List recent jobs, newest first.
+    /// Each job compact: id, status, model, the prompt's start, file paths. Filter by status or by creation time.
     #[tool(
         name = "list_jobs",
         output_schema = schema_for_output::<JobList>(),
@@ -362,6 +366,7 @@ impl EaselServer {
     }
 
     /// Cancel a job; easel saves none of its images.
+    /// easel stops tracking the job; the result's text says whether the backend itself could stop the work.
     #[tool(
         name = "cancel_job",
         output_schema = schema_for_output::<JobReport>(),

@@ -13,7 +13,11 @@ use serde_json::{Map, Value};
 pub enum Style {
     /// A tool's `inputSchema`: descriptions on its parameters (they say range and default),
     /// none deeper; `null` is dropped from optional parameters' types (omit them instead).
+    /// A description's first paragraph only: what follows a blank line of the doc comment
+    /// is detail for docs/TOOLS.md.
     Input,
+    /// An input schema for the generated reference: as `Input`, with every paragraph.
+    InputDocs,
     /// A tool's `outputSchema` as sent: an outline. Top-level fields with their types;
     /// the fields of nested objects by name only (their types are in docs/TOOLS.md). It
     /// says less than the full schema, never something false, so every real result
@@ -34,10 +38,12 @@ const SCHEMA_LISTS: [&str; 4] = ["anyOf", "oneOf", "allOf", "prefixItems"];
 pub fn compact(schema: &Map<String, Value>, style: Style) -> Map<String, Value> {
     let mut out = schema.clone();
     clean(&mut out, style, 0);
-    inline_defs(&mut out);
+    // The outline names nested fields, so it needs every definition in place.
+    inline_defs(&mut out, style == Style::Output);
     if style == Style::Output {
         out = outline(&out, 0);
         out.remove("$defs");
+        forget_refs(&mut out);
         out.insert("type".into(), Value::String("object".into()));
     }
     out
@@ -76,6 +82,29 @@ fn outline(s: &Map<String, Value>, depth: usize) -> Map<String, Value> {
         return out;
     }
     s.clone()
+}
+
+/// Turns any reference left in an outline (to a recursive definition, which it dropped)
+/// into `{}`: it allows anything, as the outline's other unnamed fields do.
+fn forget_refs(s: &mut Map<String, Value>) {
+    for v in s.values_mut() {
+        match v {
+            Value::Object(o) if o.contains_key("$ref") => *o = Map::new(),
+            Value::Object(o) => forget_refs(o),
+            Value::Array(a) => {
+                for item in a.iter_mut() {
+                    if let Value::Object(o) = item {
+                        if o.contains_key("$ref") {
+                            *o = Map::new();
+                        } else {
+                            forget_refs(o);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The object schema `s` is, or one branch of it is (`X or null`).
@@ -133,29 +162,44 @@ fn clean(s: &mut Map<String, Value>, style: Style, depth: usize) {
         }
     }
     let keep_description = match style {
-        Style::Input => depth == 1,
+        Style::Input | Style::InputDocs => depth == 1,
         Style::Output => false,
         Style::OutputDocs => true,
     };
-    if keep_description {
-        if let Some(Value::String(d)) = s.get_mut("description") {
-            // Doc comments wrap lines; a description is one paragraph.
-            *d = d.split_whitespace().collect::<Vec<_>>().join(" ");
+    match s.get_mut("description") {
+        Some(Value::String(d)) if keep_description => {
+            *d = if style == Style::Input {
+                first_paragraph(d)
+            } else {
+                one_line(d)
+            };
         }
-    } else {
-        s.remove("description");
+        _ => {
+            s.remove("description");
+        }
     }
     collapse_enum(s);
-    if style != Style::Input {
+    let input = matches!(style, Style::Input | Style::InputDocs);
+    if !input {
         drop_null_where_skipped(s);
     }
-    if style == Style::Input {
+    if input {
         drop_null(s);
         // Unknown parameters are refused by name anyway; the schema need not say so.
         if depth == 0 && s.get("additionalProperties") == Some(&Value::Bool(false)) {
             s.remove("additionalProperties");
         }
     }
+}
+
+/// Text up to its first blank line, on one line.
+pub fn first_paragraph(text: &str) -> String {
+    one_line(text.split("\n\n").next().unwrap_or(""))
+}
+
+/// Doc comments wrap lines; a description is one line of text.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn is_empty_map(v: &Value) -> bool {
@@ -280,8 +324,9 @@ fn drop_null_where_skipped(s: &mut Map<String, Value>) {
 const DEFS_PREFIX: &str = "#/$defs/";
 
 /// Replaces `$ref`s to `$defs` by the definition where that is not longer (a definition
-/// used once, or small), keeping the others (and any recursive one) as references.
-fn inline_defs(root: &mut Map<String, Value>) {
+/// used once, or small) or `always`, keeping the others (and any recursive one) as
+/// references.
+fn inline_defs(root: &mut Map<String, Value>, always: bool) {
     let Some(Value::Object(defs)) = root.remove("$defs") else {
         return;
     };
@@ -296,7 +341,8 @@ fn inline_defs(root: &mut Map<String, Value>) {
         let size = def.to_string().len();
         let reference = format!("{{\"$ref\":\"{DEFS_PREFIX}{name}\"}}").len();
         let kept = size + name.len() + 4 + n * reference;
-        if n * size > kept || refers_to(def, name, &defs, &mut BTreeSet::new()) {
+        let longer = !always && n * size > kept;
+        if longer || refers_to(def, name, &defs, &mut BTreeSet::new()) {
             keep.insert(name.clone());
         }
     }
@@ -496,7 +542,23 @@ mod tests {
         assert_eq!(got["properties"]["root"], json!({"$ref": "#/$defs/Node"}));
         assert!(got["$defs"]["Node"].is_object());
         let outline = Value::Object(compact(&schema, Style::Output));
-        assert_eq!(outline["properties"]["root"], json!({}));
+        assert!(!outline.to_string().contains("$ref"), "{outline}");
+    }
+
+    #[test]
+    fn detail_after_a_blank_line_is_for_the_docs_only() {
+        let schema = obj(json!({"type": "object", "properties": {
+            "seed": {"type": "integer", "description": "0-9; random when\nomitted.\n\nThe seed used is\nalways reported."}}}));
+        let wire = Value::Object(compact(&schema, Style::Input));
+        assert_eq!(
+            wire["properties"]["seed"]["description"],
+            "0-9; random when omitted."
+        );
+        let docs = Value::Object(compact(&schema, Style::InputDocs));
+        assert_eq!(
+            docs["properties"]["seed"]["description"],
+            "0-9; random when omitted. The seed used is always reported."
+        );
     }
 
     #[test]

@@ -17,6 +17,18 @@ use serde_json::Value;
 use super::EaselServer;
 pub use compact::{Style, compact};
 
+/// Doc comments are the single source of every description. A tool's first doc line, and a
+/// parameter's first paragraph, is what clients receive; what follows (further lines of a
+/// tool's comment, paragraphs after a blank `///` line of a parameter's) is detail that only
+/// docs/TOOLS.md carries. Errors name the field and the fix, so the short form suffices to
+/// call a tool.
+fn wire_description(tool: &mut Tool) {
+    if let Some(d) = &tool.description {
+        let first = compact::one_line(d.lines().next().unwrap_or(""));
+        tool.description = Some(first.into());
+    }
+}
+
 /// Ceiling on the bytes every conversation pays for easel's tools (name, title, description,
 /// schemas and annotations of all tools, as compact JSON; icons excluded), default config.
 pub const TOOLS_BUDGET_BYTES: usize = 16_000;
@@ -49,6 +61,7 @@ pub(super) fn finish(router: &mut ToolRouter<EaselServer>) {
     let mut shared: HashMap<String, Arc<JsonObject>> = HashMap::new();
     for route in router.map.values_mut() {
         let tool = &mut route.attr;
+        wire_description(tool);
         tool.input_schema = Arc::new(compact(&tool.input_schema, Style::Input));
         if let Some(output) = tool.output_schema.take() {
             let key = Value::Object((*output).clone()).to_string();
@@ -145,18 +158,21 @@ pub fn implementation() -> Implementation {
         .with_icons(icons::icon(icons::SERVER))
 }
 
-/// docs/TOOLS.md: the tool reference, generated from the tool definitions.
+/// docs/TOOLS.md: the tool reference, generated from the tool definitions with the detail
+/// the wire leaves out.
 pub fn reference_markdown() -> String {
     let mut documented = EaselServer::defined_tools();
-    let outputs: HashMap<String, JsonObject> = documented
-        .map
-        .values()
-        .filter_map(|r| {
-            let out = r.attr.output_schema.as_ref()?;
-            Some((r.attr.name.to_string(), compact(out, Style::OutputDocs)))
-        })
-        .collect();
-    finish(&mut documented);
+    let mut outputs: HashMap<String, JsonObject> = HashMap::new();
+    for route in documented.map.values_mut() {
+        let tool = &mut route.attr;
+        if let Some(out) = &tool.output_schema {
+            outputs.insert(tool.name.to_string(), compact(out, Style::OutputDocs));
+        }
+        tool.input_schema = Arc::new(compact(&tool.input_schema, Style::InputDocs));
+        if let Some(d) = &tool.description {
+            tool.description = Some(compact::one_line(d).into());
+        }
+    }
     let tools = ordered(documented.list_all());
     markdown::reference(&tools, &outputs, instructions())
 }

@@ -131,7 +131,8 @@ fn report(state: &BatchState) -> CallToolResult {
 #[tool_router(router = batch_router, vis = "pub")]
 impl EaselServer {
     /// Run one generate_image job per prompt, from a list or a prompt file; a failed line never stops the others.
-    /// A prompt file is text (one prompt a line) or JSON Lines (per-line parameters); defaults are shared by every line, concurrency is bounded and progress covers the batch. Calling again with the same batch_key collects the results and never pays twice.
+    /// A prompt file is text (one prompt a line) or JSON Lines (per-line parameters); defaults are shared by every line, concurrency is bounded and progress covers the batch ("batch: 3 of 10 line(s) finished (1 failed)"). The summary lists successes with their files and failures with line number and reason.
+    /// Each line's job has a stable idempotency key (batch_key + line number + content), so calling again with the same batch_key collects the results instead of paying twice.
     #[tool(
         name = "generate_batch",
         output_schema = schema_for_output::<BatchReport>(),

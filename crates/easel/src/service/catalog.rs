@@ -177,7 +177,8 @@ async fn add_readiness(list: &mut WorkflowList, server: &EaselServer) {
 #[tool_router(router = catalog_router, vis = "pub")]
 impl EaselServer {
     /// Check each backend: credentials, reachability, queue, ComfyUI workflows.
-    /// Reachable, credentials, version, queue, and whether each ComfyUI workflow's node types and model files exist on the server.
+    /// ModelScope and OpenAI-compatible providers: the key is checked with a request that generates nothing and spends no quota (GET v1/tasks/0 on ModelScope, where 404 means "token accepted"; GET /models on a provider), reported ok, unauthorized or unreachable, never "ok" for a key that is merely set.
+    /// ComfyUI: reachable, version, queue length, and for every workflow whether the server has its node types and model files (missing ones are listed with what the server has instead). With several ComfyUI servers: each server's state, queue, easel's jobs in flight, weight, mean job time and runnable workflows, and each pool as a backend of its own.
     #[tool(
         name = "backends",
         output_schema = schema_for_output::<BackendList>(),
@@ -200,7 +201,7 @@ impl EaselServer {
     }
 
     /// List ComfyUI workflows with their parameters.
-    /// Built-in workflows and those in the workflows folder, each with its typed parameters (for generate_image's workflow and params) and whether a ComfyUI server can run it now.
+    /// Built-in workflows and those in the workflows folder, each with its description, typed parameters for generate_image's workflow and params (name, kind, default, range, choices, and where in the graph each one lands) and whether a ComfyUI server can run it now; plus files that could not be loaded and why.
     #[tool(
         name = "list_workflows",
         output_schema = schema_for_output::<WorkflowList>(),

@@ -27,24 +27,28 @@ pub struct GenerateImageParams {
     /// English often works best.
     pub prompt: String,
     /// What to keep out.
+    ///
+    /// Under 2000 characters.
     #[serde(default)]
     pub negative_prompt: Option<String>,
     /// modelscope, comfyui or a provider name; default from config.
+    ///
+    /// modelscope, comfyui, openai, the name of a configured OpenAI-compatible provider, or a ComfyUI pool name; the default is configuration's default_backend (modelscope unless set).
     #[serde(default)]
     pub backend: Option<String>,
     /// Model id; default Qwen/Qwen-Image (fast: Tongyi-MAI/Z-Image-Turbo).
     ///
-    /// Also black-forest-labs/FLUX.1-Krea-dev on ModelScope; OpenAI-compatible providers take their own ids (e.g. gpt-image-1), and their default comes from configuration.
+    /// Also e.g. black-forest-labs/FLUX.1-Krea-dev or MAILAND/majicflus_v1 on ModelScope; OpenAI-compatible providers take their own ids (e.g. gpt-image-1), and their default comes from configuration.
     #[serde(default)]
     pub model: Option<String>,
     /// WIDTHxHEIGHT; sides 64-1664 (Qwen-Image), 64-1024 (FLUX), 512-2048 (Z-Image).
     ///
-    /// Each side: Qwen-Image 64-1664, FLUX 64-1024, SD 64-2048, Z-Image 512-2048; a size a model cannot make is refused with the sizes it can.
+    /// Each side: Qwen-Image 64-1664, FLUX 64-1024, Stable Diffusion 64-2048, Z-Image 512-2048; other models are passed through.
     #[serde(default = "default_size")]
     pub size: String,
     /// 0-2147483647; random when omitted.
     ///
-    /// The seed used is always reported.
+    /// Reported per file. On ModelScope image i of a call uses seed + i; on ComfyUI the count images are one batch drawn from this one seed, so each reports it (run the same seed and count again to get them back). A ComfyUI workflow without a seed input uses none: no seed is reported or put in the file name.
     #[serde(default)]
     pub seed: Option<u64>,
     /// 1-100; model default when omitted.
@@ -57,40 +61,48 @@ pub struct GenerateImageParams {
     #[serde(default)]
     pub loras: Option<Loras>,
     /// ComfyUI workflow (list_workflows); default from config.
+    ///
+    /// The default is configuration's comfyui.default_workflow (flux-dev unless set).
     #[serde(default)]
     pub workflow: Option<String>,
     /// Backend-specific: workflow parameters, provider options.
     ///
-    /// ComfyUI: the workflow's parameters by name, as list_workflows describes them; image parameters take a path relative to the output root. OpenAI-compatible providers: quality, background, output_format, ...; anything a backend cannot take is listed in the result's warnings.
+    /// ComfyUI: the workflow's parameters by name, e.g. {"style": "ink"}, as list_workflows describes them; image parameters take a path relative to the output root (uploaded to ComfyUI for you); a wrong type or out-of-range value is refused before anything is sent. OpenAI-compatible providers: quality, background, output_format, output_compression, moderation, style, user, input_fidelity. Anything a backend has no place for is listed in the result's warnings, never silently dropped.
     #[serde(default)]
     pub params: serde_json::Map<String, serde_json::Value>,
     /// Images, 1-8 (seeds seed, seed+1, ...).
+    ///
+    /// ModelScope makes one image per task, so easel submits count tasks at once; on ComfyUI it is the batch size.
     #[serde(default = "default_count")]
     pub count: u32,
     /// Folder under the output root.
+    ///
+    /// Created as needed. Absolute paths, .., drive letters, UNC paths and symlinks out of the root are refused.
     #[serde(default)]
     pub output_dir: Option<String>,
     /// File name, no folder or extension; never overwrites.
     ///
-    /// The extension follows the real image type; a name that exists gets -2, -3, ...
+    /// Default <time>-<prompt words>-s<seed>. The extension comes from the real image type. With count > 1 each image gets its number: name-1, name-2, ... A name that exists becomes name-2.png, name-3.png, ...
     #[serde(default)]
     pub filename: Option<String>,
     /// original keeps the backend's bytes; others convert.
     ///
-    /// "jpeg" is quality 90 with transparency flattened onto white; "png" and "webp" are lossless.
+    /// "png" and "webp" are lossless; "jpeg" is quality 90 with transparency flattened onto white. Animations and videos are always kept as made.
     #[serde(default)]
     pub format: OutputFormat,
     /// Inline preview; full only if small.
     ///
-    /// "thumbnail": JPEG at most 512 px on the longest side; "full": the originals if together they fit in the result (about 900 KiB), thumbnails otherwise; "none": paths only.
+    /// "thumbnail": inline JPEG at most 512 px, all previews together at most 256 KiB of base64. "full": the originals while they total at most 900 KiB (clients reject results over 1 MiB), else thumbnails and a note. "none": no inline image.
     #[serde(default)]
     pub preview: PreviewMode,
     /// Seconds to wait, 0-600 (default 45); then a job_id for get_job.
     ///
-    /// If the job is still running then, the result has status "running" and its job_id for get_job; 0 returns at once.
+    /// The default is configuration's wait_seconds. If the job is not done by then, the result has status "running", the progress so far and the job_id; 0 returns right after submission.
     #[serde(default)]
     pub wait_seconds: Option<u64>,
     /// Same key, same job: never pays twice.
+    ///
+    /// Any string (1-200 characters) naming this request. A second call with the same key returns the first job instead of submitting (and paying) again.
     #[serde(default)]
     pub idempotency_key: Option<String>,
 }
@@ -102,9 +114,11 @@ pub struct EditImageParams {
     pub prompt: String,
     /// Output-root paths, easel:// URIs or http(s) URLs.
     ///
-    /// Paths relative to the output root or inside an input_dirs folder; URIs like easel://jobs/{job_id}/images/{index}.
+    /// Each a path relative to the output root, an absolute path inside a configured input_dirs folder, an easel://jobs/{job_id}/images/{index} resource, or an http(s) URL. Anything else (outside the roots, .., not an image) is refused before anything is sent.
     pub images: Vec<String>,
     /// Mask (transparent = edit), named like images.
+    ///
+    /// For OpenAI-compatible providers and ComfyUI workflows with a mask image parameter.
     #[serde(default)]
     pub mask: Option<String>,
     /// What to keep out.
@@ -112,7 +126,7 @@ pub struct EditImageParams {
     pub negative_prompt: Option<String>,
     /// Backend; default from config. modelscope needs public URLs.
     ///
-    /// comfyui and OpenAI-compatible providers upload local files.
+    /// ModelScope's edit models fetch the sources themselves, so each needs a public URL: an http(s) URL, or an easel image that ModelScope made (it keeps its URL); a local file is refused with that explanation (easel does not upload your files to a third-party host). ComfyUI: the sources are uploaded into the img2img workflow, or the workflow you name, in the order of its image parameters. OpenAI-compatible providers: POST /images/edits as multipart (image, or image[] for several, and mask).
     #[serde(default)]
     pub backend: Option<String>,
     /// Model; ModelScope default Qwen/Qwen-Image-Edit-2509.
@@ -189,7 +203,7 @@ pub struct ListJobsParams {
     pub limit: Option<usize>,
     /// RFC 3339 time or age like "2h", "7d".
     ///
-    /// Only jobs created since then, e.g. "2026-11-21T08:00:00Z" or "7d".
+    /// Only jobs created since then: a time (2026-11-21T08:00:00Z) or an age (30m, 2h, 7d).
     #[serde(default)]
     pub since: Option<String>,
 }

@@ -245,6 +245,7 @@ impl EaselServer {
 impl EaselServer {
     /// Make images from a text prompt and save them under the output root.
     /// Returns the saved files (paths, easel:// URIs, seeds) and a small preview. A job not done within wait_seconds returns status "running" and a job_id: get_job waits for it; the job keeps running either way.
+    /// The result has a short text (paths, model, seed, time), one resource_link per file (easel://jobs/{job_id}/images/{index}), the previews, and structuredContent as below.
     #[tool(
         name = "generate_image",
         output_schema = schema_for_output::<JobReport>(),
@@ -276,7 +277,8 @@ impl EaselServer {
     }
 
     /// Wait for a job (up to wait_seconds); report its status and files.
-    /// The files are already saved. copy_to copies them into another folder of the output root; retry_save fetches again and saves images that were made but could not be saved (e.g. disk full), without generating again.
+    /// Returns the same result as generate_image. The files are already saved; copy_to also copies them into another folder inside the output root (never overwriting). Works for jobs run by another easel process sharing the same data dir.
+    /// retry_save fetches again, from what the backend still holds, images that were made but could not be downloaded or saved, then waits as usual; a job with nothing to retry says so in the result's note. (A second generate_image with the same idempotency_key still returns the same job, failed or not.)
     #[tool(
         name = "get_job",
         output_schema = schema_for_output::<JobReport>(),
@@ -366,7 +368,7 @@ impl EaselServer {
     }
 
     /// Cancel a job; easel saves none of its images.
-    /// easel stops tracking the job; the result's text says whether the backend itself could stop the work.
+    /// easel marks the job cancelled and makes sure images that finish later are not saved. The result's text says whether the backend itself could stop the work (ModelScope has no cancel API: the task finishes there and counts against the quota).
     #[tool(
         name = "cancel_job",
         output_schema = schema_for_output::<JobReport>(),

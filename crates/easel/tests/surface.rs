@@ -41,7 +41,7 @@ fn check_golden(path: &Path, actual: &str) {
     let expected = std::fs::read_to_string(path).unwrap_or_default();
     if expected != actual {
         panic!(
-            "{} differs from what easel serves now:\n{}\nIf the change is intended, re-bless with:\n    {BLESS}",
+            "{} differs from what easel serves now (- checked in, + now):\n{}\nIf the change is intended, re-bless with:\n    {BLESS}",
             path.display(),
             line_diff(&expected, actual)
         );
@@ -67,13 +67,13 @@ fn line_diff(old: &str, new: &str) -> String {
         if i < a.len() && j < b.len() && a[i] == b[j] {
             i += 1;
             j += 1;
-        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            out.push(format!("{:>5} + {}", j + 1, b[j]));
-            j += 1;
-            shown += 1;
-        } else {
+        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
             out.push(format!("{:>5} - {}", i + 1, a[i]));
             i += 1;
+            shown += 1;
+        } else {
+            out.push(format!("{:>5} + {}", j + 1, b[j]));
+            j += 1;
             shown += 1;
         }
     }

@@ -341,7 +341,8 @@ pub fn workflow_routes(library: &Arc<Library>) -> Vec<ToolRoute<EaselServer>> {
                 tool_name(&name),
                 format!("Run the ComfyUI workflow {name}: {}", w.description),
                 Arc::new(schema),
-            );
+            )
+            .with_icons(icons::icon(icons::WORKFLOWS));
             ToolRoute::new_dyn(tool, move |ctx: ToolCallContext<'_, EaselServer>| {
                 let name = name.clone();
                 Box::pin(async move {

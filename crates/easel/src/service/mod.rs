@@ -79,12 +79,14 @@ pub struct EaselServer {
 impl EaselServer {
     pub fn new(jobs: Jobs, library: Arc<Library>, options: ServiceOptions) -> Self {
         let mut tool_router = Self::defined_tools();
+        surface::finish(&mut tool_router);
+        // Per-workflow tools are built from the workflow files as they are: optional, and
+        // outside the size budget (their number depends on the workflows one has).
         if options.workflow_tools {
             for route in catalog::workflow_routes(&library) {
                 tool_router.add_route(route);
             }
         }
-        surface::finish(&mut tool_router);
         EaselServer {
             state: Arc::new(State {
                 jobs,

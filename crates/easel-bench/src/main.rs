@@ -14,6 +14,7 @@ mod procfs;
 mod report;
 mod sections;
 mod server;
+mod surface;
 mod tasks;
 
 use std::path::PathBuf;
@@ -37,7 +38,8 @@ pub struct Opts {
     pub env: Vec<(String, String)>,
 }
 
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 8] = [
+    "surface",
     "cold",
     "modelscope",
     "comfyui",
@@ -52,9 +54,10 @@ const USAGE: &str =
 
 Measures easel as installed (build it first: cargo build --locked --profile dist -p easel;
 without that build, the release easel beside this program) against the
-in-repo ModelScope and ComfyUI simulators. Sections: cold, modelscope, comfyui,
-concurrency, cpu, comfy_pool (30 jobs of 1 s on 1, 2 and 3 ComfyUI servers), tasks
-(tasks/get over a store of 10,000 jobs). Prints one JSON line per figure, then a Markdown table. --env adds
+in-repo ModelScope and ComfyUI simulators. Sections: surface (tools/list bytes and
+approximate tokens), cold, modelscope, comfyui, concurrency, cpu, comfy_pool (30 jobs of 1 s
+on 1, 2 and 3 ComfyUI servers), tasks (tasks/get over a store of 10,000 jobs). Prints one
+JSON line per figure, then a Markdown table. --env adds
 an environment variable to every easel launch (for experiments; the published figures use
 none).";
 
@@ -147,6 +150,9 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
         println!("{}", f.json());
         figures.push(f);
     };
+    if opts.wants("surface") {
+        surface::surface(&easel, &opts, &mut emit).await?;
+    }
     if opts.wants("cold") {
         sections::cold_start(&easel, &opts, &mut emit).await?;
     }

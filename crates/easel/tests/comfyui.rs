@@ -659,6 +659,10 @@ async fn workflows_can_be_their_own_tools() {
         .find(|t| t.name == "workflow_flux-dev")
         .expect("workflow tool");
     assert!(tool.input_schema.get("properties").is_some());
+    assert!(
+        tool.icons.as_ref().is_some_and(|i| i.len() == 1),
+        "{tool:?}"
+    );
     let r = h
         .call(
             "workflow_flux-dev",

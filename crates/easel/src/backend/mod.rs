@@ -104,6 +104,18 @@ pub struct BackendStatus {
     pub details: serde_json::Value,
 }
 
+/// The kinds of backend easel has, as the MCP instructions and docs name them: the name a
+/// caller passes as `backend` (OpenAI-compatible providers are named in the configuration,
+/// `openai` by default) and what it is.
+pub const PROVIDERS: [(&str, &str); 3] = [
+    ("modelscope", "hosted models"),
+    ("comfyui", "ComfyUI workflows, one server or a pool"),
+    (
+        "openai-compatible",
+        "OpenAI, SiliconFlow or any OpenAI-style API, each a backend of its configured name (default \"openai\")",
+    ),
+];
+
 /// Whether cancelling reached the backend.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CancelOutcome {

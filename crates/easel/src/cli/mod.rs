@@ -9,6 +9,7 @@ mod jobs;
 mod progress;
 mod publish;
 mod serve_cmd;
+mod tools_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +55,8 @@ enum Command {
     Publish(Box<publish::Args>),
     /// Check each publisher: reachable, logged in (--login fetches a QR code to scan).
     Publishers(publish::StatusArgs),
+    /// List the MCP tools as clients see them; --markdown prints the whole reference.
+    Tools(tools_cmd::Args),
 }
 
 /// Parses the command line, runs the command, and turns errors into a message and exit code.
@@ -85,6 +88,10 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // The tool definitions need no configuration: a broken file must not hide them.
+    if let Command::Tools(args) = &cli.command {
+        return Ok(tools_cmd::run(args));
+    }
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve(args) => serve_cmd::run(&config, args).await,
@@ -100,5 +107,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(config, args).await,
         Command::Publish(args) => publish::publish(&config, *args).await,
         Command::Publishers(args) => publish::status(&config, args).await,
+        Command::Tools(args) => Ok(tools_cmd::run(&args)),
     }
 }

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 use super::EaselServer;
 use super::params::GenerateImageParams;
+use super::surface::icons;
 use crate::batch::{self, BadLine, BatchSpec, BatchState, Line, LineResult, LineStatus};
 
 /// Largest prompt file read: far beyond any batch (lines are capped), small enough to read
@@ -23,22 +24,30 @@ const MAX_PROMPT_FILE_BYTES: u64 = 4 * 1024 * 1024;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GenerateBatchParams {
-    /// Prompts: strings, or objects {"prompt": "...", plus per-line parameters such as size, seed, model, count, filename}.
+    /// Strings, or {"prompt": ..., plus generate_image parameters}.
+    ///
+    /// Per-line parameters such as size, seed, model, count or filename override defaults.
     #[serde(default)]
     pub prompts: Vec<Value>,
-    /// Or a prompt file (path relative to the output root, or inside an input_dirs folder): text with one prompt a line (blank lines and # comments skipped), or .jsonl.
+    /// Or a prompt file: one prompt a line (# comments), or .jsonl.
+    ///
+    /// A path relative to the output root or inside an input_dirs folder; blank lines and # comments are skipped; .jsonl lines are objects like the entries of prompts.
     #[serde(default)]
     pub file: Option<String>,
-    /// Parameters shared by every line: any generate_image parameter except prompt, e.g. {"backend": "modelscope", "size": "1328x1328", "output_dir": "batch"}.
+    /// generate_image parameters for every line.
+    ///
+    /// Any generate_image parameter except prompt, e.g. {"backend": "modelscope", "size": "1328x1328", "output_dir": "batch"}.
     #[serde(default)]
     pub defaults: Map<String, Value>,
-    /// Names the batch. Running the same batch again with the same key submits nothing new and collects the results. Generated when omitted (and returned).
+    /// Same key: collects results, resubmits nothing. Generated when omitted.
     #[serde(default)]
     pub batch_key: Option<String>,
-    /// Lines running at once, 1-16 (default 4).
+    /// Lines at once, 1-16 (default 4).
     #[serde(default)]
     pub concurrency: Option<usize>,
-    /// Seconds to wait for the whole batch, 0-600 (default 45). The batch keeps running after; call again with the same batch_key to collect.
+    /// Seconds to wait, 0-600 (default 45); the batch runs on.
+    ///
+    /// The batch keeps running after; call again with the same batch_key to collect.
     #[serde(default)]
     pub wait_seconds: Option<u64>,
     /// True only after the user approved this call; needed when easel cannot ask.
@@ -126,11 +135,14 @@ pub(super) fn report(state: &BatchState) -> CallToolResult {
 
 #[tool_router(router = batch_router, vis = "pub")]
 impl EaselServer {
-    /// Generate many images: one job per prompt (a list, or a prompt file: text or JSON Lines), shared defaults, bounded concurrency, progress across the batch, and a summary of successes and failures with their files. A failed line never stops the others; the same batch_key never pays twice.
+    /// Run one generate_image job per prompt, from a list or a prompt file; a failed line never stops the others.
+    /// A prompt file is text (one prompt a line) or JSON Lines (per-line parameters); defaults are shared by every line, concurrency is bounded and progress covers the batch ("batch: 3 of 10 line(s) finished (1 failed)"). The summary lists successes with their files and failures with line number and reason.
+    /// Each line's job has a stable idempotency key (batch_key + line number + content), so calling again with the same batch_key collects the results instead of paying twice.
     #[tool(
         name = "generate_batch",
         output_schema = schema_for_output::<BatchReport>(),
-        annotations(title = "Generate batch", read_only_hint = false, destructive_hint = false, open_world_hint = true)
+        icons = icons::icon(icons::BATCH),
+        annotations(title = "Generate batch", destructive_hint = false)
     )]
     async fn generate_batch(
         &self,

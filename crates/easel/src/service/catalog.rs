@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use super::EaselServer;
 use super::params::GenerateImageParams;
+use super::surface::icons;
 use crate::backend::BackendStatus;
 use crate::backend::comfyui::doctor::WorkflowCheck;
 use crate::workflows::{Library, ParamSpec, workflow_schema};
@@ -175,11 +176,14 @@ async fn add_readiness(list: &mut WorkflowList, server: &EaselServer) {
 
 #[tool_router(router = catalog_router, vis = "pub")]
 impl EaselServer {
-    /// Health of each backend: reachable, credentials, version, queue, and whether each ComfyUI workflow's nodes and model files exist on the server.
+    /// Check each backend: credentials, reachability, queue, ComfyUI workflows.
+    /// ModelScope and OpenAI-compatible providers: the key is checked with a request that generates nothing and spends no quota (GET v1/tasks/0 on ModelScope, where 404 means "token accepted"; GET /models on a provider), reported ok, unauthorized or unreachable, never "ok" for a key that is merely set.
+    /// ComfyUI: reachable, version, queue length, and for every workflow whether the server has its node types and model files (missing ones are listed with what the server has instead). With several ComfyUI servers: each server's state, queue, easel's jobs in flight, weight, mean job time and runnable workflows, and each pool as a backend of its own.
     #[tool(
         name = "backends",
         output_schema = schema_for_output::<BackendList>(),
-        annotations(title = "Backends", read_only_hint = true, open_world_hint = true)
+        icons = icons::icon(icons::BACKENDS),
+        annotations(title = "Backends", read_only_hint = true)
     )]
     async fn backends(&self) -> CallToolResult {
         let mut backends = Vec::new();
@@ -196,10 +200,12 @@ impl EaselServer {
         structured(text, &BackendList { backends })
     }
 
-    /// ComfyUI workflows easel can run (built-in and from the workflows folder), each with its typed parameters for generate_image's workflow and params.
+    /// List ComfyUI workflows with their parameters.
+    /// Built-in workflows and those in the workflows folder, each with its description, typed parameters for generate_image's workflow and params (name, kind, default, range, choices, and where in the graph each one lands) and whether a ComfyUI server can run it now; plus files that could not be loaded and why.
     #[tool(
         name = "list_workflows",
         output_schema = schema_for_output::<WorkflowList>(),
+        icons = icons::icon(icons::WORKFLOWS),
         annotations(title = "List workflows", read_only_hint = true, open_world_hint = false)
     )]
     async fn list_workflows(&self) -> CallToolResult {
@@ -335,7 +341,8 @@ pub fn workflow_routes(library: &Arc<Library>) -> Vec<ToolRoute<EaselServer>> {
                 tool_name(&name),
                 format!("Run the ComfyUI workflow {name}: {}", w.description),
                 Arc::new(schema),
-            );
+            )
+            .with_icons(icons::icon(icons::WORKFLOWS));
             ToolRoute::new_dyn(tool, move |ctx: ToolCallContext<'_, EaselServer>| {
                 let name = name.clone();
                 Box::pin(async move {

@@ -13,6 +13,7 @@ mod publish_prompts;
 mod publishing;
 mod report;
 mod resources;
+pub mod surface;
 mod tasks;
 mod tools;
 mod wait;
@@ -26,7 +27,7 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CancelTaskParams, ExtensionCapabilities,
-    GetTaskParams, GetTaskResult, Implementation, ListResourceTemplatesResult, ListResourcesResult,
+    GetTaskParams, GetTaskResult, ListResourceTemplatesResult, ListResourcesResult,
     PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
     ServerConfig,
 };
@@ -91,10 +92,10 @@ pub struct EaselServer {
 
 impl EaselServer {
     pub fn new(jobs: Jobs, library: Arc<Library>, options: ServiceOptions) -> Self {
-        let mut tool_router = Self::tool_router()
-            + Self::catalog_router()
-            + Self::batch_router()
-            + Self::publish_router();
+        let mut tool_router = Self::defined_tools();
+        surface::finish(&mut tool_router);
+        // Per-workflow tools are built from the workflow files as they are: optional, and
+        // outside the size budget (their number depends on the workflows one has).
         if options.workflow_tools {
             for route in catalog::workflow_routes(&library) {
                 tool_router.add_route(route);
@@ -127,12 +128,6 @@ impl EaselServer {
     }
 }
 
-const INSTRUCTIONS: &str = "easel makes images and saves them under its output root. \
-Call generate_image with a prompt; the result lists saved file paths, URLs and a small preview. \
-Long generations return a job_id with status \"running\": call get_job with it to wait for the files. \
-Backends: modelscope (hosted models) and comfyui (workflows from list_workflows); backends reports their health. \
-publish_note posts saved images as a note (Xiaohongshu, webhook or draft folder); publisher_status checks logins.";
-
 /// easel's capabilities with `extensions`, the MCP extensions it declares besides tasks.
 ///
 /// Order matters in rmcp 3.9's builder: `enable_tasks()` inserts into the extension map,
@@ -154,11 +149,8 @@ fn capabilities(extensions: ExtensionCapabilities) -> ServerCapabilities {
 impl ServerHandler for EaselServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(capabilities(ExtensionCapabilities::new()))
-            .with_server_info(Implementation::new(
-                env!("CARGO_PKG_NAME"),
-                env!("CARGO_PKG_VERSION"),
-            ))
-            .with_instructions(INSTRUCTIONS)
+            .with_server_info(surface::implementation())
+            .with_instructions(surface::instructions())
     }
 
     /// Generating and publishing tools answer with a task when the client declared the

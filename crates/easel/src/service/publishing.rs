@@ -12,6 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::EaselServer;
+use super::surface::icons;
 use crate::jobs::{NoteOutcome, NoteRecord};
 use crate::publish::{NoteInput, PublishReport, Publishing, StatusReport, list_notes};
 
@@ -27,25 +28,35 @@ fn require_note_fields(schema: &mut schemars::Schema) {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(transform = require_note_fields)]
 pub struct PublishNoteParams {
-    /// Publisher name from easel's configuration; omitted = the default publisher.
+    /// Publisher; the default when omitted.
     #[serde(default)]
     pub publisher: Option<String>,
-    /// Title: at most 20 units (a Chinese character counts 1, an ASCII character ½, an emoji 2).
+    /// At most 20 units: CJK 1, ASCII ½, emoji 2.
+    ///
+    /// A Chinese (CJK) character counts 1, an ASCII character ½, an emoji 2.
     #[serde(default)]
     pub title: String,
-    /// Body text, at most 1000 characters. Hashtags go in tags.
+    /// Body, at most 1000 characters; hashtags go in tags.
     #[serde(default)]
     pub content: String,
-    /// 1 to 18 images: saved paths (relative to the output root, or absolute inside it), job ids (all their images), easel://jobs/{job_id}/images/{index} URIs, or http(s) URLs.
+    /// 1-18: saved paths, job ids, easel:// image URIs or http(s) URLs.
+    ///
+    /// Saved paths relative to the output root (or absolute inside it), job ids (all their images), easel://jobs/{job_id}/images/{index} URIs, or http(s) URLs.
     #[serde(default)]
     pub images: Vec<String>,
-    /// Up to 10 topics; a leading # is dropped.
+    /// Up to 10 topics.
+    ///
+    /// A leading # is dropped.
     #[serde(default)]
     pub tags: Vec<String>,
-    /// Publish later: RFC 3339 with offset, 1 hour to 14 days ahead, e.g. "2026-09-02T10:30:00+08:00".
+    /// Publish later: RFC 3339 time 1 h to 14 days ahead.
+    ///
+    /// With an offset, e.g. "2026-09-02T10:30:00+08:00".
     #[serde(default)]
     pub schedule_at: Option<String>,
-    /// 公开可见 (public, default), 仅自己可见 (private) or 仅互关好友可见 (friends); "public", "private", "friends" work too.
+    /// public (default), private or friends.
+    ///
+    /// Also 公开可见, 仅自己可见, 仅互关好友可见.
     #[serde(default)]
     pub visibility: Option<String>,
     /// True only after the user approved this call; needed when easel cannot ask.
@@ -56,20 +67,22 @@ pub struct PublishNoteParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct PublisherStatusParams {
-    /// Publisher name; omitted = every publisher.
+    /// One publisher; all when omitted.
     #[serde(default)]
     pub publisher: Option<String>,
-    /// When a xiaohongshu account is logged out, fetch a login QR code (default true). Asking for a new code cancels the previous one, so pass false to only check after scanning.
+    /// Fetch a login QR code if logged out (default true); false only checks.
+    ///
+    /// Asking for a new code cancels the previous one, so pass false to only check after scanning.
     #[serde(default)]
     pub login: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListNotesParams {
-    /// Only notes sent to this publisher.
+    /// Only this publisher's notes.
     #[serde(default)]
     pub publisher: Option<String>,
-    /// How many, newest first (1-200, default 20).
+    /// 1-200 (default 20).
     #[serde(default)]
     pub limit: Option<usize>,
 }
@@ -132,11 +145,13 @@ impl EaselServer {
 
 #[tool_router(router = publish_router, vis = "pub")]
 impl EaselServer {
-    /// Publish images as a note: to a Xiaohongshu account (through xiaohongshu-mcp), a webhook, or a draft folder. Checks every limit first and lists all problems; reports "published" only when the service confirms, otherwise unconfirmed, failed or unknown. Never retried: do not call again after an unconfirmed or unknown outcome without checking the account.
+    /// Publish images as a note (Xiaohongshu, webhook or draft folder). Never retried: after outcome unconfirmed or unknown, check the account first.
+    /// Xiaohongshu goes through xiaohongshu-mcp. Every limit is checked first and all problems are listed at once; the outcome is "published" only when the service confirms, otherwise unconfirmed, failed or unknown.
     #[tool(
         name = "publish_note",
         output_schema = schema_for_output::<PublishReport>(),
-        annotations(title = "Publish note", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
+        icons = icons::icon(icons::PUBLISH),
+        annotations(title = "Publish note", destructive_hint = false)
     )]
     async fn publish_note(
         &self,
@@ -174,11 +189,13 @@ impl EaselServer {
         note_result(&report)
     }
 
-    /// Can each publisher publish now? For Xiaohongshu: the service's health and the account's login; when logged out, returns a login QR code image to scan with the Xiaohongshu app (also saved as a file, with how long it is valid).
+    /// Can each publisher publish now? A logged-out Xiaohongshu account gets a login QR code.
+    /// For Xiaohongshu: the service's health and the account's login; when logged out, a login QR code image to scan with the Xiaohongshu app (also saved as a file, with how long it is valid).
     #[tool(
         name = "publisher_status",
         output_schema = schema_for_output::<StatusList>(),
-        annotations(title = "Publisher status", read_only_hint = false, destructive_hint = false, open_world_hint = true)
+        icons = icons::icon(icons::PUBLISHER),
+        annotations(title = "Publisher status", destructive_hint = false)
     )]
     async fn publisher_status(
         &self,
@@ -213,10 +230,12 @@ impl EaselServer {
         )
     }
 
-    /// Notes easel has sent, newest first: publisher, outcome (published, unconfirmed, failed, unknown, pending), title, images and the service's answer.
+    /// List notes easel has sent, newest first, with their outcomes.
+    /// Each with its publisher, outcome (published, unconfirmed, failed, unknown, pending), title, images and the service's answer.
     #[tool(
         name = "list_notes",
         output_schema = schema_for_output::<NoteList>(),
+        icons = icons::icon(icons::NOTES),
         annotations(title = "List notes", read_only_hint = true, open_world_hint = false)
     )]
     async fn list_notes(&self, Parameters(p): Parameters<ListNotesParams>) -> CallToolResult {

@@ -15,6 +15,7 @@ use super::params::{
     CancelJobParams, EditImageParams, GenerateImageParams, GetJobParams, ListJobsParams,
 };
 use super::report::{Extras, JobReport, tool_result};
+use super::surface::icons;
 use super::wait::wait_reporting;
 use crate::jobs::{Cancelled, Job, JobFilter, JobStatus, NewJob, OutputSpec, RetrySave, Submitted};
 use crate::outputs::{OutputFormat, PreviewMode, SaveRequest, validate_relative_dir};
@@ -281,11 +282,14 @@ impl EaselServer {
 
 #[tool_router(vis = "pub")]
 impl EaselServer {
-    /// Make images from a text prompt and save them under easel's output root. Returns file paths, URLs, seeds and a small preview. If the images take longer than wait_seconds, returns status "running" and a job_id for get_job.
+    /// Make images from a text prompt and save them under the output root.
+    /// Returns the saved files (paths, easel:// URIs, seeds) and a small preview. A job not done within wait_seconds returns status "running" and a job_id: get_job waits for it; the job keeps running either way.
+    /// The result has a short text (paths, model, seed, time), one resource_link per file (easel://jobs/{job_id}/images/{index}), the previews, and structuredContent as below.
     #[tool(
         name = "generate_image",
         output_schema = schema_for_output::<JobReport>(),
-        annotations(title = "Generate image", read_only_hint = false, destructive_hint = false, open_world_hint = true)
+        icons = icons::icon(icons::GENERATE),
+        annotations(title = "Generate image", destructive_hint = false)
     )]
     async fn generate_image(
         &self,
@@ -295,11 +299,13 @@ impl EaselServer {
         self.generate(p, ctx).await
     }
 
-    /// Edit images: change one or more source images (paths in the output root, easel:// resources, or http(s) URLs) as the prompt says, optionally within a mask. Saves and reports like generate_image, naming the sources.
+    /// Edit images as the prompt says, optionally within a mask.
+    /// Sources are paths in the output root (or an input_dirs folder), easel://jobs/{job_id}/images/{index} URIs, or http(s) URLs: modelscope needs public URLs, comfyui and OpenAI-compatible providers upload local files. Saves and reports like generate_image, naming the sources.
     #[tool(
         name = "edit_image",
         output_schema = schema_for_output::<JobReport>(),
-        annotations(title = "Edit image", read_only_hint = false, destructive_hint = false, open_world_hint = true)
+        icons = icons::icon(icons::EDIT),
+        annotations(title = "Edit image", destructive_hint = false)
     )]
     async fn edit_image(
         &self,
@@ -309,11 +315,14 @@ impl EaselServer {
         self.edit(p, ctx).await
     }
 
-    /// Status, progress and files of a job from generate_image. Waits up to wait_seconds for it to finish; the files are already saved. copy_to copies them into another folder of the output root. retry_save: true fetches again and saves images that were made but could not be saved (e.g. disk full), without generating again.
+    /// Wait for a job (up to wait_seconds); report its status and files.
+    /// Returns the same result as generate_image. The files are already saved; copy_to also copies them into another folder inside the output root (never overwriting). Works for jobs run by another easel process sharing the same data dir.
+    /// retry_save fetches again, from what the backend still holds, images that were made but could not be downloaded or saved, then waits as usual; a job with nothing to retry says so in the result's note. (A second generate_image with the same idempotency_key still returns the same job, failed or not.)
     #[tool(
         name = "get_job",
         output_schema = schema_for_output::<JobReport>(),
-        annotations(title = "Get job", read_only_hint = false, destructive_hint = false, open_world_hint = false)
+        icons = icons::icon(icons::JOB),
+        annotations(title = "Get job", destructive_hint = false, open_world_hint = false)
     )]
     async fn get_job(
         &self,
@@ -361,10 +370,12 @@ impl EaselServer {
         tool_result(&job, p.preview, extras).await
     }
 
-    /// Recent jobs, newest first, compact: id, status, model, prompt start, file paths. Filter by status or by creation time.
+    /// List recent jobs, newest first.
+    /// Each job compact: id, status, model, the prompt's start, file paths. Filter by status or by creation time.
     #[tool(
         name = "list_jobs",
         output_schema = schema_for_output::<JobList>(),
+        icons = icons::icon(icons::JOBS),
         annotations(title = "List jobs", read_only_hint = true, open_world_hint = false)
     )]
     async fn list_jobs(&self, Parameters(p): Parameters<ListJobsParams>) -> CallToolResult {
@@ -395,11 +406,13 @@ impl EaselServer {
         }
     }
 
-    /// Cancel a job. easel stops tracking it and will not save its images; the text says whether the backend itself could stop the work.
+    /// Cancel a job; easel saves none of its images.
+    /// easel marks the job cancelled and makes sure images that finish later are not saved. The result's text says whether the backend itself could stop the work (ModelScope has no cancel API: the task finishes there and counts against the quota).
     #[tool(
         name = "cancel_job",
         output_schema = schema_for_output::<JobReport>(),
-        annotations(title = "Cancel job", read_only_hint = false, destructive_hint = true, open_world_hint = true)
+        icons = icons::icon(icons::CANCEL),
+        annotations(title = "Cancel job", destructive_hint = true)
     )]
     async fn cancel_job(
         &self,

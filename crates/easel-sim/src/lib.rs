@@ -1,4 +1,4 @@
-//! Simulators of the services easel talks to, written from `shared/contracts/`.
+//! Simulators of the services easel talks to, written from `docs/contracts/`.
 //!
 //! Production code must never know it is talking to a simulator: each one serves the
 //! real protocol over real HTTP on a local port, so only the base URL differs. Tests,

@@ -1,6 +1,6 @@
 //! Drives the ComfyUI simulator over real HTTP and WebSocket, as a production client
-//! would, and checks the behaviours of `shared/contracts/comfyui.md` (section 12) against
-//! the shapes of the real capture `comfyui-transcript.json`.
+//! would, and checks the behaviours of `docs/contracts/comfyui.md` (section 12) against
+//! the shapes of the real capture `docs/contracts/comfyui-transcript.json`.
 //!
 //! Nothing here waits with a bare sleep: jobs are held with `paused`, and completion is
 //! seen through WebSocket events or a deadline-bounded `/history` poll, as a client

@@ -1,5 +1,5 @@
 //! Drives the ModelScope simulator over real HTTP, as a production client would, and
-//! checks each behaviour of contract section 12 (`shared/contracts/modelscope.md`).
+//! checks each behaviour of contract section 12 (`docs/contracts/modelscope.md`).
 
 use std::time::{Duration, Instant};
 

@@ -1,5 +1,5 @@
 //! Drives the OpenAI images simulator over real HTTP, as a production client would, and
-//! checks the behaviours of contract section 9 (`shared/contracts/openai-images.md`)
+//! checks the behaviours of contract section 9 (`docs/contracts/openai-images.md`)
 //! that clients depend on.
 
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Drives the xiaohongshu-mcp simulator over real HTTP, as a production client would,
 //! and checks the behaviours of contract section 10
-//! (`shared/contracts/xiaohongshu-mcp.md`): exact bodies, texts, codes and the order of
+//! (`docs/contracts/xiaohongshu-mcp.md`): exact bodies, texts, codes and the order of
 //! the publish checks.
 
 use std::path::PathBuf;

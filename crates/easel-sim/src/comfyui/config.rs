@@ -1,7 +1,7 @@
 //! The knobs of the ComfyUI simulator.
 //!
 //! Every default reproduces a stock ComfyUI 0.27.0 as described in
-//! `shared/contracts/comfyui.md`, minus its waiting: a test that sets nothing gets a
+//! `docs/contracts/comfyui.md`, minus its waiting: a test that sets nothing gets a
 //! healthy, instant server with a few model files installed. Each knob exists so a test
 //! can provoke one behaviour of the contract (mostly its section 12.9) without touching
 //! the others.

@@ -1,6 +1,6 @@
 //! A faithful fake of a local ComfyUI server (v0.27.0), written from
-//! `shared/contracts/comfyui.md` (section 12 is its checklist) and checked against the
-//! real capture `comfyui-transcript.json`.
+//! `docs/contracts/comfyui.md` (section 12 is its checklist) and checked against the
+//! real capture `docs/contracts/comfyui-transcript.json`.
 //!
 //! It serves real HTTP and WebSocket on a local port so that production code talks to it
 //! exactly as it talks to `http://127.0.0.1:8188`: only the base URL differs. Graphs are

@@ -1,7 +1,7 @@
 //! The knobs of the ModelScope simulator.
 //!
 //! Every default reproduces the real service as described in
-//! `shared/contracts/modelscope.md`, minus its waiting: a test that sets nothing gets a
+//! `docs/contracts/modelscope.md`, minus its waiting: a test that sets nothing gets a
 //! healthy, fast ModelScope. Each knob exists so a test can provoke one behaviour of the
 //! contract (mostly its section 12) without touching the others.
 

@@ -1,5 +1,5 @@
 //! A faithful fake of ModelScope's asynchronous image-generation API, written from
-//! `shared/contracts/modelscope.md` (section 12 is its spec).
+//! `docs/contracts/modelscope.md` (section 12 is its spec).
 //!
 //! It serves real HTTP on a local port so that production code talks to it exactly as it
 //! talks to `https://api-inference.modelscope.cn/`: only the base URL differs. Tests turn

@@ -1,7 +1,7 @@
 //! The knobs of the OpenAI images simulator.
 //!
 //! Every default reproduces a healthy, fast OpenAI as described in
-//! `shared/contracts/openai-images.md`; each knob provokes one behaviour of its section 9
+//! `docs/contracts/openai-images.md`; each knob provokes one behaviour of its section 9
 //! without touching the others.
 
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! A faithful fake of OpenAI's image API and of the "compatible" providers that imitate
-//! it, written from `shared/contracts/openai-images.md` (section 9 is its spec).
+//! it, written from `docs/contracts/openai-images.md` (section 9 is its spec).
 //!
 //! It serves `POST /v1/images/generations` and `POST /v1/images/edits` over real HTTP on
 //! a local port, so production code talks to it exactly as it talks to

@@ -1,7 +1,7 @@
 //! The knobs of the xiaohongshu-mcp simulator.
 //!
 //! The defaults are a healthy, logged-in service that publishes at once; each knob
-//! provokes one behaviour of `shared/contracts/xiaohongshu-mcp.md` (section 10).
+//! provokes one behaviour of `docs/contracts/xiaohongshu-mcp.md` (section 10).
 
 use std::time::Duration;
 

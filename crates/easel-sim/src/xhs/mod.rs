@@ -1,5 +1,5 @@
 //! A faithful fake of xiaohongshu-mcp's REST API (`github.com/xpzouying/xiaohongshu-mcp`),
-//! written from `shared/contracts/xiaohongshu-mcp.md` (section 10 is its spec).
+//! written from `docs/contracts/xiaohongshu-mcp.md` (section 10 is its spec).
 //!
 //! It serves `/health` and the `/api/v1` login, publish and profile routes over real
 //! HTTP, with the service's exact bodies, Chinese texts, codes and order of checks, so

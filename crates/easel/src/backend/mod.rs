@@ -1,4 +1,4 @@
-//! The one job model every backend implements (DESIGN decision 1): `submit` a request and
+//! The one job model every backend implements (ARCHITECTURE.md decision 1): `submit` a request and
 //! get a ticket, `track` the ticket to its images while reporting progress, `fetch` each
 //! image's bytes, `cancel`. Nothing here knows about MCP; nothing above knows a wire format.
 

@@ -1,5 +1,5 @@
 //! Every generation is a job: submit → track → collect → succeeded / failed / cancelled
-//! (DESIGN decisions 1 and 2). Jobs are stored before anything is sent, run on their own
+//! (ARCHITECTURE.md decisions 1 and 2). Jobs are stored before anything is sent, run on their own
 //! tasks (a caller that stops waiting never stops a job), and are resumed from their stored
 //! ticket after a restart, so a paid generation never runs twice by accident.
 

@@ -1,6 +1,6 @@
 //! Outputs: turning downloaded image bytes into files under the output root, and inline previews.
 //!
-//! "Files are the product" (DESIGN.md, decision 3): an image exists for the caller only once it
+//! "Files are the product" (ARCHITECTURE.md, decision 3): an image exists for the caller only once it
 //! is on disk, complete, under a name nobody else had. Every path a caller gives is relative to
 //! the output root and is refused if it could leave it; the bytes are kept exactly as
 //! downloaded unless the caller asked for another format; a file is never overwritten and never

@@ -1,7 +1,7 @@
 //! Publishing notes: images easel saved, with a title, body and tags, sent to a configured
 //! publisher — a xiaohongshu-mcp service (one per account), a webhook, or a draft folder.
 //!
-//! Three rules shape this module (anchors §3 items 3, 4, 8):
+//! Three rules shape this module (ARCHITECTURE.md#publish):
 //! - everything checkable is checked before sending, all violations at once;
 //! - success is claimed only when the service confirms it; an answer without confirmation
 //!   is "unconfirmed" and a missing answer "unknown", never success;

@@ -1,4 +1,4 @@
-//! The platform's limits, checked before anything is sent (contract 5.3 and 7.2).
+//! The platform's limits, checked before anything is sent (docs/contracts/xiaohongshu-mcp.md 5.3 and 7.2).
 //! xiaohongshu-mcp checks some of these only after minutes of typing in a browser, and the
 //! image count not at all, so each is checked here and every violation reported at once.
 

@@ -1,4 +1,4 @@
-//! The xiaohongshu-mcp publisher (contract sections 3 to 7): one service process per
+//! The xiaohongshu-mcp publisher (docs/contracts/xiaohongshu-mcp.md sections 3 to 7): one service process per
 //! account, reached over its REST API. A publish is a success only when the service says
 //! `data.status == "发布完成"`; 500s are "not published" with the service's `details`
 //! verbatim; a missing answer is "unknown"; nothing is ever retried.

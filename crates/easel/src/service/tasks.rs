@@ -1,4 +1,4 @@
-//! MCP tasks (SEP-2663, the `io.modelcontextprotocol/tasks` extension; DESIGN decision 9):
+//! MCP tasks (SEP-2663, the `io.modelcontextprotocol/tasks` extension; ARCHITECTURE.md decision 9):
 //! a task is a record easel already keeps durably. A generation's task id is its job id; a
 //! batch's is `batch:` and its batch key (the batch record, beside its lines' jobs); a
 //! publish's is its note record id. `tasks/get` and `tasks/cancel` read the job store, so a

@@ -106,7 +106,7 @@ impl EaselServer {
     }
 }
 
-/// A generating call whose arguments passed every check and whose job is recorded (DESIGN
+/// A generating call whose arguments passed every check and whose job is recorded (ARCHITECTURE.md
 /// decision 9): the waiting tool and the MCP task path both start from here.
 pub(super) struct Prepared {
     pub submitted: Submitted,

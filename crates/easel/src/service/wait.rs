@@ -1,4 +1,4 @@
-//! Waiting for a job on behalf of a tool call (DESIGN decision 2): up to a budget, sending
+//! Waiting for a job on behalf of a tool call (ARCHITECTURE.md decision 2): up to a budget, sending
 //! `notifications/progress` when the client asked for them, with a heartbeat so that clients
 //! which reset their time-out on progress keep the call alive, and stopping (without
 //! stopping the job) when the client cancels the request.

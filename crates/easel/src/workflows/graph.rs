@@ -1,4 +1,4 @@
-//! Read-only helpers over an API-format graph (contracts/comfyui.md §2): nodes keyed by
+//! Read-only helpers over an API-format graph (docs/contracts/comfyui.md §2): nodes keyed by
 //! string id, each with `class_type`, `inputs` and an optional `_meta.title`. An input
 //! whose value is an array `[source_id, output_index]` is a link; everything else,
 //! including `{"__value__": [...]}` literal lists, is a literal.

@@ -1,4 +1,4 @@
-//! ComfyUI's HTTP routes (contracts/comfyui.md §3-§7), with the configured extra headers on
+//! ComfyUI's HTTP routes (docs/contracts/comfyui.md §3-§7), with the configured extra headers on
 //! every request and never an `Origin` header (ComfyUI answers 403 to a foreign one).
 
 use std::collections::BTreeMap;

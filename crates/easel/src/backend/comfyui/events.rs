@@ -1,4 +1,4 @@
-//! ComfyUI's WebSocket messages (contracts/comfyui.md §8), parsed into what tracking needs.
+//! ComfyUI's WebSocket messages (docs/contracts/comfyui.md §8), parsed into what tracking needs.
 
 use serde::Deserialize;
 use serde_json::Value;

@@ -1,4 +1,4 @@
-//! ComfyUI (contracts/comfyui.md): the user's own workflows, submitted with easel's
+//! ComfyUI (docs/contracts/comfyui.md): the user's own workflows, submitted with easel's
 //! `client_id` and a `prompt_id` chosen before submission (stored first, so a restart can
 //! find the job), tracked over one shared WebSocket per server with `/history` polling as
 //! fallback, results downloaded over `/view`. One server or several: the `comfyui` backend

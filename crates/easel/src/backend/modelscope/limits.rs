@@ -1,4 +1,4 @@
-//! Size ranges per model family (contracts/modelscope.md §2.3), checked before submitting
+//! Size ranges per model family (docs/contracts/modelscope.md §2.3), checked before submitting
 //! so that the caller learns the range instead of paying for a rejected call.
 
 use crate::request::{InvalidInput, Size};

@@ -1,4 +1,4 @@
-//! ModelScope API-Inference (contracts/modelscope.md): asynchronous submit, adaptive
+//! ModelScope API-Inference (docs/contracts/modelscope.md): asynchronous submit, adaptive
 //! polling, one task per image, images downloaded without credentials.
 
 mod answer;
@@ -25,7 +25,7 @@ use crate::request::{GenerateRequest, InvalidInput};
 
 pub use limits::{check_size, family, is_edit_model};
 
-/// ModelScope's edit model when the caller names none (contracts/modelscope.md §8).
+/// ModelScope's edit model when the caller names none (docs/contracts/modelscope.md §8).
 const DEFAULT_EDIT_MODEL: &str = "Qwen/Qwen-Image-Edit-2509";
 
 /// ModelScope fetches sources itself, so each needs a public URL; a local file with none

@@ -1,4 +1,4 @@
-//! ModelScope's JSON shapes (contracts/modelscope.md §2-§5), read tolerantly where the
+//! ModelScope's JSON shapes (docs/contracts/modelscope.md §2-§5), read tolerantly where the
 //! contract says real answers vary.
 
 use serde::{Deserialize, Deserializer, Serialize};

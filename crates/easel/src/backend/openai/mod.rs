@@ -1,4 +1,4 @@
-//! OpenAI-compatible image APIs (contracts/openai-images.md): OpenAI itself, SiliconFlow,
+//! OpenAI-compatible image APIs (docs/contracts/openai-images.md): OpenAI itself, SiliconFlow,
 //! Together, gateways. Synchronous at the wire, yet a job like every other backend: the
 //! answer (images inline or as URLs) is the ticket, stored before anything is saved, so a
 //! paid result survives a restart.

@@ -1,5 +1,5 @@
 //! Request and response shapes of OpenAI-compatible image APIs
-//! (contracts/openai-images.md §2, §3, §7), per dialect.
+//! (docs/contracts/openai-images.md §2, §3, §7), per dialect.
 
 use serde_json::{Map, Value, json};
 

@@ -1,4 +1,4 @@
-//! What a server can run, digested from its `/object_info` (contracts/comfyui.md §7): the
+//! What a server can run, digested from its `/object_info` (docs/contracts/comfyui.md §7): the
 //! node classes it has and, for loader inputs that name model files, the files it offers.
 //! A real server's `/object_info` is megabytes; only this digest is kept.
 

@@ -123,7 +123,7 @@ impl Face {
 
     /// A field id as this caller spells it; ids that are not request fields (a
     /// publisher's, a workflow parameter's) are kept.
-    fn spell_id<'a>(self, id: &'a str) -> &'a str {
+    fn spell_id(self, id: &str) -> &str {
         Field::from_id(id).map_or(id, |f| self.spell(f))
     }
 

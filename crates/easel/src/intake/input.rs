@@ -204,4 +204,31 @@ mod tests {
             "wait_seconds: 601 is above the maximum of 600. Use 0 to 600; a job that takes longer keeps running and get_job waits again."
         );
     }
+
+    /// The gallery's "run again": a stored job back into the input that asked for it.
+    #[test]
+    fn a_stored_job_runs_again_as_it_was_asked() {
+        let job: Job = serde_json::from_value(serde_json::json!({
+            "id": "j1", "backend": "modelscope",
+            "request": {"prompt": "a cat", "model": "Qwen/Qwen-Image", "size": {"width": 1664, "height": 928}, "seed": 42, "count": 2, "steps": 30},
+            "output": {"dir": "cats/2026", "stem": "cat", "format": "png"},
+            "status": "succeeded", "progress": {"fraction": 1.0, "message": "done"},
+            "ticket": null, "images": [], "failures": [], "error": null,
+            "idempotency_key": "k", "created_at_ms": 1, "updated_at_ms": 1, "finished_at_ms": 2
+        }))
+        .expect("job");
+        let same = JobInput::again(&job, false);
+        assert_eq!(same.backend.as_deref(), Some("modelscope"));
+        assert_eq!(same.size.as_deref(), Some("1664x928"));
+        assert_eq!(
+            (same.seed, same.count, same.steps),
+            (Some(42), Some(2), Some(30))
+        );
+        assert_eq!(same.output_dir.as_deref(), Some("cats/2026"));
+        assert_eq!(same.filename.as_deref(), Some("cat"));
+        assert_eq!(same.format, OutputFormat::Png);
+        assert_eq!(same.idempotency_key, None, "a new job, not the old one");
+        assert!(!same.edit);
+        assert_eq!(JobInput::again(&job, true).seed, None);
+    }
 }

@@ -11,6 +11,15 @@ use serde::{Deserialize, Serialize};
 pub const MAX_SEED: u64 = (1 << 31) - 1;
 pub const MAX_PROMPT_CHARS: usize = 2000;
 pub const MAX_COUNT: u32 = 8;
+/// Images per call when the caller names no count.
+pub const DEFAULT_COUNT: u32 = 1;
+/// Size when the caller names none.
+pub const DEFAULT_SIZE: &str = "1024x1024";
+/// How long a generating call waits for its job before answering with a job id, unless the
+/// caller or the configuration says otherwise.
+pub const DEFAULT_WAIT_SECONDS: u64 = 45;
+/// The longest any call may wait (a job that takes longer keeps running).
+pub const MAX_WAIT_SECONDS: u64 = 600;
 
 /// A request that can be refused before anything is sent: names the field, the reason and
 /// the fix.

@@ -214,6 +214,43 @@ async fn generate_command_prints_paths_and_fails_clearly() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("steps: 500 is outside 1..=100"));
 }
 
+/// `easel generate` refuses a request naming its own flags, not the MCP parameters they
+/// stand for: `--out`, not `output_dir`.
+#[tokio::test]
+async fn generate_command_names_its_flags_when_refusing() {
+    let sim = ModelScopeSim::start(ModelScopeConfig::default())
+        .await
+        .expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let env = test_env(&sim, &dir.path().join("out"), &[]);
+    let cfg = dir.path().join("easel.toml");
+    std::fs::write(&cfg, "").expect("cfg");
+    for (flags, named) in [
+        (["--out", "../x"], "--out \"../x\" leaves the output root"),
+        (["--size", "big"], "--size: \"big\" is not WIDTHxHEIGHT"),
+    ] {
+        let bad = Command::new(BIN)
+            .arg("--config")
+            .arg(&cfg)
+            .args(["generate", "a red kite"])
+            .args(flags)
+            .env_clear()
+            .envs(&env)
+            .output()
+            .await
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&bad.stderr);
+        assert!(!bad.status.success(), "{stderr}");
+        assert!(stderr.contains(named), "{stderr}");
+        assert!(!stderr.contains("output_dir"), "{stderr}");
+    }
+    assert_eq!(
+        sim.submissions(),
+        0,
+        "nothing is sent for a refused request"
+    );
+}
+
 /// Raw lines on stdio: text that is not JSON gets -32700 with `"id": null`, a request with
 /// a readable id and bad params gets -32602 with that id, and the session goes on.
 #[tokio::test]

@@ -10,7 +10,8 @@ use serde_json::{Map, Value, json};
 use crate::app::Storage;
 use crate::batch::{self, Line, LineStatus};
 use crate::config::Config;
-use crate::service::GenerateImageParams;
+use crate::intake::Face;
+use crate::service::batch_line_input;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -60,12 +61,9 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let jobs = app.jobs.clone();
     let shared = defaults.clone();
     let build: batch::run::BuildJob = Arc::new(move |line: &Line| {
-        let mut a = shared.clone();
-        a.extend(line.overrides.clone());
-        a.insert("prompt".into(), Value::String(line.prompt.clone()));
-        let p: GenerateImageParams =
-            serde_json::from_value(Value::Object(a)).map_err(|e| e.to_string())?;
-        p.into_job(&jobs)
+        // The lines' keys are generate_image's, and so are the defaults' (the flags below
+        // fill them in), so errors name them that way.
+        batch_line_input(&shared, line)?.into_job(&jobs, Face::Mcp)
     });
     let key = args
         .key

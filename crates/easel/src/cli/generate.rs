@@ -6,9 +6,10 @@ use std::time::Duration;
 use super::progress::Display;
 use crate::app::Storage;
 use crate::config::Config;
+use crate::intake::{Face, JobInput, WaitLimits};
 use crate::jobs::JobStatus;
 use crate::outputs::OutputFormat;
-use crate::service::GenerateImageParams;
+use crate::request::{DEFAULT_COUNT, DEFAULT_SIZE};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -24,7 +25,7 @@ pub struct Args {
     #[arg(long)]
     model: Option<String>,
     /// WIDTHxHEIGHT.
-    #[arg(long, default_value = "1024x1024")]
+    #[arg(long, default_value = DEFAULT_SIZE)]
     size: String,
     /// 0-2147483647; random when omitted.
     #[arg(long)]
@@ -42,7 +43,7 @@ pub struct Args {
     #[arg(long = "param", value_name = "NAME=VALUE")]
     param: Vec<String>,
     /// Images to make, 1-8.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = DEFAULT_COUNT)]
     count: u32,
     /// Folder relative to the output root.
     #[arg(long, value_name = "DIR")]
@@ -77,23 +78,30 @@ fn parse_format(s: &str) -> Result<OutputFormat, String> {
 pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let jobs = crate::app::build(config, Storage::Durable)?.jobs;
     jobs.start_background(false);
-    // The same conversion as the MCP tool, so both refuse and default alike.
-    let mut params = serde_json::Map::new();
-    let fields = serde_json::json!({
-        "prompt": args.prompt, "negative_prompt": args.negative, "backend": args.backend,
-        "model": args.model, "size": args.size, "seed": args.seed, "steps": args.steps,
-        "guidance": args.guidance, "count": args.count, "workflow": args.workflow,
-        "params": parse_params(&args.param)?, "output_dir": args.out, "filename": args.filename,
-        "format": args.format,
-    });
-    for (k, v) in fields.as_object().into_iter().flatten() {
-        if !v.is_null() {
-            params.insert(k.clone(), v.clone());
-        }
-    }
-    let params: GenerateImageParams = serde_json::from_value(serde_json::Value::Object(params))?;
-    let new = params.into_job(&jobs).map_err(|e| anyhow::anyhow!(e))?;
-    let job = jobs.submit(new)?.job;
+    // The same builder as the MCP tool, so both refuse and default alike; refusals name
+    // this command's flags.
+    let input = JobInput {
+        negative_prompt: args.negative,
+        backend: args.backend,
+        model: args.model,
+        size: Some(args.size),
+        seed: args.seed,
+        steps: args.steps,
+        guidance: args.guidance,
+        count: Some(args.count),
+        workflow: args.workflow,
+        params: parse_params(&args.param)?,
+        output_dir: args.out,
+        filename: args.filename,
+        format: args.format,
+        ..JobInput::new(args.prompt)
+    };
+    // This command waits for the job itself (below), so the call's wait budget is unused.
+    let job = input
+        .submit(&jobs, WaitLimits::default(), Face::Cli)
+        .map_err(|e| anyhow::anyhow!(e))?
+        .submitted
+        .job;
     let mut display = Display::new();
     // The backend's own time-out bounds the job; this only has to outlast it.
     let waited = tokio::select! {

@@ -9,6 +9,8 @@ use secrecy::SecretString;
 
 use super::file::FileConfig;
 use super::paths::{default_data_dir, default_output_dir, expand_home};
+use crate::request::{DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS};
+
 use super::{Config, ConfigError, ConfigFile, JobSettings, ModelScopeSettings};
 
 /// Where a value came from.
@@ -171,17 +173,19 @@ pub fn resolve(
         "wait_seconds",
         &["EASEL_WAIT_SECONDS"],
         file.wait_seconds,
-        || Ok(45),
+        || Ok(DEFAULT_WAIT_SECONDS),
         secs,
     )?;
-    if wait_seconds > 600 {
+    if wait_seconds > MAX_WAIT_SECONDS {
         return Err(ConfigError::Value {
             key: "wait_seconds".into(),
             origin: r
                 .settings
                 .last()
                 .map_or(Source::Default, |s| s.source.clone()),
-            message: format!("{wait_seconds} is above the maximum of 600; use 0 to 600"),
+            message: format!(
+                "{wait_seconds} is above the maximum of {MAX_WAIT_SECONDS}; use 0 to {MAX_WAIT_SECONDS}"
+            ),
         });
     }
 

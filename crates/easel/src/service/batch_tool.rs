@@ -13,9 +13,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::EaselServer;
-use super::params::GenerateImageParams;
+use super::params::batch_line_input;
 use super::surface::icons;
 use crate::batch::{self, BadLine, BatchSpec, BatchState, Line, LineResult, LineStatus};
+use crate::intake::Face;
 
 /// Largest prompt file read: far beyond any batch (lines are capped), small enough to read
 /// into memory at once.
@@ -312,14 +313,7 @@ impl EaselServer {
             {
                 return Err("not submitted: the batch's task was cancelled".into());
             }
-            let mut args = defaults.clone();
-            for (k, v) in &line.overrides {
-                args.insert(k.clone(), v.clone());
-            }
-            args.insert("prompt".into(), Value::String(line.prompt.clone()));
-            let params: GenerateImageParams =
-                serde_json::from_value(Value::Object(args)).map_err(|e| e.to_string())?;
-            params.into_job(&jobs)
+            batch_line_input(&defaults, line)?.into_job(&jobs, Face::Mcp)
         });
         batch::start(
             self.state.jobs.clone(),

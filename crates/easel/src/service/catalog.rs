@@ -348,7 +348,7 @@ pub fn workflow_routes(library: &Arc<Library>) -> Vec<ToolRoute<EaselServer>> {
                 Box::pin(async move {
                     let args = ctx.arguments.clone().unwrap_or_default();
                     let result = match as_generate(&name, args) {
-                        Ok(p) => ctx.service.generate(p, ctx.request_context).await,
+                        Ok(p) => ctx.service.generate(p.into(), ctx.request_context).await,
                         Err(e) => CallToolResult::error(vec![ContentBlock::text(format!("invalid arguments: {e}"))]),
                     };
                     Ok(result.into())

@@ -39,7 +39,7 @@ use crate::jobs::Jobs;
 use crate::workflows::Library;
 
 pub use catalog::{WorkflowList, workflow_list};
-pub use params::{GenerateImageParams, GetJobParams};
+pub use params::{GenerateImageParams, GetJobParams, batch_line_input};
 pub use report::{FileReport, JobReport, image_uri};
 
 /// Settings of the MCP service that are not about backends.
@@ -63,8 +63,8 @@ pub struct ServiceOptions {
 impl Default for ServiceOptions {
     fn default() -> Self {
         ServiceOptions {
-            wait_seconds: 45,
-            max_wait_seconds: 600,
+            wait_seconds: crate::request::DEFAULT_WAIT_SECONDS,
+            max_wait_seconds: crate::request::MAX_WAIT_SECONDS,
             heartbeat: Duration::from_secs(10),
             workflow_tools: false,
             input_dirs: Vec::new(),

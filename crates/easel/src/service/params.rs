@@ -4,19 +4,20 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use rand::Rng;
+use serde_json::{Map, Value};
 
-use crate::jobs::{JobStatus, Jobs, NewJob, OutputSpec};
+use crate::batch::Line;
+use crate::intake::JobInput;
+use crate::jobs::JobStatus;
 use crate::outputs::{OutputFormat, PreviewMode};
-use crate::request::Loras;
-use crate::request::{GenerateRequest, MAX_SEED, Size};
+use crate::request::{DEFAULT_COUNT, DEFAULT_SIZE, Loras};
 
 fn default_size() -> String {
-    "1024x1024".to_string()
+    DEFAULT_SIZE.to_string()
 }
 
 fn default_count() -> u32 {
-    1
+    DEFAULT_COUNT
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -223,42 +224,69 @@ pub struct CancelJobParams {
     pub job_id: String,
 }
 
-impl GenerateImageParams {
-    /// The job these parameters ask for: the backend's default model filled in, a random
-    /// seed chosen when none was given (and always reported).
-    pub fn into_job(self, jobs: &Jobs) -> Result<NewJob, String> {
-        let backend = jobs
-            .backend(self.backend.as_deref())
-            .map_err(|e| e.to_string())?;
-        let size = Size::parse(&self.size).map_err(|e| e.to_string())?;
-        let request = GenerateRequest {
+impl From<GenerateImageParams> for JobInput {
+    fn from(p: GenerateImageParams) -> Self {
+        JobInput {
+            prompt: p.prompt,
+            negative_prompt: p.negative_prompt,
+            backend: p.backend,
+            model: p.model,
+            size: Some(p.size),
+            seed: p.seed,
+            steps: p.steps,
+            guidance: p.guidance,
+            loras: p.loras,
+            count: Some(p.count),
+            workflow: p.workflow,
+            params: p.params,
+            output_dir: p.output_dir,
+            filename: p.filename,
+            format: p.format,
+            preview: p.preview,
+            wait_seconds: p.wait_seconds,
+            idempotency_key: p.idempotency_key,
+            ..JobInput::default()
+        }
+    }
+}
+
+impl EditImageParams {
+    /// The typed input of this edit, its sources left for the caller to resolve (and the
+    /// names to resolve).
+    pub fn into_input(self) -> (JobInput, Vec<String>, Option<String>) {
+        let input = JobInput {
             prompt: self.prompt,
             negative_prompt: self.negative_prompt,
-            model: self
-                .model
-                .or_else(|| backend.default_model().map(str::to_string)),
-            size,
-            seed: self
-                .seed
-                .unwrap_or_else(|| rand::rng().random_range(0..=MAX_SEED)),
-            steps: self.steps,
-            guidance: self.guidance,
-            loras: self.loras,
-            count: self.count,
-            workflow: self.workflow.or_else(|| backend.default_workflow(false)),
+            backend: self.backend,
+            model: self.model,
+            size: Some(self.size),
+            seed: self.seed,
+            count: Some(self.count),
+            workflow: self.workflow,
             params: self.params,
-            sources: Vec::new(),
-            mask: None,
-        };
-        Ok(NewJob {
-            backend: Some(backend.name().to_string()),
-            request,
-            output: OutputSpec {
-                dir: self.output_dir,
-                stem: self.filename,
-                format: self.format,
-            },
+            output_dir: self.output_dir,
+            filename: self.filename,
+            format: self.format,
+            preview: self.preview,
+            wait_seconds: self.wait_seconds,
             idempotency_key: self.idempotency_key,
-        })
+            edit: true,
+            ..JobInput::default()
+        };
+        (input, self.images, self.mask)
     }
+}
+
+/// One batch line as typed input: the batch's defaults, the line's own parameters over
+/// them, and its prompt, read once as generate_image's parameters (a .jsonl line is JSON by
+/// nature, and its keys are generate_image's).
+pub fn batch_line_input(defaults: &Map<String, Value>, line: &Line) -> Result<JobInput, String> {
+    let mut args = defaults.clone();
+    for (k, v) in &line.overrides {
+        args.insert(k.clone(), v.clone());
+    }
+    args.insert("prompt".into(), Value::String(line.prompt.clone()));
+    let params: GenerateImageParams =
+        serde_json::from_value(Value::Object(args)).map_err(|e| e.to_string())?;
+    Ok(params.into())
 }

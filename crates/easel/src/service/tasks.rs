@@ -133,7 +133,7 @@ impl EaselServer {
         let created = match request.name.as_ref() {
             "generate_image" => {
                 let p = parse_json_object::<GenerateImageParams>(args).ok()?;
-                self.prepare_generate(p)
+                self.prepare_generate(p.into())
                     .map(|prepared| self.job_task(&prepared.submitted.job))
             }
             "edit_image" => {

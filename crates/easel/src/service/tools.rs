@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use rand::Rng;
 use rmcp::handler::server::tool::schema_for_output;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock};
@@ -17,9 +16,10 @@ use super::params::{
 use super::report::{Extras, JobReport, tool_result};
 use super::surface::icons;
 use super::wait::wait_reporting;
-use crate::jobs::{Cancelled, Job, JobFilter, JobStatus, NewJob, OutputSpec, RetrySave, Submitted};
+use crate::intake::{Accepted, Face, JobInput, WaitLimits};
+use crate::jobs::{Cancelled, Job, JobFilter, JobStatus, RetrySave, Submitted};
 use crate::outputs::{OutputFormat, PreviewMode, SaveRequest, validate_relative_dir};
-use crate::request::{GenerateRequest, InvalidInput, MAX_SEED, Size};
+use crate::request::InvalidInput;
 use crate::since::parse_since;
 
 /// A source image that names nothing usable, as an error naming the field and the fix.
@@ -37,17 +37,17 @@ fn refuse(text: impl Into<String>) -> CallToolResult {
 }
 
 impl EaselServer {
-    pub(super) fn budget(&self, asked: Option<u64>) -> Result<Duration, InvalidInput> {
+    /// How long this server's calls may wait (configuration's wait_seconds, and the ceiling).
+    pub(super) fn wait_limits(&self) -> WaitLimits {
         let opts = &self.state.options;
-        let secs = asked.unwrap_or(opts.wait_seconds);
-        if secs > opts.max_wait_seconds {
-            return Err(InvalidInput::new(
-                "wait_seconds",
-                format!("{secs} is above the maximum of {}", opts.max_wait_seconds),
-                "Use 0 to 600; a job that takes longer keeps running and get_job waits again.",
-            ));
+        WaitLimits {
+            default_secs: opts.wait_seconds,
+            max_secs: opts.max_wait_seconds,
         }
-        Ok(Duration::from_secs(secs))
+    }
+
+    pub(super) fn budget(&self, asked: Option<u64>) -> Result<Duration, InvalidInput> {
+        self.wait_limits().budget(asked)
     }
 
     /// Waits for the job within the budget (reporting progress), then the job as it is.
@@ -96,7 +96,7 @@ impl EaselServer {
                         bytes: &bytes,
                         format: OutputFormat::Original,
                     })
-                    .map_err(|e| e.to_string().replace("output_dir", "copy_to"))?;
+                    .map_err(|e| Face::GetJob.output_error(&e))?;
                 copies.push(saved.path.display().to_string());
             }
             Ok(copies)
@@ -118,40 +118,24 @@ impl EaselServer {
     /// generate_image's work, shared with the per-workflow tools.
     pub(super) async fn generate(
         &self,
-        p: GenerateImageParams,
+        input: JobInput,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        match self.prepare_generate(p) {
+        match self.prepare_generate(input) {
             Ok(prepared) => self.report_prepared(prepared, ctx).await,
             Err(refusal) => refusal,
         }
     }
 
-    /// Validates generate_image's arguments and records its job.
-    pub(super) fn prepare_generate(
-        &self,
-        p: GenerateImageParams,
-    ) -> Result<Prepared, CallToolResult> {
-        let budget = self
-            .budget(p.wait_seconds)
-            .map_err(|e| refuse(e.to_string()))?;
-        let preview = p.preview;
-        let new = p.into_job(&self.state.jobs).map_err(refuse)?;
-        self.submit(new, preview, budget)
-    }
-
-    /// Records the job (nothing is sent before it is stored).
-    fn submit(
-        &self,
-        new: NewJob,
-        preview: PreviewMode,
-        budget: Duration,
-    ) -> Result<Prepared, CallToolResult> {
-        let submitted = self
-            .state
-            .jobs
-            .submit(new)
-            .map_err(|e| refuse(e.to_string()))?;
+    /// Validates a generating call's input and records its job.
+    pub(super) fn prepare_generate(&self, input: JobInput) -> Result<Prepared, CallToolResult> {
+        let Accepted {
+            submitted,
+            preview,
+            budget,
+        } = input
+            .submit(&self.state.jobs, self.wait_limits(), Face::Mcp)
+            .map_err(refuse)?;
         Ok(Prepared {
             submitted,
             preview,
@@ -201,21 +185,20 @@ impl EaselServer {
         &self,
         p: EditImageParams,
     ) -> Result<Prepared, CallToolResult> {
-        let budget = self
-            .budget(p.wait_seconds)
-            .map_err(|e| refuse(e.to_string()))?;
+        let (mut input, images, mask) = p.into_input();
+        // Refused in this order before any file is read.
+        self.budget(input.wait_seconds)
+            .map_err(|e| refuse(Face::Mcp.invalid(&e)))?;
+        input.backend(&self.state.jobs, Face::Mcp).map_err(refuse)?;
         let jobs = &self.state.jobs;
-        let backend = jobs
-            .backend(p.backend.as_deref())
-            .map_err(|e| refuse(e.to_string()))?;
-        if p.images.is_empty() {
+        if images.is_empty() {
             return Err(refuse(
                 "images: no source image given. Name at least one image to edit (a path relative to the output root, an easel:// resource, or an http(s) URL).",
             ));
         }
         // Files are read to check they are images: on the blocking pool.
         let roots = self.input_roots();
-        let (jobs_for_check, names, mask_name) = (jobs.clone(), p.images.clone(), p.mask.clone());
+        let (jobs_for_check, names, mask_name) = (jobs.clone(), images, mask);
         let checked = tokio::task::spawn_blocking(move || {
             let mut sources = Vec::new();
             for text in &names {
@@ -246,37 +229,9 @@ impl EaselServer {
             Ok(Err(e)) => return Err(refuse(e.to_string())),
             Err(e) => return Err(refuse(format!("checking the images was interrupted: {e}"))),
         };
-        let size = Size::parse(&p.size).map_err(|e| refuse(e.to_string()))?;
-        let request = GenerateRequest {
-            prompt: p.prompt,
-            negative_prompt: p.negative_prompt,
-            model: p
-                .model
-                .or_else(|| backend.default_edit_model().map(str::to_string)),
-            size,
-            seed: p
-                .seed
-                .unwrap_or_else(|| rand::rng().random_range(0..=MAX_SEED)),
-            steps: None,
-            guidance: None,
-            loras: None,
-            count: p.count,
-            workflow: p.workflow.or_else(|| backend.default_workflow(true)),
-            params: p.params,
-            sources,
-            mask,
-        };
-        let new = NewJob {
-            backend: Some(backend.name().to_string()),
-            request,
-            output: OutputSpec {
-                dir: p.output_dir,
-                stem: p.filename,
-                format: p.format,
-            },
-            idempotency_key: p.idempotency_key,
-        };
-        self.submit(new, p.preview, budget)
+        input.sources = sources;
+        input.mask = mask;
+        self.prepare_generate(input)
     }
 }
 
@@ -296,7 +251,7 @@ impl EaselServer {
         Parameters(p): Parameters<GenerateImageParams>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        self.generate(p, ctx).await
+        self.generate(p.into(), ctx).await
     }
 
     /// Edit images as the prompt says, optionally within a mask.
@@ -336,7 +291,7 @@ impl EaselServer {
         if let Some(dir) = &p.copy_to
             && let Err(e) = validate_relative_dir(dir)
         {
-            return refuse(e.to_string().replace("output_dir", "copy_to"));
+            return refuse(Face::GetJob.output_error(&e));
         }
         let mut extras = Extras::default();
         if p.retry_save {

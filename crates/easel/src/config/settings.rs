@@ -116,7 +116,7 @@ impl FromStr for HomePath {
 }
 
 /// An optional token read from env or file; displayed only as set or not set.
-struct Token(Option<SecretString>);
+pub(super) struct Token(pub(super) Option<SecretString>);
 
 impl FromStr for Token {
     type Err = std::convert::Infallible;
@@ -133,7 +133,8 @@ pub(super) fn secs(v: &u64) -> String {
     format!("{v} s")
 }
 
-fn shown_token(t: &Token) -> String {
+/// A token is only ever shown as set or not set.
+pub(super) fn shown_token(t: &Token) -> String {
     match t.0 {
         Some(_) => "(set, redacted)".to_string(),
         None => "(not set)".to_string(),

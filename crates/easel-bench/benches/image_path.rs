@@ -7,6 +7,10 @@
 //! cargo bench -p easel-bench --bench image_path
 //! ```
 
+// A benchmark of fixed inputs has nothing to recover from: failing loudly is right here (the
+// workspace denies unwrap, expect and panic in production code).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

@@ -3,6 +3,10 @@
 //! (`docs/contracts/xiaohongshu-mcp.md`): exact bodies, texts, codes and the order of
 //! the publish checks.
 
+// A test reports by failing: unwrap, expect and panic are its assertions here (the workspace
+// denies them in production code; clippy.toml allows them only inside #[test] functions).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

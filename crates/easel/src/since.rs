@@ -1,8 +1,6 @@
 //! Reading "since" filters: an RFC 3339 time, or an age such as "2h" or "7d".
 
-use std::time::{Duration, UNIX_EPOCH};
-
-use crate::clock::now_ms;
+use crate::clock::{now_ms, parse_utc_lenient};
 use crate::request::InvalidInput;
 
 /// Milliseconds since the epoch that `text` names.
@@ -11,17 +9,13 @@ pub fn parse_since(field: &'static str, text: &str) -> Result<u64, InvalidInput>
     if let Ok(age) = humantime::parse_duration(t) {
         return Ok(now_ms().saturating_sub(age.as_millis() as u64));
     }
-    humantime::parse_rfc3339_weak(t)
-        .ok()
-        .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
-        .map(|d: Duration| d.as_millis() as u64)
-        .ok_or_else(|| {
-            InvalidInput::new(
-                field,
-                format!("{text:?} is neither a time nor an age"),
-                "Give a time like \"2026-11-21T08:00:00Z\" or an age like \"30m\", \"2h\", \"7d\".",
-            )
-        })
+    parse_utc_lenient(t).ok_or_else(|| {
+        InvalidInput::new(
+            field,
+            format!("{text:?} is neither a time nor an age"),
+            "Give a time like \"2026-11-21T08:00:00Z\" or an age like \"30m\", \"2h\", \"7d\".",
+        )
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,10 @@
 //! Durability: jobs survive a killed easel, are never submitted or saved twice, and a bad
 //! job store stops start-up with a clear message. Drives the real binary over stdio.
 
+// A test reports by failing: unwrap, expect and panic are its assertions here (the workspace
+// denies them in production code; clippy.toml allows them only inside #[test] functions).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::collections::HashMap;

@@ -27,6 +27,7 @@ use serde::Deserialize;
 use super::ConfigError;
 use super::paths::expand_home;
 use super::settings::{HomePath, Resolver, Setting, Source, millis, path_text, plain, secs};
+use super::table::{Row, any};
 
 /// Name of the one server `comfyui.url` (or `COMFYUI_URL`) describes.
 pub const DEFAULT_SERVER: &str = "default";
@@ -162,9 +163,74 @@ fn show_headers(headers: &[(String, SecretString)]) -> String {
     }
 }
 
+const TIMEOUT_SECS: Row<ComfyFile, u64> = Row {
+    key: "comfyui.timeout_secs",
+    env: &["EASEL_COMFYUI_TIMEOUT_SECS"],
+    file: |f| f.timeout_secs,
+    default: || Ok(1800),
+    show: secs,
+    check: any,
+};
+const HTTP_TIMEOUT_SECS: Row<ComfyFile, u64> = Row {
+    key: "comfyui.http_timeout_secs",
+    env: &["EASEL_COMFYUI_HTTP_TIMEOUT_SECS"],
+    file: |f| f.http_timeout_secs,
+    default: || Ok(30),
+    show: secs,
+    check: any,
+};
+const POLL_MS: Row<ComfyFile, u64> = Row {
+    key: "comfyui.poll_ms",
+    env: &["EASEL_COMFYUI_POLL_MS"],
+    file: |f| f.poll_ms,
+    default: || Ok(1000),
+    show: millis,
+    check: any,
+};
+const DEFAULT_WORKFLOW: Row<ComfyFile, String> = Row {
+    key: "comfyui.default_workflow",
+    env: &["EASEL_COMFYUI_WORKFLOW"],
+    file: |f| f.default_workflow.clone(),
+    default: || Ok("flux-dev".to_string()),
+    show: plain,
+    check: any,
+};
+const WORKFLOW_TOOLS: Row<ComfyFile, bool> = Row {
+    key: "comfyui.workflow_tools",
+    env: &["EASEL_COMFYUI_WORKFLOW_TOOLS"],
+    file: |f| f.workflow_tools,
+    default: || Ok(false),
+    show: plain,
+    check: any,
+};
+const RESUBMIT_LOST: Row<ComfyFile, bool> = Row {
+    key: "comfyui.resubmit_lost",
+    env: &["EASEL_COMFYUI_RESUBMIT_LOST"],
+    file: |f| f.resubmit_lost,
+    default: || Ok(false),
+    show: plain,
+    check: any,
+};
+const LOST_AFTER_SECS: Row<ComfyFile, u64> = Row {
+    key: "comfyui.lost_after_secs",
+    env: &["EASEL_COMFYUI_LOST_AFTER_SECS"],
+    file: |f| f.lost_after_secs,
+    default: || Ok(10),
+    show: secs,
+    check: any,
+};
+const HEALTH_CHECK_SECS: Row<ComfyFile, u64> = Row {
+    key: "comfyui.health_check_secs",
+    env: &["EASEL_COMFYUI_HEALTH_CHECK_SECS"],
+    file: |f| f.health_check_secs,
+    default: || Ok(10),
+    show: secs,
+    check: any,
+};
+
 pub(super) fn resolve(
     r: &mut Resolver<'_>,
-    f: ComfyFile,
+    mut f: ComfyFile,
     config_path: &std::path::Path,
 ) -> Result<ComfySettings, ConfigError> {
     let file_source = Source::File(r.file.clone());
@@ -176,11 +242,13 @@ pub(super) fn resolve(
             message: "is set together with [[comfyui.servers]]; list every server as a [[comfyui.servers]] entry (with a name) and remove comfyui.url".into(),
         });
     }
+    // Not a row: whether comfyui.url is used depends on [[comfyui.servers]], and its line in
+    // `easel config` says so.
     // The environment beats the file: a URL there means one server, whatever the file lists.
     let url = r.pick(
         "comfyui.url",
         &["EASEL_COMFYUI_URL", "COMFYUI_URL"],
-        f.url,
+        f.url.take(),
         || Ok("http://127.0.0.1:8188".to_string()),
         plain,
     )?;
@@ -194,7 +262,8 @@ pub(super) fn resolve(
         origin: url_source.clone(),
         message,
     })?;
-    let headers: Vec<(String, SecretString)> = f.headers.unwrap_or_default().into_iter().collect();
+    let headers: Vec<(String, SecretString)> =
+        f.headers.take().unwrap_or_default().into_iter().collect();
     r.settings.push(Setting {
         key: "comfyui.headers",
         value: show_headers(&headers),
@@ -204,20 +273,8 @@ pub(super) fn resolve(
             file_source.clone()
         },
     });
-    let timeout = r.pick(
-        "comfyui.timeout_secs",
-        &["EASEL_COMFYUI_TIMEOUT_SECS"],
-        f.timeout_secs,
-        || Ok(1800),
-        secs,
-    )?;
-    let http_timeout = r.pick(
-        "comfyui.http_timeout_secs",
-        &["EASEL_COMFYUI_HTTP_TIMEOUT_SECS"],
-        f.http_timeout_secs,
-        || Ok(30),
-        secs,
-    )?;
+    let timeout = r.get(&TIMEOUT_SECS, &f)?;
+    let http_timeout = r.get(&HTTP_TIMEOUT_SECS, &f)?;
     let servers = if single {
         if listed {
             r.settings.push(Setting {
@@ -239,63 +296,34 @@ pub(super) fn resolve(
             pools: Vec::new(),
         }]
     } else {
-        servers(r, f.servers, &headers, timeout, http_timeout)?
+        servers(
+            r,
+            std::mem::take(&mut f.servers),
+            &headers,
+            timeout,
+            http_timeout,
+        )?
     };
-    let poll = r.pick(
-        "comfyui.poll_ms",
-        &["EASEL_COMFYUI_POLL_MS"],
-        f.poll_ms,
-        || Ok(1000),
-        millis,
-    )?;
+    let poll = r.get(&POLL_MS, &f)?;
     let default_dir = config_path
         .parent()
         .map(|p| p.join("workflows"))
         .unwrap_or_else(|| PathBuf::from("workflows"));
+    // Not a row: the default sits next to the configuration file, wherever that is.
     let workflows_dir = r
         .pick(
             "comfyui.workflows_dir",
             &["EASEL_WORKFLOWS_DIR"],
-            f.workflows_dir.map(|s| HomePath(expand_home(&s))),
+            f.workflows_dir.take().map(|s| HomePath(expand_home(&s))),
             || Ok(HomePath(default_dir)),
             |p| path_text(&p.0),
         )?
         .0;
-    let default_workflow = r.pick(
-        "comfyui.default_workflow",
-        &["EASEL_COMFYUI_WORKFLOW"],
-        f.default_workflow,
-        || Ok("flux-dev".to_string()),
-        plain,
-    )?;
-    let workflow_tools = r.pick(
-        "comfyui.workflow_tools",
-        &["EASEL_COMFYUI_WORKFLOW_TOOLS"],
-        f.workflow_tools,
-        || Ok(false),
-        plain,
-    )?;
-    let resubmit_lost = r.pick(
-        "comfyui.resubmit_lost",
-        &["EASEL_COMFYUI_RESUBMIT_LOST"],
-        f.resubmit_lost,
-        || Ok(false),
-        plain,
-    )?;
-    let lost_after = r.pick(
-        "comfyui.lost_after_secs",
-        &["EASEL_COMFYUI_LOST_AFTER_SECS"],
-        f.lost_after_secs,
-        || Ok(10),
-        secs,
-    )?;
-    let health_every = r.pick(
-        "comfyui.health_check_secs",
-        &["EASEL_COMFYUI_HEALTH_CHECK_SECS"],
-        f.health_check_secs,
-        || Ok(10),
-        secs,
-    )?;
+    let default_workflow = r.get(&DEFAULT_WORKFLOW, &f)?;
+    let workflow_tools = r.get(&WORKFLOW_TOOLS, &f)?;
+    let resubmit_lost = r.get(&RESUBMIT_LOST, &f)?;
+    let lost_after = r.get(&LOST_AFTER_SECS, &f)?;
+    let health_every = r.get(&HEALTH_CHECK_SECS, &f)?;
     Ok(ComfySettings {
         servers,
         poll: Duration::from_millis(poll.max(10)),

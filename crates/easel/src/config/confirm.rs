@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::ConfigError;
 use super::http::Flag;
 use super::settings::{Resolver, plain, secs};
+use super::table::{Row, any};
 
 /// The `[confirm]` table of the configuration file.
 #[derive(Debug, Default, Deserialize)]
@@ -45,41 +46,43 @@ impl Default for ConfirmSettings {
     }
 }
 
+const ENABLED: Row<ConfirmFile, Flag> = Row {
+    key: "confirm.enabled",
+    env: &["EASEL_CONFIRM"],
+    file: |f| f.enabled.map(Flag),
+    default: || Ok(Flag(ConfirmSettings::default().enabled)),
+    show: |f| plain(&f.0),
+    check: any,
+};
+const SPEND_THRESHOLD: Row<ConfirmFile, u32> = Row {
+    key: "confirm.spend_threshold",
+    env: &["EASEL_CONFIRM_SPEND_THRESHOLD"],
+    file: |f| f.spend_threshold,
+    default: || Ok(ConfirmSettings::default().spend_threshold),
+    show: |v| format!("{v} paid image(s)"),
+    check: any,
+};
+const TIMEOUT_SECS: Row<ConfirmFile, u64> = Row {
+    key: "confirm.timeout_secs",
+    env: &["EASEL_CONFIRM_TIMEOUT_SECS"],
+    file: |f| f.timeout_secs,
+    default: || Ok(ConfirmSettings::default().timeout.as_secs()),
+    show: secs,
+    check: |v| {
+        match v {
+        0 => Err("0 would decline every confirmation before the user sees it; use 1 or more (seconds), or set confirm.enabled = false to stop asking".into()),
+        _ => Ok(v),
+    }
+    },
+};
+
 pub(super) fn resolve(
     r: &mut Resolver<'_>,
     file: ConfirmFile,
 ) -> Result<ConfirmSettings, ConfigError> {
-    let d = ConfirmSettings::default();
-    let enabled = r
-        .pick(
-            "confirm.enabled",
-            &["EASEL_CONFIRM"],
-            file.enabled.map(Flag),
-            || Ok(Flag(d.enabled)),
-            |f| plain(&f.0),
-        )?
-        .0;
-    let spend_threshold = r.pick(
-        "confirm.spend_threshold",
-        &["EASEL_CONFIRM_SPEND_THRESHOLD"],
-        file.spend_threshold,
-        || Ok(d.spend_threshold),
-        |v| format!("{v} paid image(s)"),
-    )?;
-    let timeout_secs = r.pick(
-        "confirm.timeout_secs",
-        &["EASEL_CONFIRM_TIMEOUT_SECS"],
-        file.timeout_secs,
-        || Ok(d.timeout.as_secs()),
-        secs,
-    )?;
-    if timeout_secs == 0 {
-        return Err(ConfigError::Value {
-            key: "confirm.timeout_secs".into(),
-            origin: r.last_source(),
-            message: "0 would decline every confirmation before the user sees it; use 1 or more (seconds), or set confirm.enabled = false to stop asking".into(),
-        });
-    }
+    let enabled = r.get(&ENABLED, &file)?.0;
+    let spend_threshold = r.get(&SPEND_THRESHOLD, &file)?;
+    let timeout_secs = r.get(&TIMEOUT_SECS, &file)?;
     Ok(ConfirmSettings {
         enabled,
         spend_threshold,

@@ -10,7 +10,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::ConfigError;
-use super::settings::Resolver;
+use super::settings::{Resolver, Token, secs, shown_token};
+use super::table::{Row, any};
 
 /// Where `easel serve --http` listens when neither the command line nor the configuration
 /// names an address: loopback only.
@@ -137,120 +138,125 @@ impl FromStr for Flag {
     }
 }
 
-/// The token is only ever shown as set or not set.
-struct Token(Option<SecretString>);
-
-impl FromStr for Token {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Token(Some(SecretString::from(s.to_string()))))
-    }
-}
+const BIND: Row<HttpFile, SocketAddr> = Row {
+    key: "http.bind",
+    env: &["EASEL_HTTP_BIND"],
+    file: |f| f.bind,
+    default: || Ok(HttpSettings::default().bind),
+    show: |a| a.to_string(),
+    check: any,
+};
+const TOKEN: Row<HttpFile, Token> = Row {
+    key: "http.token",
+    env: &["EASEL_HTTP_TOKEN"],
+    file: |f| f.token.clone().map(|t| Token(Some(t))),
+    default: || Ok(Token(None)),
+    show: shown_token,
+    check: any,
+};
+const ALLOWED_HOSTS: Row<HttpFile, List> = Row {
+    key: "http.allowed_hosts",
+    env: &["EASEL_HTTP_ALLOWED_HOSTS"],
+    file: |f| f.allowed_hosts.clone().map(List),
+    default: || Ok(List(Vec::new())),
+    show: show_list,
+    check: any,
+};
+const ALLOWED_ORIGINS: Row<HttpFile, List> = Row {
+    key: "http.allowed_origins",
+    env: &["EASEL_HTTP_ALLOWED_ORIGINS"],
+    file: |f| f.allowed_origins.clone().map(List),
+    default: || Ok(List(Vec::new())),
+    show: show_list,
+    check: any,
+};
+const MAX_BODY_BYTES: Row<HttpFile, usize> = Row {
+    key: "http.max_body_bytes",
+    env: &["EASEL_HTTP_MAX_BODY_BYTES"],
+    file: |f| f.max_body_bytes,
+    default: || Ok(HttpSettings::default().max_body_bytes),
+    show: |v| format!("{v} bytes"),
+    check: any,
+};
+const MAX_SESSIONS: Row<HttpFile, usize> = Row {
+    key: "http.max_sessions",
+    env: &["EASEL_HTTP_MAX_SESSIONS"],
+    file: |f| f.max_sessions,
+    default: || Ok(HttpSettings::default().max_sessions),
+    show: usize::to_string,
+    check: any,
+};
+const MAX_REQUESTS_PER_SESSION: Row<HttpFile, usize> = Row {
+    key: "http.max_requests_per_session",
+    env: &["EASEL_HTTP_MAX_REQUESTS_PER_SESSION"],
+    file: |f| f.max_requests_per_session,
+    default: || Ok(HttpSettings::default().max_requests_per_session),
+    show: usize::to_string,
+    check: any,
+};
+const STATELESS: Row<HttpFile, Flag> = Row {
+    key: "http.stateless",
+    env: &["EASEL_HTTP_STATELESS"],
+    file: |f| f.stateless.map(Flag),
+    default: || Ok(Flag(HttpSettings::default().stateless)),
+    show: |f| f.0.to_string(),
+    check: any,
+};
+const SESSION_IDLE_SECS: Row<HttpFile, u64> = Row {
+    key: "http.session_idle_secs",
+    env: &["EASEL_HTTP_SESSION_IDLE_SECS"],
+    file: |f| f.session_idle_secs,
+    default: || Ok(HttpSettings::default().session_idle.as_secs()),
+    show: secs,
+    check: any,
+};
+const SHUTDOWN_GRACE_SECS: Row<HttpFile, u64> = Row {
+    key: "http.shutdown_grace_secs",
+    env: &["EASEL_HTTP_SHUTDOWN_GRACE_SECS"],
+    file: |f| f.shutdown_grace_secs,
+    default: || Ok(HttpSettings::default().shutdown_grace.as_secs()),
+    show: secs,
+    check: any,
+};
+const MAX_CONNECTIONS: Row<HttpFile, usize> = Row {
+    key: "http.max_connections",
+    env: &["EASEL_HTTP_MAX_CONNECTIONS"],
+    file: |f| f.max_connections,
+    default: || Ok(HttpSettings::default().max_connections),
+    show: usize::to_string,
+    check: any,
+};
+const HEADER_TIMEOUT_SECS: Row<HttpFile, u64> = Row {
+    key: "http.header_timeout_secs",
+    env: &["EASEL_HTTP_HEADER_TIMEOUT_SECS"],
+    file: |f| f.header_timeout_secs,
+    default: || Ok(HttpSettings::default().header_timeout.as_secs()),
+    show: secs,
+    check: any,
+};
+const IDLE_TIMEOUT_SECS: Row<HttpFile, u64> = Row {
+    key: "http.idle_timeout_secs",
+    env: &["EASEL_HTTP_IDLE_TIMEOUT_SECS"],
+    file: |f| f.idle_timeout_secs,
+    default: || Ok(HttpSettings::default().idle_timeout.as_secs()),
+    show: secs,
+    check: any,
+};
 
 pub(super) fn resolve(r: &mut Resolver<'_>, file: HttpFile) -> Result<HttpSettings, ConfigError> {
-    let d = HttpSettings::default();
-    let bind = r.pick(
-        "http.bind",
-        &["EASEL_HTTP_BIND"],
-        file.bind,
-        || Ok(d.bind),
-        |a| a.to_string(),
-    )?;
-    let token = r
-        .pick(
-            "http.token",
-            &["EASEL_HTTP_TOKEN"],
-            file.token.map(|t| Token(Some(t))),
-            || Ok(Token(None)),
-            |t| match t.0 {
-                Some(_) => "(set, redacted)".to_string(),
-                None => "(not set)".to_string(),
-            },
-        )?
-        .0;
-    let allowed_hosts = r
-        .pick(
-            "http.allowed_hosts",
-            &["EASEL_HTTP_ALLOWED_HOSTS"],
-            file.allowed_hosts.map(List),
-            || Ok(List(Vec::new())),
-            show_list,
-        )?
-        .0;
-    let allowed_origins = r
-        .pick(
-            "http.allowed_origins",
-            &["EASEL_HTTP_ALLOWED_ORIGINS"],
-            file.allowed_origins.map(List),
-            || Ok(List(Vec::new())),
-            show_list,
-        )?
-        .0;
-    let max_body_bytes = r.pick(
-        "http.max_body_bytes",
-        &["EASEL_HTTP_MAX_BODY_BYTES"],
-        file.max_body_bytes,
-        || Ok(d.max_body_bytes),
-        |v| format!("{v} bytes"),
-    )?;
-    let max_sessions = r.pick(
-        "http.max_sessions",
-        &["EASEL_HTTP_MAX_SESSIONS"],
-        file.max_sessions,
-        || Ok(d.max_sessions),
-        usize::to_string,
-    )?;
-    let max_requests_per_session = r.pick(
-        "http.max_requests_per_session",
-        &["EASEL_HTTP_MAX_REQUESTS_PER_SESSION"],
-        file.max_requests_per_session,
-        || Ok(d.max_requests_per_session),
-        usize::to_string,
-    )?;
-    let stateless = r
-        .pick(
-            "http.stateless",
-            &["EASEL_HTTP_STATELESS"],
-            file.stateless.map(Flag),
-            || Ok(Flag(d.stateless)),
-            |f| f.0.to_string(),
-        )?
-        .0;
-    let session_idle_secs = r.pick(
-        "http.session_idle_secs",
-        &["EASEL_HTTP_SESSION_IDLE_SECS"],
-        file.session_idle_secs,
-        || Ok(d.session_idle.as_secs()),
-        |v| format!("{v} s"),
-    )?;
-    let shutdown_grace_secs = r.pick(
-        "http.shutdown_grace_secs",
-        &["EASEL_HTTP_SHUTDOWN_GRACE_SECS"],
-        file.shutdown_grace_secs,
-        || Ok(d.shutdown_grace.as_secs()),
-        |v| format!("{v} s"),
-    )?;
-    let max_connections = r.pick(
-        "http.max_connections",
-        &["EASEL_HTTP_MAX_CONNECTIONS"],
-        file.max_connections,
-        || Ok(d.max_connections),
-        usize::to_string,
-    )?;
-    let header_timeout_secs = r.pick(
-        "http.header_timeout_secs",
-        &["EASEL_HTTP_HEADER_TIMEOUT_SECS"],
-        file.header_timeout_secs,
-        || Ok(d.header_timeout.as_secs()),
-        |v| format!("{v} s"),
-    )?;
-    let idle_timeout_secs = r.pick(
-        "http.idle_timeout_secs",
-        &["EASEL_HTTP_IDLE_TIMEOUT_SECS"],
-        file.idle_timeout_secs,
-        || Ok(d.idle_timeout.as_secs()),
-        |v| format!("{v} s"),
-    )?;
+    let bind = r.get(&BIND, &file)?;
+    let token = r.get(&TOKEN, &file)?.0;
+    let allowed_hosts = r.get(&ALLOWED_HOSTS, &file)?.0;
+    let allowed_origins = r.get(&ALLOWED_ORIGINS, &file)?.0;
+    let max_body_bytes = r.get(&MAX_BODY_BYTES, &file)?;
+    let max_sessions = r.get(&MAX_SESSIONS, &file)?;
+    let max_requests_per_session = r.get(&MAX_REQUESTS_PER_SESSION, &file)?;
+    let stateless = r.get(&STATELESS, &file)?.0;
+    let session_idle_secs = r.get(&SESSION_IDLE_SECS, &file)?;
+    let shutdown_grace_secs = r.get(&SHUTDOWN_GRACE_SECS, &file)?;
+    let max_connections = r.get(&MAX_CONNECTIONS, &file)?;
+    let header_timeout_secs = r.get(&HEADER_TIMEOUT_SECS, &file)?;
+    let idle_timeout_secs = r.get(&IDLE_TIMEOUT_SECS, &file)?;
     Ok(HttpSettings {
         bind,
         token,

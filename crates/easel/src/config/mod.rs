@@ -12,6 +12,7 @@ mod paths;
 mod providers;
 mod publishers;
 mod settings;
+mod table;
 #[cfg(test)]
 pub(crate) mod testing;
 

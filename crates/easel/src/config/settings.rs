@@ -9,9 +9,9 @@ use secrecy::SecretString;
 
 use super::file::FileConfig;
 use super::paths::{default_data_dir, default_output_dir, expand_home};
-use crate::request::{DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS};
-
+use super::table::{Row, any};
 use super::{Config, ConfigError, ConfigFile, JobSettings, ModelScopeSettings};
+use crate::request::{DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS};
 
 /// Where a value came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,7 +117,7 @@ impl FromStr for HomePath {
 }
 
 /// An optional token read from env or file; displayed only as set or not set.
-struct Token(Option<SecretString>);
+pub(super) struct Token(pub(super) Option<SecretString>);
 
 impl FromStr for Token {
     type Err = std::convert::Infallible;
@@ -134,6 +134,171 @@ pub(super) fn secs(v: &u64) -> String {
     format!("{v} s")
 }
 
+/// A token is only ever shown as set or not set.
+pub(super) fn shown_token(t: &Token) -> String {
+    match t.0 {
+        Some(_) => "(set, redacted)".to_string(),
+        None => "(not set)".to_string(),
+    }
+}
+
+const OUTPUT_DIR: Row<FileConfig, HomePath> = Row {
+    key: "output_dir",
+    env: &["EASEL_OUTPUT_DIR"],
+    file: |f| f.output_dir.as_deref().map(|s| HomePath(expand_home(s))),
+    default: || default_output_dir().map(HomePath),
+    show: |p| path_text(&p.0),
+    check: any,
+};
+const DATA_DIR: Row<FileConfig, HomePath> = Row {
+    key: "data_dir",
+    env: &["EASEL_DATA_DIR"],
+    file: |f| f.data_dir.as_deref().map(|s| HomePath(expand_home(s))),
+    default: || default_data_dir().map(HomePath),
+    show: |p| path_text(&p.0),
+    check: any,
+};
+const DEFAULT_BACKEND: Row<FileConfig, String> = Row {
+    key: "default_backend",
+    env: &["EASEL_DEFAULT_BACKEND"],
+    file: |f| f.default_backend.clone(),
+    default: || Ok("modelscope".to_string()),
+    show: plain,
+    check: any,
+};
+const WAIT_SECONDS: Row<FileConfig, u64> = Row {
+    key: "wait_seconds",
+    env: &["EASEL_WAIT_SECONDS"],
+    file: |f| f.wait_seconds,
+    default: || Ok(DEFAULT_WAIT_SECONDS),
+    show: secs,
+    check: |v| match v {
+        0..=MAX_WAIT_SECONDS => Ok(v),
+        _ => Err(format!(
+            "{v} is above the maximum of {MAX_WAIT_SECONDS}; use 0 to {MAX_WAIT_SECONDS}"
+        )),
+    },
+};
+const MAX_RUNNING_PER_BACKEND: Row<FileConfig, usize> = Row {
+    key: "jobs.max_running_per_backend",
+    env: &["EASEL_JOBS_MAX_RUNNING_PER_BACKEND"],
+    file: |f| f.jobs.max_running_per_backend,
+    default: || Ok(32),
+    show: plain,
+    check: any,
+};
+const MAX_QUEUED: Row<FileConfig, usize> = Row {
+    key: "jobs.max_queued",
+    env: &["EASEL_JOBS_MAX_QUEUED"],
+    file: |f| f.jobs.max_queued,
+    default: || Ok(1000),
+    show: plain,
+    check: any,
+};
+const LEASE_SECS: Row<FileConfig, u64> = Row {
+    key: "jobs.lease_secs",
+    env: &["EASEL_JOBS_LEASE_SECS"],
+    file: |f| f.jobs.lease_secs,
+    default: || Ok(30),
+    show: secs,
+    check: any,
+};
+const HEARTBEAT_MS: Row<FileConfig, u64> = Row {
+    key: "jobs.heartbeat_ms",
+    env: &["EASEL_JOBS_HEARTBEAT_MS"],
+    file: |f| f.jobs.heartbeat_ms,
+    default: || Ok(10_000),
+    show: millis,
+    check: any,
+};
+const MODELSCOPE_TOKEN: Row<FileConfig, Token> = Row {
+    key: "modelscope.token",
+    env: &[
+        "EASEL_MODELSCOPE_TOKEN",
+        "MODELSCOPE_SDK_TOKEN",
+        "MODELSCOPE_API_TOKEN",
+    ],
+    file: |f| f.modelscope.token.clone().map(|t| Token(Some(t))),
+    default: || Ok(Token(None)),
+    show: shown_token,
+    check: any,
+};
+/// `easel config` shows the URL as given; easel uses it with a trailing `/`.
+const MODELSCOPE_BASE: Row<FileConfig, String> = Row {
+    key: "modelscope.base_url",
+    env: &["EASEL_MODELSCOPE_BASE_URL", "MODELSCOPE_BASE_URL"],
+    file: |f| f.modelscope.base_url.clone(),
+    default: || Ok(MODELSCOPE_BASE_URL.to_string()),
+    show: plain,
+    check: |mut url| {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!(
+                "{url:?} is not an http(s) URL; use e.g. {MODELSCOPE_BASE_URL:?}"
+            ));
+        }
+        if !url.ends_with('/') {
+            url.push('/');
+        }
+        Ok(url)
+    },
+};
+const MODELSCOPE_DEFAULT_MODEL: Row<FileConfig, String> = Row {
+    key: "modelscope.default_model",
+    env: &["EASEL_MODELSCOPE_MODEL"],
+    file: |f| f.modelscope.default_model.clone(),
+    default: || Ok(MODELSCOPE_MODEL.to_string()),
+    show: plain,
+    check: any,
+};
+const MODELSCOPE_POLL_INITIAL_MS: Row<FileConfig, u64> = Row {
+    key: "modelscope.poll_initial_ms",
+    env: &["EASEL_MODELSCOPE_POLL_INITIAL_MS"],
+    file: |f| f.modelscope.poll_initial_ms,
+    default: || Ok(250),
+    show: millis,
+    check: any,
+};
+const MODELSCOPE_POLL_MAX_MS: Row<FileConfig, u64> = Row {
+    key: "modelscope.poll_max_ms",
+    env: &["EASEL_MODELSCOPE_POLL_MAX_MS"],
+    file: |f| f.modelscope.poll_max_ms,
+    default: || Ok(5000),
+    show: millis,
+    check: any,
+};
+const MODELSCOPE_TIMEOUT_SECS: Row<FileConfig, u64> = Row {
+    key: "modelscope.timeout_secs",
+    env: &["EASEL_MODELSCOPE_TIMEOUT_SECS"],
+    file: |f| f.modelscope.timeout_secs,
+    default: || Ok(600),
+    show: secs,
+    check: any,
+};
+const MODELSCOPE_MAX_RETRIES: Row<FileConfig, u32> = Row {
+    key: "modelscope.max_retries",
+    env: &["EASEL_MODELSCOPE_MAX_RETRIES"],
+    file: |f| f.modelscope.max_retries,
+    default: || Ok(4),
+    show: plain,
+    check: any,
+};
+const MODELSCOPE_RETRY_BASE_MS: Row<FileConfig, u64> = Row {
+    key: "modelscope.retry_base_ms",
+    env: &["EASEL_MODELSCOPE_RETRY_BASE_MS"],
+    file: |f| f.modelscope.retry_base_ms,
+    default: || Ok(500),
+    show: millis,
+    check: any,
+};
+const MODELSCOPE_HTTP_TIMEOUT_SECS: Row<FileConfig, u64> = Row {
+    key: "modelscope.http_timeout_secs",
+    env: &["EASEL_MODELSCOPE_HTTP_TIMEOUT_SECS"],
+    file: |f| f.modelscope.http_timeout_secs,
+    default: || Ok(60),
+    show: secs,
+    check: any,
+};
+
 pub fn resolve(
     file: FileConfig,
     config_file: ConfigFile,
@@ -144,175 +309,29 @@ pub fn resolve(
         file: config_file.path.clone(),
         settings: Vec::new(),
     };
-    let output_dir = r
-        .pick(
-            "output_dir",
-            &["EASEL_OUTPUT_DIR"],
-            file.output_dir.map(|s| HomePath(expand_home(&s))),
-            || default_output_dir().map(HomePath),
-            |p| path_text(&p.0),
-        )?
-        .0;
-    let data_dir = r
-        .pick(
-            "data_dir",
-            &["EASEL_DATA_DIR"],
-            file.data_dir.map(|s| HomePath(expand_home(&s))),
-            || default_data_dir().map(HomePath),
-            |p| path_text(&p.0),
-        )?
-        .0;
-    let default_backend = r.pick(
-        "default_backend",
-        &["EASEL_DEFAULT_BACKEND"],
-        file.default_backend,
-        || Ok("modelscope".to_string()),
-        plain,
-    )?;
-    let wait_seconds = r.pick(
-        "wait_seconds",
-        &["EASEL_WAIT_SECONDS"],
-        file.wait_seconds,
-        || Ok(DEFAULT_WAIT_SECONDS),
-        secs,
-    )?;
-    if wait_seconds > MAX_WAIT_SECONDS {
-        return Err(ConfigError::Value {
-            key: "wait_seconds".into(),
-            origin: r
-                .settings
-                .last()
-                .map_or(Source::Default, |s| s.source.clone()),
-            message: format!(
-                "{wait_seconds} is above the maximum of {MAX_WAIT_SECONDS}; use 0 to {MAX_WAIT_SECONDS}"
-            ),
-        });
-    }
-
-    let jf = file.jobs;
-    let max_running_per_backend = r.pick(
-        "jobs.max_running_per_backend",
-        &["EASEL_JOBS_MAX_RUNNING_PER_BACKEND"],
-        jf.max_running_per_backend,
-        || Ok(32),
-        plain,
-    )?;
-    let max_queued = r.pick(
-        "jobs.max_queued",
-        &["EASEL_JOBS_MAX_QUEUED"],
-        jf.max_queued,
-        || Ok(1000),
-        plain,
-    )?;
-    let lease_secs = r.pick(
-        "jobs.lease_secs",
-        &["EASEL_JOBS_LEASE_SECS"],
-        jf.lease_secs,
-        || Ok(30),
-        secs,
-    )?;
-    let heartbeat_ms = r.pick(
-        "jobs.heartbeat_ms",
-        &["EASEL_JOBS_HEARTBEAT_MS"],
-        jf.heartbeat_ms,
-        || Ok(10_000),
-        millis,
-    )?;
+    let output_dir = r.get(&OUTPUT_DIR, &file)?.0;
+    let data_dir = r.get(&DATA_DIR, &file)?.0;
+    let default_backend = r.get(&DEFAULT_BACKEND, &file)?;
+    let wait_seconds = r.get(&WAIT_SECONDS, &file)?;
+    let max_running_per_backend = r.get(&MAX_RUNNING_PER_BACKEND, &file)?;
+    let max_queued = r.get(&MAX_QUEUED, &file)?;
+    let lease_secs = r.get(&LEASE_SECS, &file)?;
+    let heartbeat_ms = r.get(&HEARTBEAT_MS, &file)?;
     let jobs = JobSettings {
         max_running_per_backend: max_running_per_backend.max(1),
         max_queued,
         lease: Duration::from_secs(lease_secs.max(1)),
         heartbeat: Duration::from_millis(heartbeat_ms.clamp(10, 10_000)),
     };
-
-    let ms = file.modelscope;
-    let token = r
-        .pick(
-            "modelscope.token",
-            &[
-                "EASEL_MODELSCOPE_TOKEN",
-                "MODELSCOPE_SDK_TOKEN",
-                "MODELSCOPE_API_TOKEN",
-            ],
-            ms.token.map(|t| Token(Some(t))),
-            || Ok(Token(None)),
-            |t: &Token| match t.0 {
-                Some(_) => "(set, redacted)".to_string(),
-                None => "(not set)".to_string(),
-            },
-        )?
-        .0;
-    let mut base_url = r.pick(
-        "modelscope.base_url",
-        &["EASEL_MODELSCOPE_BASE_URL", "MODELSCOPE_BASE_URL"],
-        ms.base_url,
-        || Ok(MODELSCOPE_BASE_URL.to_string()),
-        plain,
-    )?;
-    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-        return Err(ConfigError::Value {
-            key: "modelscope.base_url".into(),
-            origin: r
-                .settings
-                .last()
-                .map_or(Source::Default, |s| s.source.clone()),
-            message: format!(
-                "{base_url:?} is not an http(s) URL; use e.g. {MODELSCOPE_BASE_URL:?}"
-            ),
-        });
-    }
-    if !base_url.ends_with('/') {
-        base_url.push('/');
-    }
-    let default_model = r.pick(
-        "modelscope.default_model",
-        &["EASEL_MODELSCOPE_MODEL"],
-        ms.default_model,
-        || Ok(MODELSCOPE_MODEL.to_string()),
-        plain,
-    )?;
-    let poll_initial = r.pick(
-        "modelscope.poll_initial_ms",
-        &["EASEL_MODELSCOPE_POLL_INITIAL_MS"],
-        ms.poll_initial_ms,
-        || Ok(250),
-        millis,
-    )?;
-    let poll_max = r.pick(
-        "modelscope.poll_max_ms",
-        &["EASEL_MODELSCOPE_POLL_MAX_MS"],
-        ms.poll_max_ms,
-        || Ok(5000),
-        millis,
-    )?;
-    let timeout = r.pick(
-        "modelscope.timeout_secs",
-        &["EASEL_MODELSCOPE_TIMEOUT_SECS"],
-        ms.timeout_secs,
-        || Ok(600),
-        secs,
-    )?;
-    let max_retries = r.pick(
-        "modelscope.max_retries",
-        &["EASEL_MODELSCOPE_MAX_RETRIES"],
-        ms.max_retries,
-        || Ok(4),
-        plain,
-    )?;
-    let retry_base = r.pick(
-        "modelscope.retry_base_ms",
-        &["EASEL_MODELSCOPE_RETRY_BASE_MS"],
-        ms.retry_base_ms,
-        || Ok(500),
-        millis,
-    )?;
-    let http_timeout = r.pick(
-        "modelscope.http_timeout_secs",
-        &["EASEL_MODELSCOPE_HTTP_TIMEOUT_SECS"],
-        ms.http_timeout_secs,
-        || Ok(60),
-        secs,
-    )?;
+    let token = r.get(&MODELSCOPE_TOKEN, &file)?.0;
+    let base_url = r.get(&MODELSCOPE_BASE, &file)?;
+    let default_model = r.get(&MODELSCOPE_DEFAULT_MODEL, &file)?;
+    let poll_initial = r.get(&MODELSCOPE_POLL_INITIAL_MS, &file)?;
+    let poll_max = r.get(&MODELSCOPE_POLL_MAX_MS, &file)?;
+    let timeout = r.get(&MODELSCOPE_TIMEOUT_SECS, &file)?;
+    let max_retries = r.get(&MODELSCOPE_MAX_RETRIES, &file)?;
+    let retry_base = r.get(&MODELSCOPE_RETRY_BASE_MS, &file)?;
+    let http_timeout = r.get(&MODELSCOPE_HTTP_TIMEOUT_SECS, &file)?;
 
     let comfyui = super::comfy::resolve(&mut r, file.comfyui, &config_file.path)?;
     let providers =

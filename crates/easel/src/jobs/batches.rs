@@ -6,6 +6,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
+use super::sqlite::sql_err;
 use super::store::StoreError;
 
 /// One batch, as asked.
@@ -37,10 +38,6 @@ CREATE TABLE batches (
     updated_at_ms INTEGER NOT NULL
 );
 "#;
-
-fn sql_err(e: rusqlite::Error) -> StoreError {
-    StoreError(e.to_string())
-}
 
 /// Inserts or replaces the batch (a batch run again with its key asks for its lines again;
 /// it keeps its creation time, a cancellation and a final result).

@@ -5,6 +5,7 @@
 
 mod batches;
 mod busy;
+mod cancel;
 mod drain;
 mod lease;
 mod model;
@@ -21,7 +22,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{Backend, BackendError, CancelOutcome, ErrorKind};
+use crate::backend::{Backend, BackendError, ErrorKind};
 use crate::clock::now_ms;
 use crate::config::JobSettings;
 use crate::outputs::{OutputRoot, strip_image_extension, validate_relative_dir, validate_stem};
@@ -479,16 +480,9 @@ impl Jobs {
         if job.status.is_terminal() {
             return Ok(Cancelled::AlreadyFinished(job.status));
         }
-        let note = match (&job.ticket, self.backend(Some(&job.backend))) {
-            (Some(ticket), Ok(backend)) => match backend.cancel(ticket).await {
-                CancelOutcome::Cancelled => format!("cancelled at {}", backend.name()),
-                CancelOutcome::NotSupported(why) => format!("cancelled in easel; {why}"),
-            },
-            _ => "cancelled before it was submitted".to_string(),
-        };
-        job.status = JobStatus::Cancelled;
-        job.progress.message = note.clone();
-        job.error = Some(BackendError::new(ErrorKind::Cancelled, note.clone()));
+        let backend = self.backend(Some(&job.backend)).ok();
+        let note = cancel::stop_at_backend(job.ticket.as_ref(), backend.as_deref()).await;
+        cancel::mark(&mut job, note.clone());
         job.finished_at_ms = Some(now_ms());
         job.updated_at_ms = now_ms();
         self.inner.store.put(&job)?;

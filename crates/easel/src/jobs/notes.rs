@@ -7,6 +7,7 @@ use rusqlite::{Connection, Row, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::sqlite::sql_err;
 use super::store::StoreError;
 
 /// How a publish ended, as far as easel can tell.
@@ -84,10 +85,6 @@ CREATE TABLE notes (
 );
 CREATE INDEX notes_by_time ON notes (created_at_ms DESC);
 "#;
-
-fn sql_err(e: rusqlite::Error) -> StoreError {
-    StoreError(e.to_string())
-}
 
 fn json_err(e: serde_json::Error) -> StoreError {
     StoreError(format!("cannot encode note: {e}"))

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::Jobs;
 use super::model::{ImageFailure, Job, JobStatus, PendingFile, SavedImage};
 use super::slots::Waiting;
-use crate::backend::{Backend, BackendError, CancelOutcome, ErrorKind, EventSink, RemoteImage};
+use crate::backend::{Backend, BackendError, ErrorKind, EventSink, RemoteImage};
 use crate::outputs::{SaveRequest, SavedMedia, default_stem, inspect_media};
 
 /// Progress fractions of the phases: submitting, backend work, saving.
@@ -68,18 +68,8 @@ fn announce(jobs: &Jobs, waiting: &Waiting, backend: &str) {
 /// Cancels at the backend (when the job got that far) and records the outcome.
 async fn stop(jobs: &Jobs, id: &str, backend: &dyn Backend) {
     let ticket = jobs.get(id).ok().flatten().and_then(|j| j.ticket);
-    let note = match ticket {
-        None => "cancelled before it was submitted".to_string(),
-        Some(t) => match backend.cancel(&t).await {
-            CancelOutcome::Cancelled => format!("cancelled at {}", backend.name()),
-            CancelOutcome::NotSupported(why) => format!("cancelled in easel; {why}"),
-        },
-    };
-    jobs.finish(id, |job| {
-        job.status = JobStatus::Cancelled;
-        job.progress.message = note.clone();
-        job.error = Some(BackendError::new(ErrorKind::Cancelled, note));
-    });
+    let note = super::cancel::stop_at_backend(ticket.as_ref(), Some(backend)).await;
+    jobs.finish(id, |job| super::cancel::mark(job, note));
 }
 
 fn raise(job: &mut Job, fraction: f64, message: String) {

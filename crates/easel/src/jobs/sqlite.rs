@@ -237,7 +237,10 @@ fn migrate(conn: &mut Connection) -> Result<(), Migration> {
     .map_err(Migration::Sql)
 }
 
-fn sql_err(e: rusqlite::Error) -> StoreError {
+/// A failed statement as a store error. What needs a decision is decided on the error's
+/// code before this (busy.rs retries `SQLITE_BUSY`/`SQLITE_LOCKED`, `open_error` advises on
+/// the open codes); what is left is reported as SQLite words it.
+pub(super) fn sql_err(e: rusqlite::Error) -> StoreError {
     StoreError(e.to_string())
 }
 

@@ -4,7 +4,7 @@
 //! separators and the rules are the union of what Unix and Windows need: a name that passes
 //! here means the same thing, and stays inside the output root, everywhere.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use super::error::OutputError;
 
@@ -178,17 +178,7 @@ pub fn strip_image_extension(s: &str) -> &str {
 /// lowercase ASCII, and the seed when one was used. A prompt without ASCII words (e.g.
 /// Chinese) adds no slug.
 pub fn default_stem(prompt: &str, seed: Option<u64>, now: SystemTime) -> String {
-    let secs = now
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
-    let time = secs.rem_euclid(86_400);
-    let stamp = format!(
-        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
-        time / 3600,
-        time % 3600 / 60,
-        time % 60
-    );
+    let stamp = crate::clock::stamp(now);
     let slug = slug(prompt);
     // Only a seed that was used goes into the name.
     let seed = seed.map(|s| format!("-s{s}")).unwrap_or_default();
@@ -222,21 +212,6 @@ fn slug(prompt: &str) -> String {
         slug.extend(word.chars().take(room).map(|c| c.to_ascii_lowercase()));
     }
     slug
-}
-
-/// Gregorian (year, month, day) for days since 1970-01-01 (Howard Hinnant's algorithm), so the
-/// name needs no date library.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// `..` and, because Windows trims trailing dots and spaces, `...` or `.. ` too.
@@ -289,7 +264,7 @@ mod tests {
             assert!(validate_relative_dir(dir).is_ok(), "{dir}");
         }
     }
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn traversal_and_absolute_dirs_are_refused() {

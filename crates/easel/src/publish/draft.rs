@@ -15,7 +15,7 @@ use crate::outputs::{OutputFormat, OutputRoot, SaveRequest};
 
 use super::Delivery;
 use super::images::NoteImage;
-use super::time::{format_utc, stamp};
+use crate::clock::{format_utc, stamp};
 
 /// Up to 32 characters of the title, letters and digits of any script, `-` between words.
 fn slug(title: &str) -> String {

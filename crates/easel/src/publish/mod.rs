@@ -15,7 +15,6 @@ mod images;
 mod record;
 mod report;
 pub mod rules;
-mod time;
 mod webhook;
 mod wire;
 mod xiaohongshu;
@@ -35,7 +34,6 @@ use crate::request::InvalidInput;
 
 pub use images::NoteImage;
 pub use report::{PublishReport, QrCode, StatusReport};
-pub use time::parse_go_duration;
 
 /// What a caller asks to publish, as given.
 #[derive(Clone, Debug, Default)]
@@ -369,5 +367,5 @@ pub fn list_notes(
 
 /// `2026-09-01T10:30:00Z` for milliseconds since the epoch, for listings.
 pub fn format_time(ms: u64) -> String {
-    time::format_utc(ms as i64)
+    crate::clock::format_utc(ms)
 }

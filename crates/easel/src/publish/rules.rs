@@ -4,7 +4,7 @@
 
 use crate::request::InvalidInput;
 
-use super::time::{format_utc, parse_rfc3339};
+use crate::clock::{format_utc, parse_rfc3339};
 
 /// Longest title, in the service's weighted units.
 pub const MAX_TITLE: usize = 20;

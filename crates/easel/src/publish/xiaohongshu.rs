@@ -17,8 +17,8 @@ use crate::outputs::{OutputFormat, OutputRoot, SaveRequest};
 use super::Delivery;
 use super::explain;
 use super::report::{QrCode, StatusReport};
-use super::time::{format_utc, parse_go_duration, stamp};
 use super::wire::{Answer, NoAnswer, client, exchange, shown, text_at};
+use crate::clock::{format_utc, parse_go_duration, stamp};
 
 /// The one value of `data.status` that means the note is posted.
 const CONFIRMED: &str = "发布完成";

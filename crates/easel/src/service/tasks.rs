@@ -18,7 +18,7 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use serde_json::json;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::watch;
 
@@ -58,18 +58,14 @@ pub(super) fn client_declared(ctx: &RequestContext<RoleServer>) -> bool {
         .is_some_and(|caps| caps.supports_tasks())
 }
 
-fn rfc3339(ms: u64) -> String {
-    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
-}
-
 /// A task's envelope. Retention is honest: easel keeps jobs, notes and batches until
 /// someone runs `easel jobs prune`, so there is no time-to-live (`ttlMs: null`).
 fn task(id: &str, created_ms: u64, updated_ms: u64, poll: Duration) -> Task {
     let mut t = Task::new(
         id,
         TaskStatus::Working,
-        rfc3339(created_ms),
-        rfc3339(updated_ms),
+        crate::clock::format_utc_millis(created_ms),
+        crate::clock::format_utc_millis(updated_ms),
     )
     .with_poll_interval_ms(poll.as_millis() as u64);
     t.ttl_ms = None;

@@ -144,6 +144,37 @@ fn http_url(url: &str) -> Option<String> {
         .then(|| url.trim_end_matches('/').to_string())
 }
 
+/// Which kinds each optional key of `[publishers.NAME]` applies to, in the order they are
+/// checked; a key set on another kind is refused by name.
+const KEYS: [(&str, &[PublisherKind]); 7] = {
+    use PublisherKind::{Draft, Webhook, Xiaohongshu};
+    [
+        ("url", &[Xiaohongshu, Webhook]),
+        ("token_env", &[Xiaohongshu, Webhook]),
+        ("headers", &[Webhook]),
+        ("text_field", &[Webhook]),
+        ("dir", &[Draft]),
+        ("timeout_secs", &[Xiaohongshu, Webhook]),
+        ("status_timeout_secs", &[Xiaohongshu]),
+    ]
+};
+
+impl PublisherFile {
+    /// Whether the key (a name in `KEYS`) is set in the file.
+    fn has(&self, key: &str) -> bool {
+        match key {
+            "url" => self.url.is_some(),
+            "token_env" => self.token_env.is_some(),
+            "headers" => self.headers.is_some(),
+            "text_field" => self.text_field.is_some(),
+            "dir" => self.dir.is_some(),
+            "timeout_secs" => self.timeout_secs.is_some(),
+            "status_timeout_secs" => self.status_timeout_secs.is_some(),
+            _ => false,
+        }
+    }
+}
+
 pub fn resolve(
     files: BTreeMap<String, PublisherFile>,
     default_in_file: Option<String>,
@@ -166,94 +197,7 @@ pub fn resolve(
             origin: Source::File(file_path.to_path_buf()),
             message,
         };
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(bad(format!(
-                "{name:?} cannot name a publisher; use letters, digits, - and _"
-            )));
-        }
-        let kind = f.kind.as_str();
-        let misplaced = |key: &str, set: bool| {
-            if set {
-                Err(bad(format!("{key} does not apply to kind = \"{kind}\"")))
-            } else {
-                Ok(())
-            }
-        };
-        let token = |token_env: &Option<String>| {
-            token_env
-                .as_deref()
-                .and_then(env)
-                .filter(|t| !t.trim().is_empty())
-                .map(|t| SecretString::from(t.trim().to_string()))
-        };
-        let target = match f.kind {
-            PublisherKind::Xiaohongshu => {
-                misplaced("headers", f.headers.is_some())?;
-                misplaced("text_field", f.text_field.is_some())?;
-                misplaced("dir", f.dir.is_some())?;
-                let url = f.url.as_deref().ok_or_else(|| {
-                    bad("has no url; give xiaohongshu-mcp's address, e.g. \"http://127.0.0.1:18060\"".into())
-                })?;
-                let url = http_url(url)
-                    .ok_or_else(|| bad(format!("url {url:?} is not an http(s) URL")))?;
-                PublisherTarget::Xiaohongshu {
-                    url,
-                    token: token(&f.token_env),
-                    token_env: f.token_env,
-                    timeout: Duration::from_secs(f.timeout_secs.unwrap_or(XHS_TIMEOUT_SECS).max(1)),
-                    status_timeout: Duration::from_secs(
-                        f.status_timeout_secs
-                            .unwrap_or(XHS_STATUS_TIMEOUT_SECS)
-                            .max(1),
-                    ),
-                }
-            }
-            PublisherKind::Webhook => {
-                misplaced("dir", f.dir.is_some())?;
-                misplaced("status_timeout_secs", f.status_timeout_secs.is_some())?;
-                let url = f.url.as_deref().ok_or_else(|| {
-                    bad("has no url; give the URL to POST notes to, e.g. \"http://127.0.0.1:5005/create\"".into())
-                })?;
-                let url = http_url(url)
-                    .ok_or_else(|| bad(format!("url {url:?} is not an http(s) URL")))?;
-                let text_field = f.text_field.unwrap_or_else(|| "desc".to_string());
-                if !matches!(text_field.as_str(), "desc" | "content") {
-                    return Err(bad(format!(
-                        "text_field {text_field:?} is neither \"desc\" nor \"content\""
-                    )));
-                }
-                PublisherTarget::Webhook {
-                    url,
-                    token: token(&f.token_env),
-                    token_env: f.token_env,
-                    headers: f.headers.unwrap_or_default().into_iter().collect(),
-                    text_field,
-                    timeout: Duration::from_secs(
-                        f.timeout_secs.unwrap_or(WEBHOOK_TIMEOUT_SECS).max(1),
-                    ),
-                }
-            }
-            PublisherKind::Draft => {
-                for (key, set) in [
-                    ("url", f.url.is_some()),
-                    ("token_env", f.token_env.is_some()),
-                    ("headers", f.headers.is_some()),
-                    ("text_field", f.text_field.is_some()),
-                    ("timeout_secs", f.timeout_secs.is_some()),
-                    ("status_timeout_secs", f.status_timeout_secs.is_some()),
-                ] {
-                    misplaced(key, set)?;
-                }
-                let dir = f.dir.unwrap_or_else(|| "drafts".to_string());
-                crate::outputs::validate_relative_dir(&dir)
-                    .map_err(|e| bad(format!("dir {dir:?}: {e}")))?;
-                PublisherTarget::Draft { dir }
-            }
-        };
+        let target = publisher_target(&name, f, env).map_err(bad)?;
         let p = PublisherSettings { name, target };
         settings.push(Setting {
             key: "publishers",
@@ -271,10 +215,98 @@ pub fn resolve(
         });
         out.push(p);
     }
-    let default_publisher = match default_publisher {
+    let default_publisher = default_of(default_publisher, &configured, &out, settings)?;
+    Ok(PublishingSettings {
+        default_publisher,
+        publishers: out,
+    })
+}
+
+/// One `[publishers.NAME]` checked and resolved; the error text names the key and the fix.
+fn publisher_target(
+    name: &str,
+    f: PublisherFile,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<PublisherTarget, String> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "{name:?} cannot name a publisher; use letters, digits, - and _"
+        ));
+    }
+    let kind = f.kind;
+    for (key, kinds) in KEYS {
+        if f.has(key) && !kinds.contains(&kind) {
+            return Err(format!(
+                "{key} does not apply to kind = \"{}\"",
+                kind.as_str()
+            ));
+        }
+    }
+    let token = |token_env: &Option<String>| {
+        token_env
+            .as_deref()
+            .and_then(env)
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| SecretString::from(t.trim().to_string()))
+    };
+    let url = |example: &str| -> Result<String, String> {
+        let url = f
+            .url
+            .as_deref()
+            .ok_or_else(|| format!("has no url; give {example}"))?;
+        http_url(url).ok_or_else(|| format!("url {url:?} is not an http(s) URL"))
+    };
+    let seconds =
+        |set: Option<u64>, default: u64| Duration::from_secs(set.unwrap_or(default).max(1));
+    Ok(match kind {
+        PublisherKind::Xiaohongshu => PublisherTarget::Xiaohongshu {
+            url: url("xiaohongshu-mcp's address, e.g. \"http://127.0.0.1:18060\"")?,
+            token: token(&f.token_env),
+            token_env: f.token_env,
+            timeout: seconds(f.timeout_secs, XHS_TIMEOUT_SECS),
+            status_timeout: seconds(f.status_timeout_secs, XHS_STATUS_TIMEOUT_SECS),
+        },
+        PublisherKind::Webhook => {
+            let url = url("the URL to POST notes to, e.g. \"http://127.0.0.1:5005/create\"")?;
+            let text_field = f.text_field.unwrap_or_else(|| "desc".to_string());
+            if !matches!(text_field.as_str(), "desc" | "content") {
+                return Err(format!(
+                    "text_field {text_field:?} is neither \"desc\" nor \"content\""
+                ));
+            }
+            PublisherTarget::Webhook {
+                url,
+                token: token(&f.token_env),
+                token_env: f.token_env,
+                headers: f.headers.unwrap_or_default().into_iter().collect(),
+                text_field,
+                timeout: seconds(f.timeout_secs, WEBHOOK_TIMEOUT_SECS),
+            }
+        }
+        PublisherKind::Draft => {
+            let dir = f.dir.unwrap_or_else(|| "drafts".to_string());
+            crate::outputs::validate_relative_dir(&dir).map_err(|e| format!("dir {dir:?}: {e}"))?;
+            PublisherTarget::Draft { dir }
+        }
+    })
+}
+
+/// The default publisher: the one named (it must exist), else the only one configured
+/// (or the draft folder when none is).
+fn default_of(
+    named: Option<(String, Source)>,
+    configured: &[String],
+    publishers: &[PublisherSettings],
+    settings: &mut Vec<Setting>,
+) -> Result<Option<String>, ConfigError> {
+    match named {
         Some((name, source)) => {
-            if !out.iter().any(|p| p.name == name) {
-                let known: Vec<&str> = out.iter().map(|p| p.name.as_str()).collect();
+            if !publishers.iter().any(|p| p.name == name) {
+                let known: Vec<&str> = publishers.iter().map(|p| p.name.as_str()).collect();
                 return Err(ConfigError::Value {
                     key: "default_publisher".into(),
                     origin: source,
@@ -289,12 +321,12 @@ pub fn resolve(
                 value: name.clone(),
                 source,
             });
-            Some(name)
+            Ok(Some(name))
         }
         None => {
             // One configured publisher is the obvious default; with several accounts a
             // wrong guess would post to the wrong one, so calls must name it.
-            let chosen = match configured.as_slice() {
+            let chosen = match configured {
                 [] => Some(DRAFT.to_string()),
                 [only] => Some(only.clone()),
                 _ => None,
@@ -306,13 +338,9 @@ pub fn resolve(
                     .unwrap_or_else(|| "(none: calls name a publisher)".into()),
                 source: Source::Default,
             });
-            chosen
+            Ok(chosen)
         }
-    };
-    Ok(PublishingSettings {
-        default_publisher,
-        publishers: out,
-    })
+    }
 }
 
 /// A webhook URL as easel shows it anywhere (results, errors, logs, `easel config`): its
@@ -376,6 +404,51 @@ fn describe(p: &PublisherSettings) -> String {
 mod tests {
     use crate::config::PublisherTarget;
     use crate::config::testing::load;
+
+    /// Every key set on a kind it does not apply to is refused by name, and each kind's
+    /// own keys are accepted (the `KEYS` table, checked in its order).
+    #[test]
+    fn keys_of_another_kind_are_refused_by_name() {
+        let cases = [
+            ("xiaohongshu", "headers = { X = \"1\" }", Some("headers")),
+            ("xiaohongshu", "dir = \"d\"", Some("dir")),
+            (
+                "webhook",
+                "status_timeout_secs = 5",
+                Some("status_timeout_secs"),
+            ),
+            ("webhook", "dir = \"d\"", Some("dir")),
+            ("draft", "token_env = \"T\"", Some("token_env")),
+            ("draft", "timeout_secs = 5", Some("timeout_secs")),
+            ("webhook", "text_field = \"content\"", None),
+            ("xiaohongshu", "status_timeout_secs = 5", None),
+        ];
+        for (kind, line, refused) in cases {
+            let url = if kind == "draft" {
+                ""
+            } else {
+                "url = \"http://127.0.0.1:9\"\n"
+            };
+            let toml = format!("[publishers.p]\nkind = \"{kind}\"\n{url}{line}\n");
+            match (load(&toml, &[]), refused) {
+                (Err(e), Some(key)) => assert!(
+                    e.to_string()
+                        .contains(&format!("{key} does not apply to kind = \"{kind}\"")),
+                    "{kind} {line}: {e}"
+                ),
+                (Ok(_), None) => {}
+                (got, want) => panic!("{kind} {line}: {:?} (wanted {want:?})", got.err()),
+            }
+        }
+        let e = load("[publishers.p]\nkind = \"webhook\"\n", &[])
+            .err()
+            .expect("no url");
+        assert!(
+            e.to_string()
+                .contains("has no url; give the URL to POST notes to"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn nothing_configured_gives_a_draft_default() {

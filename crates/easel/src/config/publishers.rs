@@ -440,9 +440,9 @@ mod tests {
                 (got, want) => panic!("{kind} {line}: {:?} (wanted {want:?})", got.err()),
             }
         }
-        let e = load("[publishers.p]\nkind = \"webhook\"\n", &[])
-            .err()
-            .expect("no url");
+        let Err(e) = load("[publishers.p]\nkind = \"webhook\"\n", &[]) else {
+            panic!("a webhook without url was accepted");
+        };
         assert!(
             e.to_string()
                 .contains("has no url; give the URL to POST notes to"),

@@ -2,6 +2,7 @@
 //! checks the behaviours of contract section 9 (`shared/contracts/openai-images.md`)
 //! that clients depend on.
 
+use crate::common::install_tls_provider;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -49,12 +50,6 @@ impl Answer {
         assert!(error.is_object(), "no error envelope: {}", self.json);
         error
     }
-}
-
-/// In a workspace build reqwest is unified with easel's `rustls-no-provider` feature, so a
-/// crypto provider must exist before any client is built (even for plain HTTP).
-fn install_tls_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 struct Client {

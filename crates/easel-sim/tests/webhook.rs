@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 /// In a workspace build reqwest is unified with easel's `rustls-no-provider` feature, so a
 /// crypto provider must exist before any client is built (even for plain HTTP).
 fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::common::install_tls_provider();
     reqwest::Client::new()
 }
 

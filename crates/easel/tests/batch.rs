@@ -1,11 +1,9 @@
 //! Batches through a real MCP client and the CLI: bad lines never stop good ones, and the
 //! same batch key never pays twice.
 
-mod common;
-
 use tokio::process::Command;
 
-use common::*;
+use crate::common::*;
 use easel_sim::{ModelScopeConfig, ModelScopeSim};
 use serde_json::json;
 

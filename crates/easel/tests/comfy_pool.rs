@@ -4,12 +4,10 @@
 //! new jobs avoid it; it rejoins when back); a refused submission retried elsewhere; pools
 //! as backends.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use easel_sim::{ComfyConfig, ComfySim};
 use futures::future::join_all;
 use rmcp::model::CallToolResult;

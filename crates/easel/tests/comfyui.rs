@@ -1,11 +1,9 @@
 //! ComfyUI through a real MCP client against the ComfyUI simulator: built-in and user
 //! workflows, the three ways parameters are injected, progress, socket loss, cancel, errors.
 
-mod common;
-
 use std::time::{Duration, SystemTime};
 
-use common::*;
+use crate::common::*;
 use easel_sim::ComfyConfig;
 use serde_json::{Value, json};
 

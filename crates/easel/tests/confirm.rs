@@ -4,12 +4,10 @@
 //! The simulators count what reached them: nothing may be published or submitted unless
 //! the user said yes.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use common::*;
+use crate::common::*;
 use easel::config::Config;
 use easel_sim::{ModelScopeConfig, ModelScopeSim, XhsConfig, XhsSim};
 use rmcp::model::{

@@ -1,9 +1,7 @@
 //! Files are the product: never overwritten, always inside the root; previews bounded.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
-use common::*;
 use easel_sim::ModelScopeConfig;
 use serde_json::json;
 

@@ -1,11 +1,9 @@
 //! Every way generate_image can fail: refused before sending, failed at the service, lost in
 //! transit. Each is a tool error (`isError: true`) that names the cause and the fix.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use easel_sim::ModelScopeConfig;
 use serde_json::json;
 

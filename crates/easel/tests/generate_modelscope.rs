@@ -1,9 +1,7 @@
 //! generate_image against the ModelScope simulator, through a real MCP client.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
-use common::*;
 use easel_sim::ModelScopeConfig;
 use serde_json::json;
 

@@ -1,11 +1,9 @@
 //! Waiting: a job longer than wait_seconds returns a handle; get_job finishes it; progress
 //! notifications arrive in order.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use easel_sim::ModelScopeConfig;
 use serde_json::json;
 

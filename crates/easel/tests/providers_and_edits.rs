@@ -1,11 +1,10 @@
 //! OpenAI-compatible providers and edit_image on every backend, through a real MCP client.
 
-mod common;
-
 use std::collections::HashMap;
 use std::path::Path;
 
-use common::*;
+use crate::common;
+use crate::common::*;
 use easel_sim::{
     ComfyConfig, ComfySim, ModelScopeConfig, ModelScopeSim, OpenAiConfig, OpenAiSim, ProviderMode,
 };

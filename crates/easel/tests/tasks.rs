@@ -3,11 +3,9 @@
 //! client that does not declare tasks keeps wait-then-job_id; bad ids and bad arguments get
 //! clear answers. Restarts and a second process are in `tasks_durable.rs`.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use easel_sim::ModelScopeConfig;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, GetTaskParams,

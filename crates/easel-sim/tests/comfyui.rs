@@ -6,10 +6,7 @@
 //! seen through WebSocket events or a deadline-bounded `/history` poll, as a client
 //! without a socket must do.
 
-// A test reports by failing: unwrap, expect and panic are its assertions here (the workspace
-// denies them in production code; clippy.toml allows them only inside #[test] functions).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
+use crate::common::install_tls_provider;
 use std::time::Duration;
 
 use easel_sim::{ComfyConfig, ComfySim};
@@ -23,12 +20,6 @@ const CLIENT: &str = "5e838d48-1794-4f13-84f4-a8b0e4c18121";
 const CRASH: &str = "500 Internal Server Error\n\nServer got itself in trouble";
 /// Generous bound on any single wait, so a broken simulator fails instead of hanging.
 const WAIT: Duration = Duration::from_secs(20);
-
-/// In a workspace build reqwest is unified with easel's `rustls-no-provider` feature, so a
-/// crypto provider must exist before any client is built (even for plain HTTP).
-fn install_tls_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
 
 /// A graph as JSON text, so its node order reaches the server as written
 /// (`serde_json::Value` would sort the keys).

@@ -1,10 +1,7 @@
 //! Drives the ModelScope simulator over real HTTP, as a production client would, and
 //! checks each behaviour of contract section 12 (`docs/contracts/modelscope.md`).
 
-// A test reports by failing: unwrap, expect and panic are its assertions here (the workspace
-// denies them in production code; clippy.toml allows them only inside #[test] functions).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
+use crate::common::install_tls_provider;
 use std::time::{Duration, Instant};
 
 use easel_sim::{ModelScopeConfig, ModelScopeSim};
@@ -70,12 +67,6 @@ impl Answer {
     fn status_text(&self) -> &str {
         self.json["task_status"].as_str().unwrap_or("<none>")
     }
-}
-
-/// In a workspace build reqwest is unified with easel's `rustls-no-provider` feature, so a
-/// crypto provider must exist before any client is built (even for plain HTTP).
-fn install_tls_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 impl Client {

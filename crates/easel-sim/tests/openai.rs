@@ -2,10 +2,7 @@
 //! checks the behaviours of contract section 9 (`docs/contracts/openai-images.md`)
 //! that clients depend on.
 
-// A test reports by failing: unwrap, expect and panic are its assertions here (the workspace
-// denies them in production code; clippy.toml allows them only inside #[test] functions).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
+use crate::common::install_tls_provider;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -53,12 +50,6 @@ impl Answer {
         assert!(error.is_object(), "no error envelope: {}", self.json);
         error
     }
-}
-
-/// In a workspace build reqwest is unified with easel's `rustls-no-provider` feature, so a
-/// crypto provider must exist before any client is built (even for plain HTTP).
-fn install_tls_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 struct Client {

@@ -1,9 +1,5 @@
 //! Drives the webhook sink over real HTTP, as easel's "webhook" publisher would.
 
-// A test reports by failing: unwrap, expect and panic are its assertions here (the workspace
-// denies them in production code; clippy.toml allows them only inside #[test] functions).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::time::Duration;
 
 use easel_sim::WebhookSink;
@@ -13,7 +9,7 @@ use serde_json::{Value, json};
 /// In a workspace build reqwest is unified with easel's `rustls-no-provider` feature, so a
 /// crypto provider must exist before any client is built (even for plain HTTP).
 fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::common::install_tls_provider();
     reqwest::Client::new()
 }
 

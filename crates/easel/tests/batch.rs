@@ -1,15 +1,9 @@
 //! Batches through a real MCP client and the CLI: bad lines never stop good ones, and the
 //! same batch key never pays twice.
 
-// A test reports by failing: unwrap, expect and panic are its assertions here (the workspace
-// denies them in production code; clippy.toml allows them only inside #[test] functions).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use tokio::process::Command;
 
-use common::*;
+use crate::common::*;
 use easel_sim::{ModelScopeConfig, ModelScopeSim};
 use serde_json::json;
 

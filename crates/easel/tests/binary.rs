@@ -1,22 +1,14 @@
 //! The real binary: `easel serve` over stdio through rmcp's child-process transport, and
 //! `easel demo` end to end.
 
-// A test reports by failing: unwrap, expect and panic are its assertions here (the workspace
-// denies them in production code; clippy.toml allows them only inside #[test] functions).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::process::Stdio;
 
-use common::*;
+use crate::common::*;
 use easel_sim::{ModelScopeConfig, ModelScopeSim};
 use rmcp::ServiceExt;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use serde_json::json;
 use tokio::process::Command;
-
-const BIN: &str = env!("CARGO_BIN_EXE_easel");
 
 #[tokio::test]
 async fn serve_over_stdio_generates_through_a_spawned_process() {

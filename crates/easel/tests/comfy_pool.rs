@@ -4,16 +4,10 @@
 //! new jobs avoid it; it rejoins when back); a refused submission retried elsewhere; pools
 //! as backends.
 
-// A test reports by failing: unwrap, expect and panic are its assertions here (the workspace
-// denies them in production code; clippy.toml allows them only inside #[test] functions).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use easel_sim::{ComfyConfig, ComfySim};
 use futures::future::join_all;
 use rmcp::model::CallToolResult;

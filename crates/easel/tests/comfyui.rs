@@ -1,15 +1,9 @@
 //! ComfyUI through a real MCP client against the ComfyUI simulator: built-in and user
 //! workflows, the three ways parameters are injected, progress, socket loss, cancel, errors.
 
-// A test reports by failing: unwrap, expect and panic are its assertions here (the workspace
-// denies them in production code; clippy.toml allows them only inside #[test] functions).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::time::{Duration, SystemTime};
 
-use common::*;
+use crate::common::*;
 use easel_sim::ComfyConfig;
 use serde_json::{Value, json};
 

@@ -4,16 +4,10 @@
 //! The simulators count what reached them: nothing may be published or submitted unless
 //! the user said yes.
 
-// A test reports by failing: unwrap, expect and panic are its assertions here (the workspace
-// denies them in production code; clippy.toml allows them only inside #[test] functions).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use common::*;
+use crate::common::*;
 use easel::config::Config;
 use easel_sim::{ModelScopeConfig, ModelScopeSim, XhsConfig, XhsSim};
 use rmcp::model::{

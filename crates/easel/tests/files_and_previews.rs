@@ -1,13 +1,7 @@
 //! Files are the product: never overwritten, always inside the root; previews bounded.
 
-// A test reports by failing: unwrap, expect and panic are its assertions here (the workspace
-// denies them in production code; clippy.toml allows them only inside #[test] functions).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
+use crate::common::*;
 use base64::Engine;
-use common::*;
 use easel_sim::ModelScopeConfig;
 use serde_json::json;
 

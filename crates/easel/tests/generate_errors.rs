@@ -1,15 +1,9 @@
 //! Every way generate_image can fail: refused before sending, failed at the service, lost in
 //! transit. Each is a tool error (`isError: true`) that names the cause and the fix.
 
-// A test reports by failing: unwrap, expect and panic are its assertions here (the workspace
-// denies them in production code; clippy.toml allows them only inside #[test] functions).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use easel_sim::ModelScopeConfig;
 use serde_json::json;
 

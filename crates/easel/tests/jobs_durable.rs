@@ -1,73 +1,16 @@
 //! Durability: jobs survive a killed easel, are never submitted or saved twice, and a bad
 //! job store stops start-up with a clear message. Drives the real binary over stdio.
 
-// A test reports by failing: unwrap, expect and panic are its assertions here (the workspace
-// denies them in production code; clippy.toml allows them only inside #[test] functions).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use easel_sim::{ModelScopeConfig, ModelScopeSim};
-use rmcp::ServiceExt;
 use rmcp::service::{RoleClient, RunningService};
-use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use serde_json::json;
 use tokio::process::Command;
-
-const BIN: &str = env!("CARGO_BIN_EXE_easel");
-
-struct Served {
-    client: RunningService<RoleClient, ()>,
-    pid: u32,
-}
-
-async fn serve(dir: &Path, env: &HashMap<String, String>) -> Served {
-    let cfg = dir.join("easel.toml");
-    std::fs::write(&cfg, "").expect("cfg");
-    let (transport, _) = TokioChildProcess::builder(Command::new(BIN).configure(|c| {
-        c.arg("--config")
-            .arg(&cfg)
-            .arg("serve")
-            .env_clear()
-            .envs(env);
-    }))
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("spawn");
-    let pid = transport.id().expect("pid");
-    let client = ().serve(transport).await.expect("initialize");
-    Served { client, pid }
-}
-
-fn kill9(pid: u32) {
-    let status = std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-}
-
-fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
 
 #[cfg(unix)]
 #[tokio::test]
@@ -83,7 +26,7 @@ async fn a_job_survives_sigkill_and_completes_once_after_restart() {
     let out = dir.path().join("out");
     let env = test_env(&sim, &out, &[("EASEL_JOBS_LEASE_SECS", "1")]);
 
-    let first = serve(dir.path(), &env).await;
+    let first = serve_binary(dir.path(), &env, ()).await;
     let r = call(
         &first.client,
         "generate_image",
@@ -117,7 +60,7 @@ async fn a_job_survives_sigkill_and_completes_once_after_restart() {
         "nothing saved before the kill"
     );
 
-    let second = serve(dir.path(), &env).await;
+    let second = serve_binary(dir.path(), &env, ()).await;
     let done = call(
         &second.client,
         "get_job",
@@ -394,7 +337,7 @@ async fn two_hundred_concurrent_jobs_finish_with_distinct_files() {
             ("EASEL_MODELSCOPE_POLL_MAX_MS", "200"),
         ],
     );
-    let served = serve(dir.path(), &env).await;
+    let served = serve_binary(dir.path(), &env, ()).await;
     let started = Instant::now();
     let calls = (0..200).map(|i| {
         let client = &served.client;
@@ -568,8 +511,8 @@ async fn two_easels_on_one_data_dir_accept_every_keyed_submission() {
     let dir = tempfile::tempdir().expect("dir");
     let out = dir.path().join("out");
     let env = test_env(&sim, &out, &[("EASEL_JOBS_MAX_RUNNING_PER_BACKEND", "64")]);
-    let first = serve(dir.path(), &env).await;
-    let second = serve(dir.path(), &env).await;
+    let first = serve_binary(dir.path(), &env, ()).await;
+    let second = serve_binary(dir.path(), &env, ()).await;
     let (a, b) = (&first.client, &second.client);
     // 40 keys, each sent once to each easel, all at once.
     let calls = (0..80).map(|i| {
@@ -645,7 +588,7 @@ async fn a_restart_resumes_the_jobs_of_a_killed_easel_without_waiting_its_lease(
     let out = dir.path().join("out");
     // A lease far longer than this test's own waits: waiting it out would fail the test.
     let env = test_env(&sim, &out, &[("EASEL_JOBS_LEASE_SECS", "300")]);
-    let first = serve(dir.path(), &env).await;
+    let first = serve_binary(dir.path(), &env, ()).await;
     let r = call(
         &first.client,
         "generate_image",
@@ -656,7 +599,7 @@ async fn a_restart_resumes_the_jobs_of_a_killed_easel_without_waiting_its_lease(
     until_submitted(&first.client, &id).await;
     kill9(first.pid);
 
-    let second = serve(dir.path(), &env).await;
+    let second = serve_binary(dir.path(), &env, ()).await;
     let done = call(
         &second.client,
         "get_job",

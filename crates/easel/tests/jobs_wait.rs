@@ -1,15 +1,9 @@
 //! Waiting: a job longer than wait_seconds returns a handle; get_job finishes it; progress
 //! notifications arrive in order.
 
-// A test reports by failing: unwrap, expect and panic are its assertions here (the workspace
-// denies them in production code; clippy.toml allows them only inside #[test] functions).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use easel_sim::ModelScopeConfig;
 use serde_json::json;
 

@@ -2,16 +2,11 @@
 //! accounts, the login QR code, unconfirmed and failed publishes, webhook bodies, draft
 //! folders, images named by job id and URI, and the record of every publish.
 
-// A test reports by failing: unwrap, expect and panic are its assertions here (the workspace
-// denies them in production code; clippy.toml allows them only inside #[test] functions).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::path::{Path, PathBuf};
 
+use crate::common;
+use crate::common::*;
 use base64::Engine;
-use common::*;
 use easel_sim::{ModelScopeConfig, ModelScopeSim, WebhookSink, XhsConfig, XhsSim};
 use rmcp::model::GetPromptRequestParams;
 use rmcp::service::{RoleClient, RunningService};

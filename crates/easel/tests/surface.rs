@@ -6,23 +6,18 @@
 //! After a deliberate change, re-bless both files with one command:
 //!
 //! ```sh
-//! EASEL_BLESS=1 cargo test -p easel --test surface
+//! EASEL_BLESS=1 cargo test -p easel --test tests surface::
 //! ```
-
-// A test reports by failing: unwrap, expect and panic are its assertions here (the workspace
-// denies them in production code; clippy.toml allows them only inside #[test] functions).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{call, is_error, start, text};
+use crate::common;
+use crate::common::{call, is_error, start, text};
 use easel::service::surface::{TOOLS_BUDGET_BYTES, budgeted_json, reference_markdown};
 use easel_sim::ModelScopeConfig;
 use serde_json::{Map, Value, json};
 
-const BLESS: &str = "EASEL_BLESS=1 cargo test -p easel --test surface";
+const BLESS: &str = "EASEL_BLESS=1 cargo test -p easel --test tests surface::";
 
 fn blessing() -> bool {
     std::env::var_os("EASEL_BLESS").is_some_and(|v| !v.is_empty() && v != "0")

@@ -3,15 +3,9 @@
 //! client that does not declare tasks keeps wait-then-job_id; bad ids and bad arguments get
 //! clear answers. Restarts and a second process are in `tasks_durable.rs`.
 
-// A test reports by failing: unwrap, expect and panic are its assertions here (the workspace
-// denies them in production code; clippy.toml allows them only inside #[test] functions).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use easel_sim::ModelScopeConfig;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, GetTaskParams,

@@ -2,63 +2,13 @@
 //! sees a task while its maker runs, and after the maker is killed (kill -9) a fresh process
 //! answers tasks/get and finishes the job, submitting nothing twice. Drives the binary.
 
-// A test reports by failing: unwrap, expect and panic are its assertions here (the workspace
-// denies them in production code; clippy.toml allows them only inside #[test] functions).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
-use std::collections::HashMap;
-use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use easel_sim::{ModelScopeConfig, ModelScopeSim};
-use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResponse, GetTaskParams, TaskStatus};
 use rmcp::service::{RoleClient, RunningService};
-use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use serde_json::json;
-use tokio::process::Command;
-
-const BIN: &str = env!("CARGO_BIN_EXE_easel");
-
-struct Served {
-    client: RunningService<RoleClient, Recorder>,
-    pid: u32,
-}
-
-/// The easel binary serving stdio to a client that declares tasks.
-async fn serve(dir: &Path, env: &HashMap<String, String>) -> Served {
-    let cfg = dir.join("easel.toml");
-    std::fs::write(&cfg, "").expect("cfg");
-    let (transport, _) = TokioChildProcess::builder(Command::new(BIN).configure(|c| {
-        c.arg("--config")
-            .arg(&cfg)
-            .arg("serve")
-            .env_clear()
-            .envs(env);
-    }))
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("spawn");
-    let pid = transport.id().expect("pid");
-    let recorder = Recorder {
-        tasks: true,
-        ..Recorder::default()
-    };
-    let client = recorder.serve(transport).await.expect("initialize");
-    Served { client, pid }
-}
-
-fn kill9(pid: u32) {
-    let status = std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-}
 
 async fn status_of(client: &RunningService<RoleClient, Recorder>, id: &str) -> TaskStatus {
     client
@@ -83,7 +33,7 @@ async fn a_task_survives_kill_9_and_is_seen_by_another_process() {
     let out = dir.path().join("out");
     let env = test_env(&sim, &out, &[("EASEL_JOBS_LEASE_SECS", "1")]);
 
-    let maker = serve(dir.path(), &env).await;
+    let maker = serve_binary(dir.path(), &env, Recorder::declaring_tasks()).await;
     let mut params = CallToolRequestParams::new("generate_image");
     params.arguments = gen_args(json!({"count": 2})).as_object().cloned();
     let created = maker.client.call_tool_once(params).await.expect("call");
@@ -93,7 +43,7 @@ async fn a_task_survives_kill_9_and_is_seen_by_another_process() {
     let id = created.task.task_id;
 
     // Another easel on the same data dir sees the task while its maker runs it.
-    let other = serve(dir.path(), &env).await;
+    let other = serve_binary(dir.path(), &env, Recorder::declaring_tasks()).await;
     assert_eq!(status_of(&other.client, &id).await, TaskStatus::Working);
 
     // Kill only once the tickets are stored (the job reports "submitted" or later).
@@ -120,7 +70,7 @@ async fn a_task_survives_kill_9_and_is_seen_by_another_process() {
     other.client.cancel().await.expect("close");
     assert_eq!(sim.submissions(), 2);
 
-    let fresh = serve(dir.path(), &env).await;
+    let fresh = serve_binary(dir.path(), &env, Recorder::declaring_tasks()).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let done = loop {
         let got = fresh
@@ -159,7 +109,7 @@ async fn a_batch_task_survives_kill_9_and_is_resumed_by_tasks_get() {
     let out = dir.path().join("out");
     let env = test_env(&sim, &out, &[("EASEL_JOBS_LEASE_SECS", "1")]);
 
-    let maker = serve(dir.path(), &env).await;
+    let maker = serve_binary(dir.path(), &env, Recorder::declaring_tasks()).await;
     let mut params = CallToolRequestParams::new("generate_batch");
     params.arguments = json!({"prompts": ["a red kite", "a blue kite"], "concurrency": 1,
         "defaults": {"size": "256x256"}, "batch_key": "kites"})
@@ -196,7 +146,7 @@ async fn a_batch_task_survives_kill_9_and_is_resumed_by_tasks_get() {
     kill9(maker.pid);
     assert_eq!(sim.submissions(), 1, "one line at a time");
 
-    let fresh = serve(dir.path(), &env).await;
+    let fresh = serve_binary(dir.path(), &env, Recorder::declaring_tasks()).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let done = loop {
         let got = fresh

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use easel::config::Config;
@@ -14,6 +15,7 @@ use rmcp::model::{
     RequestMetaObject, ServerResult,
 };
 use rmcp::service::{NotificationContext, RoleClient, RunningService};
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use rmcp::{ClientHandler, ServiceExt};
 use serde_json::{Value, json};
 
@@ -52,6 +54,14 @@ impl Recorder {
     pub fn speaking(version: ProtocolVersion) -> Recorder {
         Recorder {
             speaks: Some(version),
+            ..Recorder::default()
+        }
+    }
+
+    /// A recorder that declares the MCP tasks extension.
+    pub fn declaring_tasks() -> Recorder {
+        Recorder {
+            tasks: true,
             ..Recorder::default()
         }
     }
@@ -363,4 +373,64 @@ pub async fn serve_as(
     });
     let client = recorder.clone().serve(client_io).await.expect("client");
     (client, recorder)
+}
+
+/// The easel binary cargo built for these tests.
+pub const BIN: &str = env!("CARGO_BIN_EXE_easel");
+
+/// The easel binary serving stdio to `handler`, and its process id (to kill it).
+pub struct ServedBinary<H: ClientHandler> {
+    pub client: RunningService<RoleClient, H>,
+    pub pid: u32,
+}
+
+/// Spawns `easel --config <dir>/easel.toml serve` (an empty config file) with exactly `env`,
+/// stderr discarded, and initializes an MCP session with `handler`.
+pub async fn serve_binary<H: ClientHandler>(
+    dir: &Path,
+    env: &HashMap<String, String>,
+    handler: H,
+) -> ServedBinary<H> {
+    let cfg = dir.join("easel.toml");
+    std::fs::write(&cfg, "").expect("cfg");
+    let (transport, _) =
+        TokioChildProcess::builder(tokio::process::Command::new(BIN).configure(|c| {
+            c.arg("--config")
+                .arg(&cfg)
+                .arg("serve")
+                .env_clear()
+                .envs(env);
+        }))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let pid = transport.id().expect("pid");
+    let client = handler.serve(transport).await.expect("initialize");
+    ServedBinary { client, pid }
+}
+
+/// SIGKILL: the process gets no chance to clean up.
+pub fn kill9(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+/// Files under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
 }

@@ -4,8 +4,8 @@
 use easel_sim::ModelScopeConfig;
 use serde_json::json;
 
+use super::support::*;
 use crate::common::test_env;
-use crate::support::*;
 
 #[tokio::test]
 async fn every_mcp_route_needs_the_token_and_healthz_does_not() {
@@ -139,7 +139,7 @@ async fn the_token_never_reaches_the_logs_or_the_config_dump() {
     let mcp = format!("{}/mcp", served.base);
     let wrong = "wrong-token-abcdefabcdef";
     assert_eq!(post_initialize(&mcp, Some(wrong), &[]).await.status(), 401);
-    let client = crate::support::rmcp_client(&mcp, Some(TOKEN)).await;
+    let client = super::support::rmcp_client(&mcp, Some(TOKEN)).await;
     client.list_all_tools().await.expect("tools");
     client.cancel().await.expect("close");
     let mut sse = SseClient::open(&served.base, Some(TOKEN)).await;

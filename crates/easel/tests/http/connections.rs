@@ -10,8 +10,8 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::support::*;
 use crate::common::{gen_args, test_env};
-use crate::support::*;
 
 /// Upper bound for anything below to happen; only reached when the behaviour is broken.
 const PATIENCE: Duration = Duration::from_secs(30);

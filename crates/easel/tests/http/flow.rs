@@ -7,8 +7,8 @@ use easel_sim::ModelScopeConfig;
 use rmcp::model::ReadResourceRequestParams;
 use serde_json::{Value, json};
 
+use super::support::*;
 use crate::common::{call, gen_args, is_error, structured, text};
-use crate::support::*;
 
 fn decode(b64: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD

@@ -4,7 +4,7 @@
 use easel_sim::ModelScopeConfig;
 use serde_json::json;
 
-use crate::support::*;
+use super::support::*;
 
 #[tokio::test]
 async fn foreign_host_and_origin_are_refused_on_every_mcp_route() {

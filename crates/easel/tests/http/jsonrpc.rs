@@ -4,7 +4,7 @@
 use easel_sim::ModelScopeConfig;
 use serde_json::{Value, json};
 
-use crate::support::*;
+use super::support::*;
 
 async fn post_raw(url: &str, session: Option<&str>, body: &str) -> (u16, Value) {
     let mut req = http()

@@ -6,8 +6,8 @@ use std::time::Duration;
 use easel_sim::{ModelScopeConfig, ModelScopeSim};
 use serde_json::{Value, json};
 
+use super::support::*;
 use crate::common::{call, gen_args, is_error, structured, test_env, text};
-use crate::support::*;
 
 #[tokio::test]
 async fn a_vanished_sse_client_is_cleaned_up_and_its_job_completes() {

@@ -6,8 +6,8 @@ use std::time::Duration;
 use easel_sim::ModelScopeConfig;
 use serde_json::{Value, json};
 
+use super::support::*;
 use crate::common::gen_args;
-use crate::support::*;
 
 const PROTOCOL: &str = "2025-06-18";
 

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::common::{self, Recorder};
 
 pub const TOKEN: &str = "test-token-0123456789abcdef";
-pub const BIN: &str = env!("CARGO_BIN_EXE_easel");
+pub use crate::common::{BIN, files_under};
 pub const ACCEPT_BOTH: &str = "application/json, text/event-stream";
 
 /// Polls `check` until it returns `Some`, failing after `secs` seconds.
@@ -426,21 +426,4 @@ impl Spawned {
         let stderr = self.stderr.await.unwrap_or_default();
         (exit, elapsed, stderr)
     }
-}
-
-/// Files under `dir`, recursively.
-pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }

@@ -18,8 +18,8 @@ use rmcp::service::{ClientLifecycleMode, ClientServiceExt, RoleClient, RunningSe
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use serde_json::{Value, json};
 
+use super::support::*;
 use crate::common::{self, Recorder, call, gen_args};
-use crate::support::*;
 
 /// Newest first; the first has no `initialize`.
 const VERSIONS: [ProtocolVersion; 5] = [

@@ -19,7 +19,7 @@ pub fn reference(
     out.push_str("# easel's MCP tools\n\n");
     out.push_str(
         "<!-- Generated from the tool definitions by `easel tools --markdown`; do not edit.\n     \
-         After changing a tool: EASEL_BLESS=1 cargo test -p easel --test surface -->\n\n",
+         After changing a tool: EASEL_BLESS=1 cargo test -p easel --test tests surface:: -->\n\n",
     );
     out.push_str(
         "What an MCP client receives from `tools/list` (default configuration), one section per \

@@ -240,6 +240,29 @@ async fn generate_command_names_its_flags_when_refusing() {
         assert!(stderr.contains(named), "{stderr}");
         assert!(!stderr.contains("output_dir"), "{stderr}");
     }
+    // easel batch's flags too, before any line runs.
+    let prompts = dir.path().join("prompts.txt");
+    std::fs::write(&prompts, "a red kite\na blue kite\n").expect("prompts");
+    for (flags, named) in [
+        (["--out", "../x"], "--out \"../x\" leaves the output root"),
+        (["--size", "big"], "--size: \"big\" is not WIDTHxHEIGHT"),
+    ] {
+        let bad = Command::new(BIN)
+            .arg("--config")
+            .arg(&cfg)
+            .arg("batch")
+            .arg(&prompts)
+            .args(flags)
+            .env_clear()
+            .envs(&env)
+            .output()
+            .await
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&bad.stderr);
+        assert!(!bad.status.success(), "{stderr}");
+        assert!(stderr.contains(named), "{stderr}");
+        assert!(!stderr.contains("output_dir"), "{stderr}");
+    }
     assert_eq!(
         sim.submissions(),
         0,

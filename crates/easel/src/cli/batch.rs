@@ -57,6 +57,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     let app = crate::app::build(config, Storage::Durable)?;
+    flags_fit(&defaults, &app.jobs)?;
     app.jobs.start_background(false);
     let jobs = app.jobs.clone();
     let shared = defaults.clone();
@@ -120,4 +121,24 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
         }
     }
+}
+
+/// The flags checked once, before any line runs, and refused by their own names (`--out`,
+/// `--size`, …): a bad flag would otherwise fail every line, each naming generate_image's
+/// parameter. The lines' own keys are checked as each line runs, by the names the file uses.
+fn flags_fit(defaults: &Map<String, Value>, jobs: &crate::jobs::Jobs) -> anyhow::Result<()> {
+    if let Some(Value::String(dir)) = defaults.get("output_dir") {
+        crate::outputs::validate_relative_dir(dir)
+            .map_err(|e| anyhow::anyhow!(Face::Cli.output_error(&e)))?;
+    }
+    let probe = Line {
+        number: 0,
+        prompt: "the flags alone".into(),
+        overrides: Map::new(),
+    };
+    batch_line_input(defaults, &probe)
+        .map_err(anyhow::Error::msg)?
+        .into_job(jobs, Face::Cli)
+        .map_err(anyhow::Error::msg)?;
+    Ok(())
 }

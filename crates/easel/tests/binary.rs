@@ -221,47 +221,31 @@ async fn generate_command_names_its_flags_when_refusing() {
     let env = test_env(&sim, &dir.path().join("out"), &[]);
     let cfg = dir.path().join("easel.toml");
     std::fs::write(&cfg, "").expect("cfg");
-    for (flags, named) in [
-        (["--out", "../x"], "--out \"../x\" leaves the output root"),
-        (["--size", "big"], "--size: \"big\" is not WIDTHxHEIGHT"),
-    ] {
-        let bad = Command::new(BIN)
-            .arg("--config")
-            .arg(&cfg)
-            .args(["generate", "a red kite"])
-            .args(flags)
-            .env_clear()
-            .envs(&env)
-            .output()
-            .await
-            .expect("run");
-        let stderr = String::from_utf8_lossy(&bad.stderr);
-        assert!(!bad.status.success(), "{stderr}");
-        assert!(stderr.contains(named), "{stderr}");
-        assert!(!stderr.contains("output_dir"), "{stderr}");
-    }
-    // easel batch's flags too, before any line runs.
+    // easel generate, and easel batch's flags (checked before any line runs).
     let prompts = dir.path().join("prompts.txt");
     std::fs::write(&prompts, "a red kite\na blue kite\n").expect("prompts");
-    for (flags, named) in [
-        (["--out", "../x"], "--out \"../x\" leaves the output root"),
-        (["--size", "big"], "--size: \"big\" is not WIDTHxHEIGHT"),
-    ] {
-        let bad = Command::new(BIN)
-            .arg("--config")
-            .arg(&cfg)
-            .arg("batch")
-            .arg(&prompts)
-            .args(flags)
-            .env_clear()
-            .envs(&env)
-            .output()
-            .await
-            .expect("run");
-        let stderr = String::from_utf8_lossy(&bad.stderr);
-        assert!(!bad.status.success(), "{stderr}");
-        assert!(stderr.contains(named), "{stderr}");
-        assert!(!stderr.contains("output_dir"), "{stderr}");
+    let generate: Vec<String> = vec!["generate".into(), "a red kite".into()];
+    let batch: Vec<String> = vec!["batch".into(), prompts.display().to_string()];
+    for command in [generate, batch] {
+        for (flags, named) in [
+            (["--out", "../x"], "--out \"../x\" leaves the output root"),
+            (["--size", "big"], "--size: \"big\" is not WIDTHxHEIGHT"),
+        ] {
+            let bad = Command::new(BIN)
+                .arg("--config")
+                .arg(&cfg)
+                .args(&command)
+                .args(flags)
+                .env_clear()
+                .envs(&env)
+                .output()
+                .await
+                .expect("run");
+            let stderr = String::from_utf8_lossy(&bad.stderr);
+            assert!(!bad.status.success(), "{command:?} {flags:?}: {stderr}");
+            assert!(stderr.contains(named), "{command:?}: {stderr}");
+            assert!(!stderr.contains("output_dir"), "{command:?}: {stderr}");
+        }
     }
     assert_eq!(
         sim.submissions(),

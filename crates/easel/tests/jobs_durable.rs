@@ -34,25 +34,8 @@ async fn a_job_survives_sigkill_and_completes_once_after_restart() {
     )
     .await;
     let id = structured(&r)["job_id"].as_str().expect("id").to_string();
-    // Kill only once the tickets are stored (the job reports "submitted" or later).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let s = call(
-            &first.client,
-            "get_job",
-            json!({"job_id": id, "wait_seconds": 0, "preview": "none"}),
-        )
-        .await;
-        if structured(&s)["progress"]["fraction"]
-            .as_f64()
-            .unwrap_or(0.0)
-            >= 0.05
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never submitted");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    // Kill only once the tickets are stored.
+    until_submitted(&first.client, &id).await;
     kill9(first.pid);
     assert_eq!(sim.submissions(), 2);
     assert!(

@@ -46,25 +46,8 @@ async fn a_task_survives_kill_9_and_is_seen_by_another_process() {
     let other = serve_binary(dir.path(), &env, Recorder::declaring_tasks()).await;
     assert_eq!(status_of(&other.client, &id).await, TaskStatus::Working);
 
-    // Kill only once the tickets are stored (the job reports "submitted" or later).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let s = call(
-            &maker.client,
-            "get_job",
-            json!({"job_id": id, "wait_seconds": 0, "preview": "none"}),
-        )
-        .await;
-        if structured(&s)["progress"]["fraction"]
-            .as_f64()
-            .unwrap_or(0.0)
-            >= 0.05
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never submitted");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    // Kill only once the tickets are stored.
+    until_submitted(&maker.client, &id).await;
     kill9(maker.pid);
     // Closing stdin ends the other easel: the fresh one below is the only one left.
     other.client.cancel().await.expect("close");

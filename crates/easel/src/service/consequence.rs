@@ -67,15 +67,7 @@ impl EaselServer {
     }
 
     async fn publish_consequence(&self, p: PublishNoteParams) -> Option<Consequence> {
-        let input = NoteInput {
-            publisher: p.publisher,
-            title: p.title,
-            content: p.content,
-            images: p.images,
-            tags: p.tags,
-            schedule_at: p.schedule_at,
-            visibility: p.visibility,
-        };
+        let input = NoteInput::from(p);
         let state = &self.state;
         let checked = state
             .options

@@ -117,14 +117,9 @@ pub(super) fn note_result(report: &PublishReport) -> CallToolResult {
     with_structured(result, report)
 }
 
-impl EaselServer {
-    /// Checks the note and records it as pending before it is sent: the waiting tool and the
-    /// MCP task path both start from here.
-    pub(super) async fn prepare_publish(
-        &self,
-        p: PublishNoteParams,
-    ) -> Result<Publishing, CallToolResult> {
-        let input = NoteInput {
+impl From<PublishNoteParams> for NoteInput {
+    fn from(p: PublishNoteParams) -> NoteInput {
+        NoteInput {
             publisher: p.publisher,
             title: p.title,
             content: p.content,
@@ -132,7 +127,18 @@ impl EaselServer {
             tags: p.tags,
             schedule_at: p.schedule_at,
             visibility: p.visibility,
-        };
+        }
+    }
+}
+
+impl EaselServer {
+    /// Checks the note and records it as pending before it is sent: the waiting tool and the
+    /// MCP task path both start from here.
+    pub(super) async fn prepare_publish(
+        &self,
+        p: PublishNoteParams,
+    ) -> Result<Publishing, CallToolResult> {
+        let input = NoteInput::from(p);
         let state = &self.state;
         state
             .options

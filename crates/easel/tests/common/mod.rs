@@ -410,6 +410,30 @@ pub async fn serve_binary<H: ClientHandler>(
 }
 
 /// SIGKILL: the process gets no chance to clean up.
+/// Returns once the job reports "submitted" or later (its tickets are stored), so that a
+/// kill after it tests recovery from a stored ticket rather than a lost submission. Polls
+/// the job's own state, with a deadline.
+pub async fn until_submitted<H: ClientHandler>(client: &RunningService<RoleClient, H>, id: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let s = call(
+            client,
+            "get_job",
+            json!({"job_id": id, "wait_seconds": 0, "preview": "none"}),
+        )
+        .await;
+        if structured(&s)["progress"]["fraction"]
+            .as_f64()
+            .unwrap_or(0.0)
+            >= 0.05
+        {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "never submitted");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 pub fn kill9(pid: u32) {
     let status = std::process::Command::new("kill")
         .args(["-9", &pid.to_string()])

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 use easel_sim::{ModelScopeConfig, ModelScopeSim};
-use rmcp::service::{RoleClient, RunningService};
 use serde_json::json;
 use tokio::process::Command;
 
@@ -531,28 +530,6 @@ async fn two_easels_on_one_data_dir_accept_every_keyed_submission() {
         assert_eq!(structured(&done)["status"], "succeeded", "{}", text(&done));
     }
     assert_eq!(sim.submissions(), 40, "one paid generation per key");
-}
-
-/// Waits until the job's tickets are stored (it reports "submitted" or later).
-async fn until_submitted(client: &RunningService<RoleClient, ()>, id: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let s = call(
-            client,
-            "get_job",
-            json!({"job_id": id, "wait_seconds": 0, "preview": "none"}),
-        )
-        .await;
-        if structured(&s)["progress"]["fraction"]
-            .as_f64()
-            .unwrap_or(0.0)
-            >= 0.05
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "never submitted");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// A restarted easel takes over the jobs of the easel it replaces on this machine at once

@@ -106,26 +106,15 @@ async fn a_batch_task_survives_kill_9_and_is_resumed_by_tasks_get() {
     // Kill only once the first line's ticket is stored (its job reports "submitted" or
     // later): a kill in the middle of a submission fails that job rather than paying twice.
     let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    let first = loop {
         let listed = call(&maker.client, "list_jobs", json!({})).await;
         if let Some(job) = structured(&listed)["jobs"][0]["job_id"].as_str() {
-            let s = call(
-                &maker.client,
-                "get_job",
-                json!({"job_id": job, "wait_seconds": 0, "preview": "none"}),
-            )
-            .await;
-            if structured(&s)["progress"]["fraction"]
-                .as_f64()
-                .unwrap_or(0.0)
-                >= 0.05
-            {
-                break;
-            }
+            break job.to_string();
         }
-        assert!(Instant::now() < deadline, "never submitted");
+        assert!(Instant::now() < deadline, "no line was ever submitted");
         tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    };
+    until_submitted(&maker.client, &first).await;
     kill9(maker.pid);
     assert_eq!(sim.submissions(), 1, "one line at a time");
 

@@ -1,0 +1,1 @@
+// The gallery page: fetches /gallery/api/jobs and follows /gallery/events.

@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 
 const BLESS: &str = "EASEL_BLESS=1 cargo test -p easel --test tests surface::";
 
-fn blessing() -> bool {
+pub fn blessing() -> bool {
     std::env::var_os("EASEL_BLESS").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
@@ -104,10 +104,34 @@ async fn the_surface_is_pinned() {
         "tools": tools,
         "prompts": prompts,
         "resourceTemplates": templates,
+        "mcpApp": app_surface().await,
     });
     let mut pretty = serde_json::to_string_pretty(&snapshot).expect("json");
     pretty.push('\n');
     check_golden(&repo_file("tests/golden/surface.json"), &pretty);
+}
+
+/// What a host that renders MCP Apps sees besides the above: `_meta` per tool, the
+/// view-only tools whole, and the view's `resources/list` entry (tests/mcp_app.rs tests
+/// what they do).
+async fn app_surface() -> Value {
+    let h = crate::mcp_app::start(ModelScopeConfig::default(), &[]).await;
+    let tools = h.host.list_all_tools().await.expect("tools/list");
+    let meta: Map<String, Value> = tools
+        .iter()
+        .filter(|t| !easel::service::app::is_app_only(&t.name))
+        .filter_map(|t| Some((t.name.to_string(), json!(t.meta.as_ref()?))))
+        .collect();
+    let app_only: Vec<_> = tools
+        .iter()
+        .filter(|t| easel::service::app::is_app_only(&t.name))
+        .collect();
+    let resources = h.host.list_all_resources().await.expect("resources/list");
+    json!({
+        "toolMeta": meta,
+        "appOnlyTools": app_only,
+        "viewResource": resources.first(),
+    })
 }
 
 #[tokio::test]

@@ -25,6 +25,7 @@ mod generate_modelscope;
 mod http;
 mod jobs_durable;
 mod jobs_wait;
+mod mcp_app;
 mod providers_and_edits;
 mod publish;
 mod surface;

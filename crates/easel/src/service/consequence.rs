@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::EaselServer;
+use super::app::RunAgainParams;
 use super::batch_tool::GenerateBatchParams;
 use super::params::{EditImageParams, GenerateImageParams};
 use super::publishing::PublishNoteParams;
@@ -22,6 +23,7 @@ pub(super) const CONFIRMABLE: &[&str] = &[
     "edit_image",
     "generate_batch",
     "publish_note",
+    "run_again",
 ];
 
 /// What a call would do, for the question and for the answer when nothing happened.
@@ -56,6 +58,11 @@ impl EaselServer {
             "edit_image" => {
                 let p: EditImageParams = parse(args)?;
                 self.spend_consequence(tool, &[(p.backend, p.count)], None)
+            }
+            "run_again" => {
+                let input = self.again_input(&parse::<RunAgainParams>(args)?).ok()?;
+                let count = input.count.unwrap_or(1);
+                self.spend_consequence(tool, &[(input.backend, count)], None)
             }
             "generate_batch" => {
                 let p: GenerateBatchParams = parse(args)?;

@@ -1,6 +1,7 @@
 //! The MCP face of easel: tools, resources and prompts. Thin: parse, validate, call `jobs`,
 //! report. Nothing here knows a backend's wire format.
 
+pub mod app;
 mod batch_tool;
 mod catalog;
 mod confirm;
@@ -26,10 +27,10 @@ use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CancelTaskParams, ExtensionCapabilities,
+    CacheScope, CallToolRequestParams, CallToolResponse, CancelTaskParams, ExtensionCapabilities,
     GetTaskParams, GetTaskResult, ListResourceTemplatesResult, ListResourcesResult,
-    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
-    ServerConfig,
+    ListToolsResult, PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams,
+    ReadResourceResponse, ResultType, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, prompt_handler, tool_handler};
@@ -92,7 +93,8 @@ pub struct EaselServer {
 
 impl EaselServer {
     pub fn new(jobs: Jobs, library: Arc<Library>, options: ServiceOptions) -> Self {
-        let mut tool_router = Self::defined_tools();
+        // The view-only tools are routed like any other; `app::listed` decides who sees them.
+        let mut tool_router = Self::defined_tools() + Self::app_router();
         surface::finish(&mut tool_router);
         // Per-workflow tools are built from the workflow files as they are: optional, and
         // outside the size budget (their number depends on the workflows one has).
@@ -148,7 +150,9 @@ fn capabilities(extensions: ExtensionCapabilities) -> ServerCapabilities {
 #[prompt_handler(router = self.prompt_router)]
 impl ServerHandler for EaselServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(capabilities(ExtensionCapabilities::new()))
+        let mut extensions = ExtensionCapabilities::new();
+        extensions.insert(app::EXTENSION_ID.to_string(), app::server_settings());
+        ServerConfig::new(capabilities(extensions))
             .with_server_info(surface::implementation())
             .with_instructions(surface::instructions())
     }
@@ -161,6 +165,11 @@ impl ServerHandler for EaselServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        if app::is_app_only(&request.name)
+            && !app::client_supports(context.client_capabilities().as_ref())
+        {
+            return Err(app::not_for_this_client(&request.name));
+        }
         if tasks::client_declared(&context)
             && let Some(answer) = self.call_as_task(&request, &context).await
         {
@@ -173,6 +182,29 @@ impl ServerHandler for EaselServer {
             .call(ToolCallContext::new(self, request, context))
             .await?;
         Ok(older_peers::fit(response, version.as_ref()))
+    }
+
+    /// The tools as this client may see them: with the MCP App's `_meta` and view-only
+    /// tools for a client that renders MCP Apps, exactly the plain list for any other.
+    async fn list_tools(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        let has_apps = app::client_supports(context.client_capabilities().as_ref());
+        // As `#[tool_handler]` answers, except that the list depends on the client's
+        // capabilities, so only that client may cache it.
+        let hints = context
+            .protocol_version()
+            .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
+        Ok(ListToolsResult {
+            result_type: Some(ResultType::COMPLETE),
+            tools: app::listed(self.tool_router.list_all(), has_apps),
+            meta: None,
+            next_cursor: None,
+            ttl_ms: hints.then_some(0),
+            cache_scope: hints.then_some(CacheScope::Private),
+        })
     }
 
     async fn get_task(
@@ -194,9 +226,16 @@ impl ServerHandler for EaselServer {
     async fn list_resources(
         &self,
         request: Option<PaginatedRequestParams>,
-        _: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        resources::list(&self.state.jobs, request)
+        let first_page = request.as_ref().is_none_or(|r| r.cursor.is_none());
+        let mut listed = resources::list(&self.state.jobs, request)?;
+        // The view heads the first page for clients that render it (the spec lets servers
+        // leave views out of the list; listing them lets a host review one up front).
+        if first_page && app::client_supports(context.client_capabilities().as_ref()) {
+            listed.resources.insert(0, app::resource());
+        }
+        Ok(listed)
     }
 
     async fn list_resource_templates(
@@ -212,6 +251,9 @@ impl ServerHandler for EaselServer {
         request: ReadResourceRequestParams,
         _: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
+        if request.uri.starts_with("ui://") {
+            return app::read(&request.uri).map(Into::into);
+        }
         resources::read(&self.state.jobs, &request.uri)
             .await
             .map(Into::into)

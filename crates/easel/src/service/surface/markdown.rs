@@ -41,6 +41,43 @@ pub fn reference(
     out
 }
 
+/// The MCP App's part of the page: what hosts that render MCP Apps show, and the tools
+/// only its view calls (not in the table above: the model never sees them).
+pub fn app_section(app_tools: &[Tool]) -> String {
+    let mut out = String::new();
+    out.push_str("\n## Inside the chat: the MCP App\n\n");
+    let _ = write!(
+        out,
+        "Hosts that render MCP Apps (extension `{}`, spec 2026-01-26: Claude Desktop, VS Code \
+         Copilot, Cursor, Goose, ChatGPT) and declare it with `{}` show the results of {} as \
+         one interactive view, `{}`: the images, progress while a job runs (the view follows \
+         it with `get_job`), and buttons for a variation (a new seed), cancel (`cancel_job`) \
+         and \"send to a draft note\" (`publish_note` to the `draft` publisher). Paid \
+         generations above the threshold and non-draft publishing are confirmed as always. \
+         For such a host only, these tools carry `_meta.ui.resourceUri`, the view is listed \
+         in `resources/list` and the tools below exist, marked `visibility: [\"app\"]` so \
+         that the model never sees them; every other client gets exactly the list above.\n",
+        super::super::app::EXTENSION_ID,
+        super::super::app::MIME_TYPE,
+        super::super::app::VIEWED_TOOLS
+            .iter()
+            .map(|t| format!("`{t}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        super::super::app::VIEW_URI,
+    );
+    for t in app_tools {
+        out.push_str(&tool_section_text(t).replacen("\n## ", "\n### ", 1));
+    }
+    out
+}
+
+fn tool_section_text(t: &Tool) -> String {
+    let mut out = String::new();
+    tool_section(&mut out, t, None);
+    out
+}
+
 fn tool_section(out: &mut String, t: &Tool, output: Option<&JsonObject>) {
     let title = t
         .annotations

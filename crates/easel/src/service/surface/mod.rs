@@ -162,9 +162,18 @@ pub fn implementation() -> Implementation {
 /// docs/TOOLS.md: the tool reference, generated from the tool definitions with the detail
 /// the wire leaves out.
 pub fn reference_markdown() -> String {
-    let mut documented = EaselServer::defined_tools();
+    let (tools, outputs) = documented(EaselServer::defined_tools());
+    let mut page = markdown::reference(&tools, &outputs, instructions());
+    let (app_tools, _) = documented(EaselServer::app_router());
+    page.push_str(&markdown::app_section(&app_tools));
+    page
+}
+
+/// The tools of `router` with their whole descriptions and documented schemas, and their
+/// output schemas by tool name.
+fn documented(mut router: ToolRouter<EaselServer>) -> (Vec<Tool>, HashMap<String, JsonObject>) {
     let mut outputs: HashMap<String, JsonObject> = HashMap::new();
-    for route in documented.map.values_mut() {
+    for route in router.map.values_mut() {
         let tool = &mut route.attr;
         if let Some(out) = &tool.output_schema {
             outputs.insert(tool.name.to_string(), compact(out, Style::OutputDocs));
@@ -174,8 +183,7 @@ pub fn reference_markdown() -> String {
             tool.description = Some(compact::one_line(d).into());
         }
     }
-    let tools = ordered(documented.list_all());
-    markdown::reference(&tools, &outputs, instructions())
+    (ordered(router.list_all()), outputs)
 }
 
 #[cfg(test)]

@@ -100,7 +100,13 @@ fn stop(text: String) -> Option<CallToolResponse> {
 fn not_needed(tool: &str) -> Option<CallToolResponse> {
     stop(format!(
         "confirm: {tool} never needs a confirmation (it neither publishes nor spends a paid quota), so it takes no \"confirm\" argument. Remove \"confirm\" and call {tool} again. Only {} can ask first.",
-        CONFIRMABLE.join(", ")
+        // The model's tools only: a view-only tool is no advice to a model.
+        CONFIRMABLE
+            .iter()
+            .filter(|t| !super::app::is_app_only(t))
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ")
     ))
 }
 

@@ -56,7 +56,8 @@ pub fn app_section(app_tools: &[Tool]) -> String {
          generations above the threshold and non-draft publishing are confirmed as always. \
          For such a host only, these tools carry `_meta.ui.resourceUri`, the view is listed \
          in `resources/list` and the tools below exist, marked `visibility: [\"app\"]` so \
-         that the model never sees them; every other client gets exactly the list above.\n",
+         that the model never sees them; every other client gets exactly the list above \
+         (so easel has nothing to switch off). More in docs/JOBS.md.\n",
         super::super::app::EXTENSION_ID,
         super::super::app::MIME_TYPE,
         super::super::app::VIEWED_TOOLS

@@ -46,7 +46,7 @@ pub fn reference(
 pub fn app_section(app_tools: &[Tool]) -> String {
     let mut out = String::new();
     out.push_str("\n## Inside the chat: the MCP App\n\n");
-    let _ = write!(
+    let _ = writeln!(
         out,
         "Hosts that render MCP Apps (extension `{}`, spec 2026-01-26: Claude Desktop, VS Code \
          Copilot, Cursor, Goose, ChatGPT) and declare it with `{}` show the results of {} as \
@@ -57,7 +57,7 @@ pub fn app_section(app_tools: &[Tool]) -> String {
          For such a host only, these tools carry `_meta.ui.resourceUri`, the view is listed \
          in `resources/list` and the tools below exist, marked `visibility: [\"app\"]` so \
          that the model never sees them; every other client gets exactly the list above \
-         (so easel has nothing to switch off). More in docs/JOBS.md.\n",
+         (so easel has nothing to switch off). More in docs/JOBS.md.",
         super::super::app::EXTENSION_ID,
         super::super::app::MIME_TYPE,
         super::super::app::VIEWED_TOOLS

@@ -421,3 +421,49 @@ async fn record() -> Value {
         "variation": {"tool": "get_job", "arguments": {"job_id": varied_id}, "result": varied},
     })
 }
+
+/// The calls the view makes (tests/browser/test_app.py checks it sends exactly these) are
+/// ones easel accepts: following a job, and a draft note of chosen images by URI, which
+/// needs no confirmation even where confirmation is on.
+#[tokio::test]
+async fn the_views_own_calls_work_against_easel() {
+    let h = start(
+        ModelScopeConfig::default(),
+        &[
+            ("EASEL_CONFIRM", "true"),
+            ("EASEL_CONFIRM_SPEND_THRESHOLD", "4"),
+        ],
+    )
+    .await;
+    let made = call(
+        &h.host,
+        "generate_image",
+        common::gen_args(json!({"count": 2})),
+    )
+    .await;
+    let made = structured(&made);
+    let id = made["job_id"].as_str().expect("job_id");
+    let followed = call(
+        &h.host,
+        "get_job",
+        json!({"job_id": id, "wait_seconds": 20, "preview": "thumbnail"}),
+    )
+    .await;
+    assert_eq!(structured(&followed)["status"], "succeeded");
+    let images = followed
+        .content
+        .iter()
+        .filter(|c| c.as_image().is_some())
+        .count();
+    assert_eq!(images, 2, "the view shows the result's own previews");
+
+    let uri = made["files"][1]["uri"].as_str().expect("uri");
+    let note = call(
+        &h.host,
+        "publish_note",
+        json!({"publisher": "draft", "title": "a lighthouse on a cliff at dusk, oil", "content": "a lighthouse", "images": [uri]}),
+    )
+    .await;
+    assert!(!is_error(&note), "{}", text(&note));
+    assert_eq!(structured(&note)["outcome"], "published", "{}", text(&note));
+}

@@ -1,0 +1,1 @@
+//! What a page open to a network must withstand.

@@ -8,6 +8,8 @@ mod busy;
 mod cancel;
 mod changes;
 mod drain;
+#[cfg(test)]
+mod filter_tests;
 mod lease;
 mod model;
 mod notes;

@@ -624,6 +624,108 @@ mod tests {
         assert_eq!(version as usize, MIGRATIONS.len());
     }
 
+    #[test]
+    fn a_version_five_store_gets_its_filter_columns_filled() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("jobs.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            for sql in &MIGRATIONS[..5] {
+                conn.execute_batch(sql).expect("old schema");
+            }
+            conn.pragma_update(None, "user_version", 5)
+                .expect("version");
+            conn.execute(
+                "INSERT INTO jobs (id, kind, backend, status, request, output_spec, progress, images, failures, idempotency_key, created_at_ms, updated_at_ms)
+                 VALUES ('old', 'generate', 'comfyui', 'succeeded',
+                         '{\"prompt\":\"Ein GROẞER Kater\",\"workflow\":\"txt2img\",\"size\":{\"width\":64,\"height\":64},\"seed\":1,\"count\":1}',
+                         '{\"dir\":null,\"stem\":null,\"format\":\"original\"}', '{\"fraction\":1.0,\"message\":\"done\"}', '[]', '[]',
+                         'batch:night:shift:3:00ff00ff00ff00ff', 1, 2)",
+                [],
+            )
+            .expect("old row");
+        }
+        let store = SqliteStore::open(&path).expect("migrates");
+        let found = |filter: JobFilter| ids(&store.list(&filter).expect("list"));
+        assert_eq!(
+            found(JobFilter {
+                text: Some("großer kater".into()),
+                ..JobFilter::default()
+            }),
+            ["old"]
+        );
+        assert_eq!(
+            found(JobFilter {
+                batch: Some("night:shift".into()),
+                ..JobFilter::default()
+            }),
+            ["old"]
+        );
+        assert_eq!(
+            found(JobFilter {
+                model: Some("txt2img".into()),
+                ..JobFilter::default()
+            }),
+            ["old"]
+        );
+    }
+
+    fn ids(jobs: &[Job]) -> Vec<String> {
+        jobs.iter().map(|j| j.id.clone()).collect()
+    }
+
+    /// A page reads its rows in index order: no full scan, no sort of the whole table, with
+    /// or without a filter, on the first page and after a cursor.
+    #[test]
+    fn listing_pages_walk_an_index_in_order() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = SqliteStore::open(&dir.path().join("jobs.db")).expect("open");
+        let conn = store.lock().expect("lock");
+        let filters = [
+            JobFilter::default(),
+            JobFilter {
+                before: Some((5, "x".into())),
+                ..JobFilter::default()
+            },
+            JobFilter {
+                status: Some(JobStatus::Failed),
+                ..JobFilter::default()
+            },
+            JobFilter {
+                backend: Some("comfyui".into()),
+                before: Some((5, "x".into())),
+                ..JobFilter::default()
+            },
+            JobFilter {
+                batch: Some("b".into()),
+                ..JobFilter::default()
+            },
+            JobFilter {
+                text: Some("cat".into()),
+                ..JobFilter::default()
+            },
+        ];
+        for filter in filters {
+            let (conditions, mut values) = conditions(&filter);
+            values.push(Value::Integer(40));
+            values.push(Value::Integer(0));
+            let sql = format!(
+                "EXPLAIN QUERY PLAN SELECT {COLUMNS} FROM jobs WHERE {conditions} ORDER BY created_at_ms DESC, id DESC LIMIT ? OFFSET ?"
+            );
+            let mut stmt = conn.prepare(&sql).expect("prepare");
+            let plan: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(values), |r| {
+                    r.get::<_, String>(3)
+                })
+                .expect("plan")
+                .collect::<rusqlite::Result<_>>()
+                .expect("rows");
+            let plan = plan.join(" | ");
+            assert!(plan.contains("USING INDEX"), "{filter:?}: {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{filter:?}: {plan}");
+        }
+    }
+
     fn job(id: &str, key: Option<&str>) -> Job {
         let mut job: Job = serde_json::from_value(serde_json::json!({
             "id": id, "backend": "modelscope",

@@ -19,7 +19,7 @@ use crate::common;
 pub const TOKEN: &str = "gallery-token-0123456789abcdef";
 
 pub struct Served {
-    pub sim: ModelScopeSim,
+    pub _sim: ModelScopeSim,
     pub xhs: XhsSim,
     pub dir: tempfile::TempDir,
     pub base: String,
@@ -94,7 +94,7 @@ impl Served {
             Duration::from_secs(2),
         ));
         Served {
-            sim,
+            _sim: sim,
             xhs,
             dir,
             base: format!("http://{addr}"),

@@ -9,7 +9,7 @@ use crate::config::Config;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Serve over HTTP instead of stdio: Streamable HTTP at /mcp, legacy SSE at /sse, health
-    /// at /healthz. ADDR defaults to http.bind (127.0.0.1:8765); any non-loopback address
+    /// at /healthz, the gallery at /. ADDR defaults to http.bind (127.0.0.1:8765); any non-loopback address
     /// needs EASEL_HTTP_TOKEN.
     #[arg(long, value_name = "ADDR", num_args = 0..=1)]
     http: Option<Option<SocketAddr>>,
@@ -35,6 +35,11 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let app = crate::app::build(config, Storage::Durable)?;
     app.jobs.start_background(true);
     let server = app.server(config);
-    crate::serve::http::run(config, settings, server, app.jobs).await?;
+    let gallery = crate::gallery::GalleryOptions::from_config(
+        config,
+        app.publishers.clone(),
+        super::generate::equivalent_command,
+    );
+    crate::serve::http::run(config, settings, server, app.jobs, gallery).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -184,19 +184,26 @@
   // ------------------------------------------------------------------ cards
 
   function progressBar(job) {
+    const box = h('div', { class: 'progress-box' },
+      h('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-label': 'Progress' },
+        h('div', { class: 'bar' })),
+      h('p', { class: 'progress-msg' }));
+    setProgress(box, job);
+    return box;
+  }
+
+  /** Updates a progress bar in place (so its transition runs and nothing around it is rebuilt). */
+  function setProgress(box, job) {
     const p = job.progress || {};
     const fraction = Math.max(0, Math.min(1, Number(p.fraction) || 0));
     const pct = Math.round(fraction * 100);
     let message = p.message || job.status;
     if (p.queue_position !== undefined && p.queue_position !== null) message = `${message} (queue position ${p.queue_position})`;
-    const bar = h('div', { class: 'bar' });
-    bar.style.transform = `scaleX(${fraction})`; // CSSOM: allowed by the CSP, unlike a style attribute
-    return h('div', { class: 'progress-box' },
-      h('div', {
-        class: 'progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100,
-        'aria-valuenow': pct, 'aria-valuetext': `${pct}%: ${message}`, 'aria-label': 'Progress',
-      }, bar),
-      h('p', { class: 'progress-msg' }, `${pct}% · ${message}`));
+    const bar = box.querySelector('.progress');
+    bar.setAttribute('aria-valuenow', pct);
+    bar.setAttribute('aria-valuetext', `${pct}%: ${message}`);
+    bar.firstChild.style.transform = `scaleX(${fraction})`; // CSSOM: allowed by the CSP, unlike a style attribute
+    box.querySelector('.progress-msg').textContent = `${pct}% · ${message}`;
   }
 
   function thumbs(job) {
@@ -259,13 +266,25 @@
     return undefined; // after the last loaded card
   }
 
+  /** Whether two states of a job differ in nothing but progress (and the times that come with it). */
+  function sameShape(a, b) {
+    return a.status === b.status && a.images.length === b.images.length && a.error === b.error
+      && a.duration_ms === b.duration_ms && String(a.seeds) === String(b.seeds) && a.prompt === b.prompt;
+  }
+
   /** Adds or refreshes a card; `append` for list pages, else it goes where its time says. */
   function upsert(job, append) {
     const known = state.cards.get(job.id);
     if (known) {
       const old = known.job;
       known.job = job;
-      if (old.status !== job.status || old.images.length !== job.images.length) state.full.delete(job.id);
+      // Progress alone changes in place: the card's buttons stay the same elements (focus, clicks).
+      if (sameShape(old, job)) {
+        for (const box of known.el.querySelectorAll('.progress-box')) setProgress(box, job);
+        if (state.view && state.view.id === job.id) for (const box of viewer.querySelectorAll('.progress-box')) setProgress(box, job);
+        return;
+      }
+      state.full.delete(job.id);
       const focused = known.el.contains(document.activeElement) ? document.activeElement.dataset.action : null;
       const el = renderCard(job);
       known.el.replaceWith(el);
@@ -390,17 +409,33 @@
 
   // ------------------------------------------------------------------ the viewer
 
+  const fetching = new Map(); // job id -> the request for its full record in flight
   async function fullJob(id) {
-    if (!state.full.has(id)) state.full.set(id, await api(`/gallery/api/jobs/${encodeURIComponent(id)}`));
-    return state.full.get(id);
+    if (state.full.has(id)) return state.full.get(id);
+    if (!fetching.has(id)) {
+      fetching.set(id, api(`/gallery/api/jobs/${encodeURIComponent(id)}`)
+        .then((full) => {
+          // Not kept if the job changed while it was on its way (the next render asks again).
+          const known = state.cards.get(id);
+          if (!known || known.job.status === full.status) state.full.set(id, full);
+          return full;
+        })
+        .finally(() => fetching.delete(id)));
+    }
+    return fetching.get(id);
+  }
+
+  /** The viewer shows the card at once and the full record (all parameters, command, paths) when it arrives. */
+  function loadFullForViewer(id) {
+    if (state.full.has(id) || fetching.has(id)) return;
+    fullJob(id).then(() => { if (state.view && state.view.id === id) renderViewer(); })
+      .catch((e) => showError('Loading the job failed', e));
   }
 
   function openViewer(id, index) {
     state.view = { id, index: index || 0 };
     renderViewer();
     if (!viewer.open) viewer.showModal();
-    fullJob(id).then(() => { if (state.view && state.view.id === id) renderViewer(); })
-      .catch((e) => showError('Loading the job failed', e));
   }
 
   function paramRows(job, full) {
@@ -429,6 +464,7 @@
     if (!known) return;
     const job = known.job;
     const full = state.full.get(job.id);
+    if (!full) loadFullForViewer(job.id);
     const n = job.images.length;
     view.index = Math.min(view.index, Math.max(0, n - 1));
     const img = job.images[view.index];

@@ -428,7 +428,7 @@
   /** The viewer shows the card at once and the full record (all parameters, command, paths) when it arrives. */
   function loadFullForViewer(id) {
     if (state.full.has(id) || fetching.has(id)) return;
-    fullJob(id).then(() => { if (state.view && state.view.id === id) renderViewer(); })
+    fullJob(id).then(() => { if (state.view && state.view.id === id && state.full.has(id)) renderViewer(); })
       .catch((e) => showError('Loading the job failed', e));
   }
 

@@ -609,10 +609,10 @@
     out.replaceChildren(h('p', null, 'Checking…'));
     try {
       const r = await api('/gallery/api/publish/preview', publishBody());
-      out.replaceChildren(
+      out.replaceChildren(h('div', null,
         h('p', { class: r.ok ? 'summary ok' : 'summary' }, r.summary),
         r.problems && r.problems.length ? h('ul', { class: 'problems' }, r.problems.map((p) => h('li', null, typeof p === 'string' ? p : JSON.stringify(p)))) : null,
-        r.ok ? h('p', null, 'Publish exactly this? Press “Confirm and publish”.') : null);
+        r.ok ? h('p', null, 'Publish exactly this? Press “Confirm and publish”.') : null));
       confirmButton.disabled = !r.ok;
       if (r.ok) confirmButton.focus();
     } catch (e) {

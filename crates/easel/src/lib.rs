@@ -9,6 +9,7 @@ pub mod batch;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod gallery;
 pub mod intake;
 pub mod jobs;
 pub mod logging;

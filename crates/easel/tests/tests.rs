@@ -20,6 +20,7 @@ mod comfy_pool;
 mod comfyui;
 mod confirm;
 mod files_and_previews;
+mod gallery;
 mod generate_errors;
 mod generate_modelscope;
 mod http;

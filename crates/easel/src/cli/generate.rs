@@ -135,3 +135,179 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         }
     }
 }
+
+/// The `easel generate …` line that asks for `job` again (same seed), shell-quoted for a
+/// POSIX shell; the flags are this command's, spelled by [`Face::Cli`]. What the command
+/// cannot express (LoRAs, edit sources) follows as a `#` comment, so the line still runs.
+pub fn equivalent_command(job: &crate::jobs::Job) -> String {
+    use crate::intake::Field;
+    let r = &job.request;
+    let flag = |f: Field| Face::Cli.spell(f);
+    let mut words: Vec<String> = vec!["easel".into(), "generate".into(), shell_quote(&r.prompt)];
+    let mut add = |f: Field, value: String| {
+        words.push(flag(f).to_string());
+        words.push(shell_quote(&value));
+    };
+    if let Some(n) = &r.negative_prompt {
+        add(Field::NegativePrompt, n.clone());
+    }
+    add(Field::Backend, job.backend.clone());
+    if let Some(m) = &r.model {
+        add(Field::Model, m.clone());
+    }
+    add(Field::Size, r.size.to_string());
+    add(Field::Seed, r.seed.to_string());
+    if let Some(s) = r.steps {
+        add(Field::Steps, s.to_string());
+    }
+    if let Some(g) = r.guidance {
+        add(Field::Guidance, g.to_string());
+    }
+    if let Some(w) = &r.workflow {
+        add(Field::Workflow, w.clone());
+    }
+    for (name, value) in &r.params {
+        // Text as it is; anything else as JSON, which --param reads back.
+        let value = value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_string);
+        add(Field::Params, format!("{name}={value}"));
+    }
+    add(Field::Count, r.count.to_string());
+    if let Some(dir) = &job.output.dir {
+        add(Field::OutputDir, dir.clone());
+    }
+    if let Some(stem) = &job.output.stem {
+        add(Field::Filename, stem.clone());
+    }
+    if job.output.format != OutputFormat::Original
+        && let Ok(serde_json::Value::String(format)) = serde_json::to_value(job.output.format)
+    {
+        add(Field::Format, format);
+    }
+    let mut line = words.join(" ");
+    let mut missing = Vec::new();
+    if r.loras.is_some() {
+        missing.push("LoRAs".to_string());
+    }
+    if r.is_edit() {
+        missing.push("the edit's source images (use edit_image)".to_string());
+    }
+    if !missing.is_empty() {
+        line.push_str(&format!("  # not expressible here: {}", missing.join(", ")));
+    }
+    line
+}
+
+/// `text` as one word for a POSIX shell: bare when it has only safe characters, else in
+/// single quotes (a quote inside written as `'\''`).
+pub fn shell_quote(text: &str) -> String {
+    let safe = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-./:=@%+,".contains(&b));
+    if safe {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn words(line: &str) -> Vec<String> {
+        // A small POSIX word splitter for the quoting shell_quote produces.
+        let mut out = Vec::new();
+        let mut cur = String::new();
+        let mut in_word = false;
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\'' => {
+                    in_word = true;
+                    for q in chars.by_ref() {
+                        if q == '\'' {
+                            break;
+                        }
+                        cur.push(q);
+                    }
+                }
+                '\\' => {
+                    in_word = true;
+                    cur.extend(chars.next());
+                }
+                ' ' if in_word => {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+                ' ' => {}
+                c => {
+                    in_word = true;
+                    cur.push(c);
+                }
+            }
+        }
+        if in_word {
+            out.push(cur);
+        }
+        out
+    }
+
+    #[test]
+    fn the_command_parses_back_into_the_same_request() {
+        let job: crate::jobs::Job = serde_json::from_value(serde_json::json!({
+            "id": "j1", "backend": "comfyui",
+            "request": {"prompt": "a cat's \"dream\"; rm -rf $HOME", "negative_prompt": "blur",
+                        "model": "flux", "size": {"width": 1664, "height": 928}, "seed": 42,
+                        "count": 2, "steps": 30, "guidance": 3.5, "workflow": "txt2img",
+                        "params": {"sampler": "euler a", "cfg": 7}},
+            "output": {"dir": "cats/2026", "stem": "cat", "format": "png"},
+            "status": "succeeded", "progress": {"fraction": 1.0, "message": "done"},
+            "ticket": null, "images": [], "failures": [], "error": null,
+            "idempotency_key": null, "created_at_ms": 1, "updated_at_ms": 1, "finished_at_ms": 2
+        }))
+        .expect("job");
+        let line = equivalent_command(&job);
+        let w = words(&line);
+        assert_eq!(&w[..2], ["easel", "generate"], "{line}");
+        let cli =
+            Cli::try_parse_from(std::iter::once("easel".to_string()).chain(w[2..].iter().cloned()))
+                .unwrap_or_else(|e| panic!("{line}: {e}"));
+        let a = cli.args;
+        assert_eq!(a.prompt, job.request.prompt);
+        assert_eq!(a.negative.as_deref(), Some("blur"));
+        assert_eq!(
+            (a.backend.as_deref(), a.model.as_deref()),
+            (Some("comfyui"), Some("flux"))
+        );
+        assert_eq!(
+            (a.size.as_str(), a.seed, a.steps, a.count),
+            ("1664x928", Some(42), Some(30), 2)
+        );
+        assert_eq!(a.guidance, Some(3.5));
+        assert_eq!(a.workflow.as_deref(), Some("txt2img"));
+        assert_eq!(parse_params(&a.param).expect("params"), job.request.params);
+        assert_eq!(
+            (a.out.as_deref(), a.filename.as_deref()),
+            (Some("cats/2026"), Some("cat"))
+        );
+        assert_eq!(a.format, OutputFormat::Png);
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("plain-word_1.png"), "plain-word_1.png");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote("$HOME"), "'$HOME'");
+    }
+}

@@ -72,7 +72,7 @@ pub async fn run(config: &Config, command: Command) -> anyhow::Result<ExitCode> 
                 status,
                 since_ms,
                 limit,
-                offset: 0,
+                ..JobFilter::default()
             })?;
             for j in &list {
                 let prompt: String = j.request.prompt.chars().take(50).collect();

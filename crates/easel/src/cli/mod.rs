@@ -16,6 +16,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub use generate::{equivalent_command, shell_quote};
+
 use crate::config::Config;
 
 #[derive(Debug, Parser)]

@@ -35,6 +35,11 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let app = crate::app::build(config, Storage::Durable)?;
     app.jobs.start_background(true);
     let server = app.server(config);
-    crate::serve::http::run(config, settings, server, app.jobs).await?;
+    let gallery = crate::gallery::GalleryOptions::from_config(
+        config,
+        app.publishers.clone(),
+        super::generate::equivalent_command,
+    );
+    crate::serve::http::run(config, settings, server, app.jobs, gallery).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -6,7 +6,10 @@
 mod batches;
 mod busy;
 mod cancel;
+mod changes;
 mod drain;
+#[cfg(test)]
+mod filter_tests;
 mod lease;
 mod model;
 mod notes;
@@ -29,10 +32,14 @@ use crate::outputs::{OutputRoot, strip_image_extension, validate_relative_dir, v
 use crate::request::{GenerateRequest, InvalidInput};
 
 pub use batches::BatchRecord;
-pub use model::{ImageFailure, Job, JobProgress, JobStatus, OutputSpec, PendingFile, SavedImage};
+pub use model::{
+    ImageFailure, Job, JobProgress, JobStatus, OutputSpec, PendingFile, SavedImage, batch_key_of,
+};
 pub use notes::{NoteContent, NoteOutcome, NoteRecord};
 pub use sqlite::SqliteStore;
-pub use store::{Inserted, JobFilter, JobStore, MemoryStore, StoreError};
+pub use store::{
+    Facets, Inserted, JobFilter, JobStore, MAX_FACET_BATCHES, MemoryStore, StoreError,
+};
 
 /// Why a job could not be created. Nothing was sent to a backend.
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +131,7 @@ struct Inner {
     owner: String,
     slots: slots::Slots,
     live: Mutex<HashMap<String, Live>>,
+    changes: changes::Changes,
 }
 
 /// The job manager. Cheap to clone; all clones share the same jobs.
@@ -162,6 +170,7 @@ impl Jobs {
                 ),
                 slots,
                 live: Mutex::new(HashMap::new()),
+                changes: changes::Changes::new(),
             }),
         }
     }
@@ -299,6 +308,7 @@ impl Jobs {
                 },
             );
         }
+        self.inner.changes.send(&job);
         // Taking the slot (or a place in line) here, not in the task, keeps queue counts exact.
         let slot = self.inner.slots.try_take(backend.name(), &job.id);
         tokio::spawn(run::run(self.clone(), job.id, backend, slot, cancel));
@@ -331,6 +341,11 @@ impl Jobs {
             return Ok(Some(job));
         }
         self.inner.store.get(id)
+    }
+
+    /// What the stored jobs have, for filter menus.
+    pub fn facets(&self) -> Result<Facets, StoreError> {
+        self.inner.store.facets()
     }
 
     pub fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
@@ -486,6 +501,7 @@ impl Jobs {
         job.finished_at_ms = Some(now_ms());
         job.updated_at_ms = now_ms();
         self.inner.store.put(&job)?;
+        self.inner.changes.send(&job);
         Ok(Cancelled::Marked(note))
     }
 
@@ -504,6 +520,7 @@ impl Jobs {
             });
             l.tx.borrow().clone()
         };
+        self.inner.changes.send(&job);
         if persist && let Err(e) = self.inner.store.put(&job) {
             tracing::error!(job = id, error = %e, "could not store job update");
         }

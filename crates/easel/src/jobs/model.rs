@@ -133,3 +133,46 @@ pub struct Job {
     pub updated_at_ms: u64,
     pub finished_at_ms: Option<u64>,
 }
+
+/// The prefix of the idempotency keys of batch lines: `batch:{batch_key}:{line}:{hash}`
+/// (written by `batch::run::line_key`).
+const BATCH_KEY_PREFIX: &str = "batch:";
+
+impl Job {
+    /// The batch this job is a line of, read from its idempotency key; `None` for a job
+    /// asked for on its own.
+    pub fn batch_key(&self) -> Option<&str> {
+        batch_key_of(self.idempotency_key.as_deref()?)
+    }
+}
+
+/// The batch key inside a batch line's idempotency key (the key itself may hold `:`, the
+/// line number and the hash after it never do).
+pub fn batch_key_of(idempotency_key: &str) -> Option<&str> {
+    let rest = idempotency_key.strip_prefix(BATCH_KEY_PREFIX)?;
+    let mut tail = rest.rsplitn(3, ':');
+    let hash = tail.next()?;
+    let line = tail.next()?;
+    let key = tail.next()?;
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
+    (numeric(hash)
+        && line.bytes().all(|b| b.is_ascii_digit())
+        && !line.is_empty()
+        && !key.is_empty())
+    .then_some(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batch_key_of;
+
+    #[test]
+    fn a_batch_lines_key_names_its_batch() {
+        assert_eq!(batch_key_of("batch:cats:3:00ff00ff00ff00ff"), Some("cats"));
+        assert_eq!(batch_key_of("batch:a:b:12:0123abcd"), Some("a:b"));
+        assert_eq!(batch_key_of("my-own-key"), None);
+        assert_eq!(batch_key_of("batch:cats"), None);
+        assert_eq!(batch_key_of("batch::3:ff"), None);
+        assert_eq!(batch_key_of("batch:x:y:ff"), None, "the line is a number");
+    }
+}

@@ -14,7 +14,9 @@ use serde::de::DeserializeOwned;
 
 use super::busy::{BUSY_TIMEOUT, retrying};
 use super::model::{Job, JobStatus};
-use super::store::{Inserted, JobFilter, JobStore, StoreError};
+use rusqlite::types::Value;
+
+use super::store::{Facets, Inserted, JobFilter, JobStore, MAX_FACET_BATCHES, StoreError};
 
 /// Migrations in order; `user_version` counts how many have run.
 const MIGRATIONS: &[&str] = &[
@@ -49,7 +51,52 @@ ALTER TABLE jobs ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE jobs ADD COLUMN pending_files TEXT NOT NULL DEFAULT '[]';
 "#,
     super::batches::MIGRATION,
+    // The gallery's filters and paging: the request fields they compare, copied out of the
+    // JSON into plain columns (written by `write`, filled for older rows by `backfill`),
+    // each with an index in the listing order so a page reads only its rows.
+    r#"
+ALTER TABLE jobs ADD COLUMN model TEXT;
+ALTER TABLE jobs ADD COLUMN workflow TEXT;
+ALTER TABLE jobs ADD COLUMN batch_key TEXT;
+ALTER TABLE jobs ADD COLUMN prompt_lower TEXT NOT NULL DEFAULT '';
+DROP INDEX jobs_by_time;
+CREATE INDEX jobs_page ON jobs (created_at_ms DESC, id DESC);
+CREATE INDEX jobs_by_status ON jobs (status, created_at_ms DESC, id DESC);
+CREATE INDEX jobs_by_backend ON jobs (backend, created_at_ms DESC, id DESC);
+CREATE INDEX jobs_by_model ON jobs (model, created_at_ms DESC, id DESC);
+CREATE INDEX jobs_by_workflow ON jobs (workflow, created_at_ms DESC, id DESC);
+CREATE INDEX jobs_by_batch ON jobs (batch_key, created_at_ms DESC, id DESC);
+CREATE INDEX jobs_by_update ON jobs (updated_at_ms);
+"#,
 ];
+
+/// The migration (1-based version) after which `backfill` fills the copied columns.
+const FILTER_COLUMNS_VERSION: usize = 6;
+
+/// Copies the filtered request fields of rows stored before they had columns. In Rust, not
+/// SQL: the prompt is lowercased as queries are (Unicode, which SQLite's `lower` is not),
+/// and the batch key is parsed as `Job::batch_key` parses it.
+fn backfill(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let rows: Vec<(String, String, Option<String>)> = {
+        let mut stmt = tx.prepare("SELECT id, request, idempotency_key FROM jobs")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    let mut update = tx.prepare(
+        "UPDATE jobs SET model = ?2, workflow = ?3, batch_key = ?4, prompt_lower = ?5 WHERE id = ?1",
+    )?;
+    for (id, request, key) in rows {
+        let request: crate::request::GenerateRequest = from_json(&request, "request")?;
+        update.execute(params![
+            id,
+            request.model,
+            request.workflow,
+            key.as_deref().and_then(super::model::batch_key_of),
+            request.prompt.to_lowercase(),
+        ])?;
+    }
+    Ok(())
+}
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -230,6 +277,9 @@ fn migrate(conn: &mut Connection) -> Result<(), Migration> {
         let version: i64 = read_version(&tx)?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.execute_batch(sql)?;
+            if i + 1 == FILTER_COLUMNS_VERSION {
+                backfill(&tx)?;
+            }
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         }
         tx.commit()
@@ -284,23 +334,64 @@ impl JobStore for SqliteStore {
     }
 
     fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
-        let status = filter.status.map(JobStatus::as_str);
+        let (conditions, values) = conditions(filter);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM jobs WHERE {conditions}
+             ORDER BY created_at_ms DESC, id DESC LIMIT ? OFFSET ?"
+        );
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut values = values.clone();
+            values.push(Value::Integer(filter.limit as i64));
+            values.push(Value::Integer(filter.offset as i64));
+            let rows = stmt.query_map(rusqlite::params_from_iter(values), row_to_job)?;
+            rows.collect()
+        })
+    }
+
+    fn changed_since(&self, updated_after_ms: u64, limit: usize) -> Result<Vec<Job>, StoreError> {
         self.with(|conn| {
             let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM jobs
-                 WHERE (?1 IS NULL OR status = ?1) AND created_at_ms >= ?2
-                 ORDER BY created_at_ms DESC, id DESC LIMIT ?3 OFFSET ?4"
+                "SELECT {COLUMNS} FROM jobs WHERE updated_at_ms > ?1
+                 ORDER BY updated_at_ms, id LIMIT ?2"
             ))?;
-            let rows = stmt.query_map(
-                params![
-                    status,
-                    filter.since_ms as i64,
-                    filter.limit as i64,
-                    filter.offset as i64
-                ],
-                row_to_job,
-            )?;
+            let rows =
+                stmt.query_map(params![updated_after_ms as i64, limit as i64], row_to_job)?;
             rows.collect()
+        })
+    }
+
+    fn facets(&self) -> Result<Facets, StoreError> {
+        self.with(|conn| {
+            let strings = |sql: &str| -> rusqlite::Result<Vec<String>> {
+                let mut stmt = conn.prepare_cached(sql)?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+                rows.collect()
+            };
+            let backends = strings("SELECT DISTINCT backend FROM jobs ORDER BY backend")?;
+            let models = strings(
+                "SELECT model FROM jobs WHERE model IS NOT NULL
+                 UNION SELECT workflow FROM jobs WHERE workflow IS NOT NULL ORDER BY 1",
+            )?;
+            let statuses = strings("SELECT DISTINCT status FROM jobs ORDER BY status")?
+                .into_iter()
+                .filter_map(|s| from_json::<JobStatus>(&format!("\"{s}\""), "status").ok())
+                .collect();
+            let mut stmt = conn.prepare_cached(
+                "SELECT batch_key, COUNT(*) FROM jobs WHERE batch_key IS NOT NULL
+                 GROUP BY batch_key ORDER BY MAX(created_at_ms) DESC, batch_key LIMIT ?1",
+            )?;
+            let batches = stmt
+                .query_map([MAX_FACET_BATCHES as i64], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(Facets {
+                backends,
+                models,
+                batches,
+                statuses,
+            })
         })
     }
 
@@ -415,10 +506,62 @@ impl JobStore for SqliteStore {
     }
 }
 
+/// The WHERE clause of a listing (`1 = 1` when nothing is asked) and its values in order:
+/// plain SQL (row values, `IN`, `LIKE … ESCAPE`) that PostgreSQL runs as well.
+fn conditions(filter: &JobFilter) -> (String, Vec<Value>) {
+    let mut parts: Vec<String> = vec!["1 = 1".into()];
+    let mut values: Vec<Value> = Vec::new();
+    let text = |s: &str| Value::Text(s.to_string());
+    if let Some(s) = filter.status {
+        parts.push("status = ?".into());
+        values.push(text(s.as_str()));
+    }
+    if !filter.statuses.is_empty() {
+        let marks = vec!["?"; filter.statuses.len()].join(", ");
+        parts.push(format!("status IN ({marks})"));
+        values.extend(filter.statuses.iter().map(|s| text(s.as_str())));
+    }
+    if filter.since_ms > 0 {
+        parts.push("created_at_ms >= ?".into());
+        values.push(Value::Integer(filter.since_ms as i64));
+    }
+    if let Some(until) = filter.until_ms {
+        parts.push("created_at_ms < ?".into());
+        values.push(Value::Integer(until.min(i64::MAX as u64) as i64));
+    }
+    if let Some(b) = &filter.backend {
+        parts.push("backend = ?".into());
+        values.push(text(b));
+    }
+    if let Some(m) = &filter.model {
+        parts.push("(model = ? OR workflow = ?)".into());
+        values.push(text(m));
+        values.push(text(m));
+    }
+    if let Some(b) = &filter.batch {
+        parts.push("batch_key = ?".into());
+        values.push(text(b));
+    }
+    if let Some(t) = filter.text_lower() {
+        parts.push("prompt_lower LIKE ? ESCAPE '\\'".into());
+        let escaped = t
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        values.push(Value::Text(format!("%{escaped}%")));
+    }
+    if let Some((at, id)) = &filter.before {
+        parts.push("(created_at_ms, id) < (?, ?)".into());
+        values.push(Value::Integer((*at).min(i64::MAX as u64) as i64));
+        values.push(text(id));
+    }
+    (parts.join(" AND "), values)
+}
+
 fn write(conn: &Connection, job: &Job) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO jobs (id, kind, backend, status, request, output_spec, ticket, progress, images, failures, error, idempotency_key, created_at_ms, updated_at_ms, finished_at_ms, warnings, pending_files)
-         VALUES (?1, ?16, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?17)
+        "INSERT INTO jobs (id, kind, backend, status, request, output_spec, ticket, progress, images, failures, error, idempotency_key, created_at_ms, updated_at_ms, finished_at_ms, warnings, pending_files, model, workflow, batch_key, prompt_lower)
+         VALUES (?1, ?16, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?17, ?18, ?19, ?20, ?21)
          ON CONFLICT(id) DO UPDATE SET status = ?3, ticket = ?6, progress = ?7, images = ?8, failures = ?9, error = ?10, updated_at_ms = ?13, finished_at_ms = ?14, warnings = ?15, pending_files = ?17",
         params![
             job.id,
@@ -438,6 +581,10 @@ fn write(conn: &Connection, job: &Job) -> rusqlite::Result<()> {
             to_json(&job.warnings)?,
             if job.request.is_edit() { "edit" } else { "generate" },
             to_json(&job.pending_files)?,
+            job.request.model,
+            job.request.workflow,
+            job.batch_key(),
+            job.request.prompt.to_lowercase(),
         ],
     )?;
     Ok(())
@@ -475,6 +622,108 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
         assert_eq!(version as usize, MIGRATIONS.len());
+    }
+
+    #[test]
+    fn a_version_five_store_gets_its_filter_columns_filled() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("jobs.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            for sql in &MIGRATIONS[..5] {
+                conn.execute_batch(sql).expect("old schema");
+            }
+            conn.pragma_update(None, "user_version", 5)
+                .expect("version");
+            conn.execute(
+                "INSERT INTO jobs (id, kind, backend, status, request, output_spec, progress, images, failures, idempotency_key, created_at_ms, updated_at_ms)
+                 VALUES ('old', 'generate', 'comfyui', 'succeeded',
+                         '{\"prompt\":\"Ein GROẞER Kater\",\"workflow\":\"txt2img\",\"size\":{\"width\":64,\"height\":64},\"seed\":1,\"count\":1}',
+                         '{\"dir\":null,\"stem\":null,\"format\":\"original\"}', '{\"fraction\":1.0,\"message\":\"done\"}', '[]', '[]',
+                         'batch:night:shift:3:00ff00ff00ff00ff', 1, 2)",
+                [],
+            )
+            .expect("old row");
+        }
+        let store = SqliteStore::open(&path).expect("migrates");
+        let found = |filter: JobFilter| ids(&store.list(&filter).expect("list"));
+        assert_eq!(
+            found(JobFilter {
+                text: Some("großer kater".into()),
+                ..JobFilter::default()
+            }),
+            ["old"]
+        );
+        assert_eq!(
+            found(JobFilter {
+                batch: Some("night:shift".into()),
+                ..JobFilter::default()
+            }),
+            ["old"]
+        );
+        assert_eq!(
+            found(JobFilter {
+                model: Some("txt2img".into()),
+                ..JobFilter::default()
+            }),
+            ["old"]
+        );
+    }
+
+    fn ids(jobs: &[Job]) -> Vec<String> {
+        jobs.iter().map(|j| j.id.clone()).collect()
+    }
+
+    /// A page reads its rows in index order: no full scan, no sort of the whole table, with
+    /// or without a filter, on the first page and after a cursor.
+    #[test]
+    fn listing_pages_walk_an_index_in_order() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = SqliteStore::open(&dir.path().join("jobs.db")).expect("open");
+        let conn = store.lock().expect("lock");
+        let filters = [
+            JobFilter::default(),
+            JobFilter {
+                before: Some((5, "x".into())),
+                ..JobFilter::default()
+            },
+            JobFilter {
+                status: Some(JobStatus::Failed),
+                ..JobFilter::default()
+            },
+            JobFilter {
+                backend: Some("comfyui".into()),
+                before: Some((5, "x".into())),
+                ..JobFilter::default()
+            },
+            JobFilter {
+                batch: Some("b".into()),
+                ..JobFilter::default()
+            },
+            JobFilter {
+                text: Some("cat".into()),
+                ..JobFilter::default()
+            },
+        ];
+        for filter in filters {
+            let (conditions, mut values) = conditions(&filter);
+            values.push(Value::Integer(40));
+            values.push(Value::Integer(0));
+            let sql = format!(
+                "EXPLAIN QUERY PLAN SELECT {COLUMNS} FROM jobs WHERE {conditions} ORDER BY created_at_ms DESC, id DESC LIMIT ? OFFSET ?"
+            );
+            let mut stmt = conn.prepare(&sql).expect("prepare");
+            let plan: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(values), |r| {
+                    r.get::<_, String>(3)
+                })
+                .expect("plan")
+                .collect::<rusqlite::Result<_>>()
+                .expect("rows");
+            let plan = plan.join(" | ");
+            assert!(plan.contains("USING INDEX"), "{filter:?}: {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{filter:?}: {plan}");
+        }
     }
 
     fn job(id: &str, key: Option<&str>) -> Job {

@@ -13,12 +13,27 @@ use super::notes::NoteRecord;
 #[error("{0}")]
 pub struct StoreError(pub String);
 
-/// Which jobs to list, newest first.
+/// Which jobs to list, newest first (by `created_at_ms`, then `id`). Every condition given
+/// must hold. Plain equality, ranges and a substring: any SQL store can index them.
 #[derive(Clone, Debug)]
 pub struct JobFilter {
     pub status: Option<JobStatus>,
+    /// Any of these statuses (empty: any status); applies together with `status`.
+    pub statuses: Vec<JobStatus>,
     /// Only jobs created at or after this time (ms since the epoch).
     pub since_ms: u64,
+    /// Only jobs created before this time (ms since the epoch).
+    pub until_ms: Option<u64>,
+    pub backend: Option<String>,
+    /// The model id or the workflow name (either matches).
+    pub model: Option<String>,
+    /// The batch key of the batch whose line made the job (see [`Job::batch_key`]).
+    pub batch: Option<String>,
+    /// A case-insensitive substring of the prompt.
+    pub text: Option<String>,
+    /// Keyset paging: only jobs after this one in the order, i.e. with a smaller
+    /// `(created_at_ms, id)`. Unlike `offset`, stays fast and stable while jobs arrive.
+    pub before: Option<(u64, String)>,
     pub limit: usize,
     pub offset: usize,
 }
@@ -27,12 +42,70 @@ impl Default for JobFilter {
     fn default() -> Self {
         JobFilter {
             status: None,
+            statuses: Vec::new(),
             since_ms: 0,
+            until_ms: None,
+            backend: None,
+            model: None,
+            batch: None,
+            text: None,
+            before: None,
             limit: 50,
             offset: 0,
         }
     }
 }
+
+impl JobFilter {
+    /// The text condition as compared: lowercase, so "Cat" finds "a cat".
+    pub fn text_lower(&self) -> Option<String> {
+        self.text
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .map(str::to_lowercase)
+    }
+
+    /// Whether `job` passes every condition except paging (the in-memory store's filter,
+    /// and the reference the SQLite store's query is tested against).
+    pub fn matches(&self, job: &Job) -> bool {
+        let r = &job.request;
+        self.status.is_none_or(|s| job.status == s)
+            && (self.statuses.is_empty() || self.statuses.contains(&job.status))
+            && job.created_at_ms >= self.since_ms
+            && self.until_ms.is_none_or(|u| job.created_at_ms < u)
+            && self.backend.as_deref().is_none_or(|b| job.backend == b)
+            && self
+                .model
+                .as_deref()
+                .is_none_or(|m| r.model.as_deref() == Some(m) || r.workflow.as_deref() == Some(m))
+            && self
+                .batch
+                .as_deref()
+                .is_none_or(|b| job.batch_key() == Some(b))
+            && self
+                .text_lower()
+                .is_none_or(|t| r.prompt.to_lowercase().contains(&t))
+            && self
+                .before
+                .as_ref()
+                .is_none_or(|(at, id)| (job.created_at_ms, job.id.as_str()) < (*at, id.as_str()))
+    }
+}
+
+/// What the jobs in the store have, for filter menus.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Facets {
+    pub backends: Vec<String>,
+    /// Model ids and workflow names, each once.
+    pub models: Vec<String>,
+    /// Batch keys with their number of jobs, most recent batch first (at most
+    /// [`MAX_FACET_BATCHES`]).
+    pub batches: Vec<(String, u64)>,
+    pub statuses: Vec<JobStatus>,
+}
+
+/// Batches listed in [`Facets`]: a menu, not a report.
+pub const MAX_FACET_BATCHES: usize = 200;
 
 /// The result of inserting a job that may carry an idempotency key already in use.
 #[derive(Debug)]
@@ -49,6 +122,11 @@ pub trait JobStore: Send + Sync {
     fn put(&self, job: &Job) -> Result<(), StoreError>;
     fn get(&self, id: &str) -> Result<Option<Job>, StoreError>;
     fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
+    /// Jobs updated after `updated_after_ms`, oldest update first, at most `limit`: how one
+    /// easel sees jobs that another process sharing the store changed.
+    fn changed_since(&self, updated_after_ms: u64, limit: usize) -> Result<Vec<Job>, StoreError>;
+    /// The distinct backends, models and workflows, batches and statuses of the stored jobs.
+    fn facets(&self) -> Result<Facets, StoreError>;
     /// The owners holding leases on unfinished jobs, each once.
     fn lease_holders(&self) -> Result<Vec<String>, StoreError>;
     /// Takes over, for `owner`, the unfinished jobs nobody holds a live lease on and those
@@ -153,9 +231,7 @@ impl JobStore for MemoryStore {
             .lock()?
             .values()
             .map(|e| &e.job)
-            .filter(|j| {
-                filter.status.is_none_or(|s| j.status == s) && j.created_at_ms >= filter.since_ms
-            })
+            .filter(|j| filter.matches(j))
             .cloned()
             .collect();
         all.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then(b.id.cmp(&a.id)));
@@ -164,6 +240,50 @@ impl JobStore for MemoryStore {
             .skip(filter.offset)
             .take(filter.limit)
             .collect())
+    }
+
+    fn changed_since(&self, updated_after_ms: u64, limit: usize) -> Result<Vec<Job>, StoreError> {
+        let mut changed: Vec<Job> = self
+            .lock()?
+            .values()
+            .filter(|e| e.job.updated_at_ms > updated_after_ms)
+            .map(|e| e.job.clone())
+            .collect();
+        changed.sort_by(|a, b| a.updated_at_ms.cmp(&b.updated_at_ms).then(a.id.cmp(&b.id)));
+        changed.truncate(limit);
+        Ok(changed)
+    }
+
+    fn facets(&self) -> Result<Facets, StoreError> {
+        let jobs = self.lock()?;
+        let mut backends = std::collections::BTreeSet::new();
+        let mut models = std::collections::BTreeSet::new();
+        let mut statuses = Vec::new();
+        // Per batch: its jobs and its newest job's time, for the order.
+        let mut batches: HashMap<String, (u64, u64)> = HashMap::new();
+        for j in jobs.values().map(|e| &e.job) {
+            backends.insert(j.backend.clone());
+            models.extend(j.request.model.iter().cloned());
+            models.extend(j.request.workflow.iter().cloned());
+            if !statuses.contains(&j.status) {
+                statuses.push(j.status);
+            }
+            if let Some(key) = j.batch_key() {
+                let b = batches.entry(key.to_string()).or_default();
+                b.0 += 1;
+                b.1 = b.1.max(j.created_at_ms);
+            }
+        }
+        let mut batches: Vec<(String, (u64, u64))> = batches.into_iter().collect();
+        batches.sort_by(|a, b| b.1.1.cmp(&a.1.1).then(a.0.cmp(&b.0)));
+        batches.truncate(MAX_FACET_BATCHES);
+        statuses.sort_by_key(|s| s.as_str());
+        Ok(Facets {
+            backends: backends.into_iter().collect(),
+            models: models.into_iter().collect(),
+            batches: batches.into_iter().map(|(k, (n, _))| (k, n)).collect(),
+            statuses,
+        })
     }
 
     fn lease_holders(&self) -> Result<Vec<String>, StoreError> {

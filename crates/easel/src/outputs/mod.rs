@@ -20,6 +20,7 @@ mod root;
 mod save;
 mod shrink;
 mod temp;
+mod thumbs;
 mod write;
 
 pub use digest::sha256_hex;
@@ -37,6 +38,7 @@ pub use preview::{
 pub use root::OutputRoot;
 pub use save::{OutputFormat, SaveRequest, SavedFile};
 pub use shrink::{box_reduce, box_reduce_rgb, reduction_factor};
+pub use thumbs::{ThumbError, Thumbnails, thumbnail_jpeg};
 
 #[cfg(test)]
 pub(crate) mod test_images;

@@ -190,7 +190,7 @@ fn thumbnail(bytes: &[u8], budget: usize) -> Result<Preview, String> {
 /// The image decoded (bounded, whatever its colour type), flattened on white and shrunk by
 /// `factor`. Flattening comes before shrinking, since averaging transparent pixels' colours
 /// into opaque ones would tint the edges.
-fn shrunk(bytes: &[u8], kind: ImageKind, factor: u32) -> Result<RgbImage, String> {
+pub(super) fn shrunk(bytes: &[u8], kind: ImageKind, factor: u32) -> Result<RgbImage, String> {
     let mut buf = buffers::take();
     let small = decode_flat_rgb_into(bytes, kind, &mut buf).and_then(|(width, height)| {
         box_reduce_rgb(&buf, width, height, factor)

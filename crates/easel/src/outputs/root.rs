@@ -101,6 +101,33 @@ impl OutputRoot {
         fs::canonicalize(joined).is_ok_and(|real| self.holds_path(&real))
     }
 
+    /// Opens `path` for reading only if the file opened is inside the root: the path is
+    /// resolved and checked, opened, then resolved again and compared with the open file
+    /// (device and inode), so a folder or file swapped for a symbolic link between the
+    /// check and the open is refused, not served. For serving saved files to browsers.
+    pub fn open_inside(&self, path: &Path) -> io::Result<(fs::File, fs::Metadata)> {
+        let outside = || {
+            io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "the file is not inside the output root",
+            )
+        };
+        let real = simplified(fs::canonicalize(path)?);
+        if !self.holds_path(&real) {
+            return Err(outside());
+        }
+        let file = fs::File::open(&real)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a file"));
+        }
+        let again = simplified(fs::canonicalize(path)?);
+        if !self.holds_path(&again) || !same_file(&meta, &fs::metadata(&again)?) {
+            return Err(outside());
+        }
+        Ok((file, meta))
+    }
+
     /// Whether canonical `real` is the root or inside it, whatever form (verbatim or plain on
     /// Windows) each is in.
     pub(crate) fn holds_path(&self, real: &Path) -> bool {
@@ -117,6 +144,20 @@ impl OutputRoot {
                 root: self.root.clone(),
             })
         }
+    }
+}
+
+/// Whether two metadata describe one file (on Unix, device and inode; elsewhere, which has
+/// no portable identity, size and modification time).
+fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        a.dev() == b.dev() && a.ino() == b.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        a.len() == b.len() && a.modified().ok() == b.modified().ok()
     }
 }
 

@@ -9,6 +9,7 @@
 //!   abort a half-posted note), one at a time per publisher, and is recorded in the job
 //!   store before it is sent.
 
+mod describe;
 mod draft;
 mod explain;
 mod images;
@@ -32,6 +33,7 @@ use crate::jobs::{JobStore, Jobs, NoteContent, NoteOutcome};
 use crate::outputs::{InputRoots, OutputRoot};
 use crate::request::InvalidInput;
 
+pub use describe::describe_note;
 pub use images::NoteImage;
 pub use report::{PublishReport, QrCode, StatusReport};
 

@@ -1,5 +1,6 @@
 //! `easel serve --http`: Streamable HTTP at `/mcp`, legacy HTTP+SSE at `/sse` +
-//! `/messages`, and `GET /healthz`, in one axum app.
+//! `/messages`, `GET /healthz`, and the gallery at `/` (see `crate::gallery`), in one axum
+//! app.
 //!
 //! Every MCP route passes, outermost first: the Host/Origin check ([`guard`]), the bearer
 //! token when one is configured ([`auth`]), then the size and concurrency limits
@@ -34,6 +35,7 @@ use super::limits::{self, CappedSessions, Limits};
 use super::shutdown;
 use super::sse::{self, SseState};
 use crate::config::{Config, HttpSettings, Source};
+use crate::gallery::{Gallery, GalleryOptions};
 use crate::jobs::Jobs;
 use crate::service::EaselServer;
 
@@ -82,10 +84,24 @@ pub fn check_exposure(settings: &HttpSettings, config: &Config) -> Result<(), Ht
     }
 }
 
-/// The axum app. `bound` is the address actually listened on (its IP joins the allowed
-/// Host names); cancelling `shutdown` ends every session and stream.
+/// The axum app without the gallery (see [`app_with`]).
 pub fn app(
     server: EaselServer,
+    settings: &HttpSettings,
+    bound: SocketAddr,
+    shutdown: CancellationToken,
+) -> Router {
+    app_with(server, None, settings, bound, shutdown)
+}
+
+/// The axum app: MCP, and the gallery when given. `bound` is the address actually listened
+/// on (its IP joins the allowed Host names); cancelling `shutdown` ends every session and
+/// stream. The gallery passes the Host/Origin guard like MCP and does its own sign-in
+/// (session cookie or bearer token, see `gallery`), so that a browser never needs the
+/// token after signing in.
+pub fn app_with(
+    server: EaselServer,
+    gallery: Option<Arc<Gallery>>,
     settings: &HttpSettings,
     bound: SocketAddr,
     shutdown: CancellationToken,
@@ -136,6 +152,9 @@ pub fn app(
             Arc::new(Bearer::new(token.clone())),
             auth::require,
         ));
+    }
+    if let Some(gallery) = gallery {
+        routes = routes.merge(crate::gallery::routes(gallery));
     }
     routes = routes.layer(from_fn_with_state(guard, guard::check));
 
@@ -189,6 +208,7 @@ pub async fn run(
     settings: HttpSettings,
     server: EaselServer,
     jobs: Jobs,
+    gallery: GalleryOptions,
 ) -> anyhow::Result<()> {
     check_exposure(&settings, config)?;
     let listener =
@@ -205,11 +225,19 @@ pub async fn run(
         fdlimit::connection_cap(settings.max_connections, files),
     );
     let shutdown_token = CancellationToken::new();
-    let app = app(server, &settings, bound, shutdown_token.clone());
+    let gallery = Arc::new(Gallery::new(jobs.clone(), gallery, shutdown_token.clone()));
+    let app = app_with(
+        server,
+        Some(gallery),
+        &settings,
+        bound,
+        shutdown_token.clone(),
+    );
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         mcp = %format!("http://{bound}/mcp"),
         sse = %format!("http://{bound}/sse"),
+        gallery = %format!("http://{bound}/"),
         auth = if settings.token.is_some() { "bearer token" } else { "none (loopback only)" },
         stateless = settings.stateless,
         "easel serving MCP over HTTP"

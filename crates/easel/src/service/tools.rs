@@ -353,7 +353,7 @@ impl EaselServer {
             status: p.status,
             since_ms,
             limit,
-            offset: 0,
+            ..JobFilter::default()
         };
         match self.state.jobs.list(&filter) {
             Ok(jobs) => job_list(&jobs),

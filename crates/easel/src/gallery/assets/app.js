@@ -144,7 +144,8 @@
   async function loadFacets() {
     const f = await api('/gallery/api/facets');
     const plain = (xs) => (xs || []).map((x) => ({ value: x, label: x }));
-    setOptions(filterForm.elements.status, plain(f.statuses && f.statuses.length ? f.statuses : STATUSES));
+    // Every status, not only those in the store now: a filter on one with no job yet still makes sense live.
+    setOptions(filterForm.elements.status, plain(STATUSES));
     setOptions(filterForm.elements.backend, plain(f.backends));
     setOptions(filterForm.elements.model, plain(f.models));
     setOptions(filterForm.elements.batch, (f.batches || []).map((b) => ({ value: b.key, label: `${b.key} (${b.jobs})` })));
@@ -558,7 +559,6 @@
         if (state.selected.has(key)) state.selected.delete(key);
         else state.selected.set(key, { job_id: id, index: img.index, thumb: img.thumb, alt: altOf(job, img.index) });
         updateSelection();
-        upsert(job, false);
       } else if (action === 'prompt') {
         const full = await fullJob(id);
         const p = state.cards.get(id).el.querySelector('.prompt');
@@ -572,7 +572,13 @@
     }
   }
 
+  /** The selection bar, the marks on the thumbnails and the viewer's Select button. */
   function updateSelection() {
+    for (const el of grid.querySelectorAll('.thumb')) {
+      const id = el.closest('[data-job-id]').dataset.jobId;
+      el.classList.toggle('selected', state.selected.has(`${id}/${el.dataset.index}`));
+    }
+    if (state.view) renderViewer();
     const n = state.selected.size;
     $('#selection').hidden = n === 0;
     $('#selection-count').textContent = `${n} image${n === 1 ? '' : 's'} selected`;
@@ -631,7 +637,6 @@
         h('pre', { class: 'command' }, JSON.stringify(note, null, 2)));
       state.selected.clear();
       updateSelection();
-      for (const { job } of state.cards.values()) upsert(job, false);
     } catch (e) {
       out.replaceChildren(h('p', { class: 'error' }, e.message));
     }
@@ -657,7 +662,7 @@
         api('/gallery/logout', {}).catch(() => {}).finally(() => location.assign('/gallery/login'));
         break;
       case 'publish-open': openPublish(); break;
-      case 'clear-selection': state.selected.clear(); updateSelection(); for (const { job } of state.cards.values()) upsert(job, false); break;
+      case 'clear-selection': state.selected.clear(); updateSelection(); break;
       case 'preview': preview(); break;
       case 'publish': publish(); break;
       case 'download': return; // a plain link

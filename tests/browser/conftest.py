@@ -30,8 +30,10 @@ from selenium.webdriver.chrome.service import Service
 EASEL_BIN = os.environ.get("EASEL_BIN", "target/debug/easel")
 SIM_BIN = os.environ.get("EASEL_SIM_BIN", "target/debug/easel-sim")
 # Per sampler step of the ComfyUI simulator: 40 steps take 4 s, long enough for a browser to
-# see several progress events, short enough for CI.
+# see several progress events, short enough for CI. easel takes at most 100 steps, so jobs that
+# must still be running after a sign-in and an attack use a second, slower simulator (100 s).
 STEP_MS = 100
+SLOW_STEP_MS = 1000
 TOKEN = "browser-" + os.urandom(12).hex()
 
 
@@ -117,8 +119,9 @@ def sims() -> Iterator[dict[str, str]]:
     try:
         procs.append(Proc("modelscope", [SIM_BIN, "modelscope", "--addr", "127.0.0.1:0"], clean_env(),
                           "modelscope", tmp / "modelscope.log"))
-        procs.append(Proc("comfyui", [SIM_BIN, "comfyui", "--addr", "127.0.0.1:0",
-                                      "--step-latency-ms", str(STEP_MS)], clean_env(), "comfyui", tmp / "comfyui.log"))
+        for name, step in (("comfyui", STEP_MS), ("comfyui-slow", SLOW_STEP_MS)):
+            procs.append(Proc(name, [SIM_BIN, "comfyui", "--addr", "127.0.0.1:0", "--step-latency-ms", str(step)],
+                              clean_env(), "comfyui", tmp / f"{name}.log"))
         yield {p.name: p.url for p in procs}
     finally:
         for p in procs:
@@ -137,7 +140,8 @@ class HttpError(Exception):
 class Easel:
     """One `easel serve --http` with its own data dir and output root."""
 
-    def __init__(self, sims: dict[str, str], token: str | None, artifacts: pathlib.Path, name: str):
+    def __init__(self, sims: dict[str, str], token: str | None, artifacts: pathlib.Path, name: str,
+                 slow_comfyui: bool = False):
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="easel-browser-"))
         self.out = self.dir / "out"
         self.data = self.dir / "data"
@@ -154,7 +158,7 @@ class Easel:
             "MODELSCOPE_SDK_TOKEN": "ms-browser-dummy",
             "EASEL_MODELSCOPE_POLL_INITIAL_MS": "20",
             "EASEL_MODELSCOPE_POLL_MAX_MS": "50",
-            "COMFYUI_URL": sims["comfyui"],
+            "COMFYUI_URL": sims["comfyui-slow" if slow_comfyui else "comfyui"],
             "EASEL_COMFYUI_POLL_MS": "50",
             "EASEL_CONFIRM": "false",
             "EASEL_LOG": "easel=info",
@@ -245,7 +249,7 @@ class Easel:
         return self.mcp("generate_image", {"prompt": prompt, **args})
 
     def generate_slow(self, prompt: str, steps: int = 40, **args: Any) -> dict[str, Any]:
-        """A ComfyUI job of `steps` sampler steps (STEP_MS each), returned as soon as it is submitted."""
+        """A ComfyUI job of `steps` sampler steps (1-100, STEP_MS or SLOW_STEP_MS each), returned as soon as it is submitted."""
         args.setdefault("size", "128x128")
         return self.generate(prompt, backend="comfyui", steps=steps, wait_seconds=0, **args)
 
@@ -255,9 +259,9 @@ def start_easel(sims, artifacts, request) -> Iterator[Any]:
     """Starts easel (optionally with a token); every one started is stopped after the test."""
     started: list[Easel] = []
 
-    def start(token: str | None = None) -> Easel:
+    def start(token: str | None = None, slow_comfyui: bool = False) -> Easel:
         name = request.node.name + (f"-{len(started)}" if started else "")
-        e = Easel(sims, token, artifacts, name)
+        e = Easel(sims, token, artifacts, name, slow_comfyui)
         started.append(e)
         return e
 
@@ -265,11 +269,12 @@ def start_easel(sims, artifacts, request) -> Iterator[Any]:
     for e in started:
         e.stop()
     # The ComfyUI simulator is shared: a slow job left behind would hold its queue for the next test.
-    for route, body in (("/queue", b'{"clear": true}'), ("/interrupt", b"{}")):
-        req = urllib.request.Request(sims["comfyui"] + route, data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            r.read()
+    for sim in ("comfyui", "comfyui-slow"):
+        for route, body in (("/queue", b'{"clear": true}'), ("/interrupt", b"{}")):
+            req = urllib.request.Request(sims[sim] + route, data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=30) as r:
+                r.read()
 
 
 @pytest.fixture

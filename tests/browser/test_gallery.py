@@ -85,7 +85,7 @@ def test_running_job_progress_moves_then_turns_into_images(browser, easel, artif
 
 
 def test_cancel_from_the_page(browser, easel, artifacts):
-    job = easel.generate_slow("a very long render of a forest", steps=400)
+    job = easel.generate_slow("a long render of a forest", steps=100)  # 10 s
     open_gallery(browser, easel.url)
     wait(browser, lambda d: card_status(d, job["job_id"]) == "running", "the job running")
     card(browser, job["job_id"]).find_element(By.CSS_SELECTOR, '[data-action="cancel"]').click()
@@ -209,7 +209,7 @@ def test_publish_selected_images_with_preview_and_confirmation(browser, easel, a
 
 def test_phone_width_has_no_horizontal_scroll(phone, easel, artifacts):
     easel.generate("a long prompt " + "with many words " * 30, count=2)
-    easel.generate_slow("a running job on a phone", steps=400)
+    easel.generate_slow("a running job on a phone", steps=100)
     easel.generate("a wide panorama", size="1024x256")
     open_gallery(phone, easel.url)
     wait(phone, lambda d: len(cards(d)) == 3, "three cards")

@@ -496,7 +496,7 @@
           button('copy-command', 'Copy command', { disabled: !full }),
           img ? button('copy-path', 'Copy path', { disabled: !full }) : null,
           img ? h('a', { class: 'button', href: img.full, download: img.name, 'data-action': 'download' }, 'Download') : null,
-          img ? button('select', state.selected.has(key) ? 'Selected ✓' : 'Select for note', { 'aria-pressed': state.selected.has(key) }) : null),
+          img ? button('select', state.selected.has(key) ? 'Selected ✓' : 'Select for note', { 'aria-pressed': String(state.selected.has(key)) }) : null),
         h('dl', { class: 'params' }, paramRows(job, full).map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, String(v))))),
         full && full.command ? h('pre', { class: 'command' }, full.command) : null));
     const again = focused && viewer.querySelector(`[data-action="${focused}"]`);

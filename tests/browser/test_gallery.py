@@ -213,7 +213,10 @@ def test_phone_width_has_no_horizontal_scroll(phone, easel, artifacts):
     easel.generate("a wide panorama", size="1024x256")
     open_gallery(phone, easel.url)
     wait(phone, lambda d: len(cards(d)) == 3, "three cards")
-    wait(phone, lambda d: images_loaded(d, "#grid > li.card:last-child"), "thumbnails")
+    for c in cards(phone):
+        if c.get_attribute("data-status") == "succeeded":
+            sel = f'#grid > li.card[data-job-id="{c.get_attribute("data-job-id")}"]'
+            wait(phone, lambda d: images_loaded(d, sel), f"thumbnails of {sel}")
     assert phone.execute_script("return window.innerWidth") == 375
     assert phone.execute_script("return document.documentElement.scrollWidth") <= 375
     for c in cards(phone):

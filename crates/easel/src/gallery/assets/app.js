@@ -488,7 +488,6 @@
           h('h2', { id: 'viewer-title' }, h('span', { class: `badge ${job.status}` }, job.status), ` ${modelOf(job) || job.backend}`),
           button('close', '×', { class: 'ghost', 'aria-label': 'Close (Esc)' })),
         img && ACTIVE.has(job.status) ? progressBar(job) : null,
-        h('p', { class: 'prompt whole' }, prompt),
         h('div', { class: 'actions' },
           ACTIVE.has(job.status) ? button('cancel', 'Cancel', { class: 'danger' }) : null,
           button('again', 'Run again'),
@@ -497,6 +496,7 @@
           img ? button('copy-path', 'Copy path', { disabled: !full }) : null,
           img ? h('a', { class: 'button', href: img.full, download: img.name, 'data-action': 'download' }, 'Download') : null,
           img ? button('select', state.selected.has(key) ? 'Selected ✓' : 'Select for note', { 'aria-pressed': String(state.selected.has(key)) }) : null),
+        h('p', { class: 'prompt whole' }, prompt),
         h('dl', { class: 'params' }, paramRows(job, full).map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, String(v))))),
         full && full.command ? h('pre', { class: 'command' }, full.command) : null));
     const again = focused && viewer.querySelector(`[data-action="${focused}"]`);
@@ -617,7 +617,9 @@
       const r = await api('/gallery/api/publish/preview', publishBody());
       out.replaceChildren(h('div', null,
         h('p', { class: r.ok ? 'summary ok' : 'summary' }, r.summary),
-        r.problems && r.problems.length ? h('ul', { class: 'problems' }, r.problems.map((p) => h('li', null, typeof p === 'string' ? p : JSON.stringify(p)))) : null,
+        // The summary may already quote a problem: list only those it does not.
+        h('ul', { class: 'problems' }, (r.problems || []).map((p) => (typeof p === 'string' ? p : JSON.stringify(p)))
+          .filter((p) => !String(r.summary).includes(p)).map((p) => h('li', null, p))),
         r.ok ? h('p', null, 'Publish exactly this? Press “Confirm and publish”.') : null));
       confirmButton.disabled = !r.ok;
       if (r.ok) confirmButton.focus();
@@ -633,8 +635,9 @@
     try {
       const r = await api('/gallery/api/publish', Object.assign(publishBody(), { confirm: true }));
       const note = r.note || {};
-      out.replaceChildren(h('p', { class: 'summary ok' }, `Published${note.url ? `: ${note.url}` : ''}`),
-        h('pre', { class: 'command' }, JSON.stringify(note, null, 2)));
+      const where = note.url || note.location || note.link || '';
+      out.replaceChildren(h('p', { class: 'summary ok' }, `Published${where ? `: ${where}` : ''}`),
+        h('details', null, h('summary', null, 'What easel sent'), h('pre', { class: 'command' }, JSON.stringify(note, null, 2))));
       state.selected.clear();
       updateSelection();
     } catch (e) {

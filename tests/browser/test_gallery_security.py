@@ -95,7 +95,7 @@ const log = (s) => document.getElementById('log').textContent += s + '\\n';
 
 @pytest.fixture
 def attacker() -> Iterator[dict]:
-    """An HTTP server on another port, reached as `localhost` (another site than 127.0.0.1)."""
+    """An HTTP server on another port: another origin than easel's (and, as `localhost`, another site)."""
     pages: dict[str, str] = {}
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -114,14 +114,18 @@ def attacker() -> Iterator[dict]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield {"pages": pages, "url": f"http://localhost:{server.server_address[1]}"}
+        yield {"pages": pages, "port": server.server_address[1]}
     finally:
         server.shutdown()
         server.server_close()
 
 
-@pytest.mark.parametrize("with_token", [False, True], ids=["loopback-no-token", "token-signed-in"])
-def test_cross_site_post_is_refused(browser, start_easel, attacker, artifacts, with_token):
+# As `localhost` the attacker is another site: SameSite=Strict keeps the cookie away. As
+# 127.0.0.1 on another port it is the same site, so the cookie goes along and only the
+# Origin and CSRF checks stand between the attacker and the job.
+@pytest.mark.parametrize("with_token,attacker_host", [(False, "localhost"), (True, "localhost"), (True, "127.0.0.1")],
+                         ids=["loopback-no-token", "token-cross-site", "token-same-site-other-port"])
+def test_cross_site_post_is_refused(browser, start_easel, attacker, artifacts, with_token, attacker_host):
     easel = start_easel(TOKEN if with_token else None, slow_comfyui=True)
     job = easel.generate_slow("a job the attacker wants cancelled", steps=100)  # 100 s
     if with_token:
@@ -132,11 +136,11 @@ def test_cross_site_post_is_refused(browser, start_easel, attacker, artifacts, w
     before = [j["id"] for j in easel.jobs()]
 
     attacker["pages"]["/attack.html"] = ATTACK.format(easel=easel.url, job=job["job_id"])
-    browser.get(attacker["url"] + "/attack.html")
+    browser.get(f"http://{attacker_host}:{attacker['port']}/attack.html")
     # The page fetches, then submits its form: the top window ends on easel's answer.
     wait(browser, lambda d: d.current_url.startswith(easel.url + "/gallery/api/jobs/"), "the forged form's answer")
     answer = browser.find_element(By.TAG_NAME, "body").text
-    shot(browser, artifacts, f"gallery-csrf-refused-{'token' if with_token else 'loopback'}")
+    shot(browser, artifacts, f"gallery-csrf-refused-{'token' if with_token else 'loopback'}-{attacker_host}")
     assert "error" in answer, answer
     browser.back()
     log = wait(browser, lambda d: "fetches done" in (t := d.find_element(By.ID, "log").text) and t, "the attacker's log")

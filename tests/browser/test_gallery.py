@@ -40,6 +40,14 @@ def test_jobs_render_with_images_newest_first(browser, easel, artifacts):
     wait(browser, lambda d: "easel generate" in viewer.text, "the equivalent command in the viewer")
     wait(browser, lambda d: images_loaded(d, "#viewer .stage"), "the full image")
     assert "1 / 2" in viewer.text and "41" in viewer.text
+    download = viewer.find_element(By.CSS_SELECTOR, '[data-action="download"]')
+    assert download.get_attribute("href") == f"{easel.url}/gallery/img/{first['job_id']}/0"
+    assert download.get_attribute("download") == first["files"][0]["path"].rsplit("/", 1)[1]
+    viewer.find_element(By.CSS_SELECTOR, '[data-action="copy-command"]').click()
+    # The clipboard, or (where the browser refuses it) a field to copy from by hand.
+    wait(browser, lambda d: "Command copied" in d.find_element(By.ID, "toast").text
+         or "easel generate" in (d.execute_script("const f = document.querySelector('#toast textarea'); return f ? f.value : ''")),
+         "the command copied")
     shot(browser, artifacts, "gallery-viewer")
     browser.switch_to.active_element.send_keys(Keys.ARROW_RIGHT)
     wait(browser, lambda d: "2 / 2" in d.find_element(By.CSS_SELECTOR, "#viewer figcaption").text, "image 2 of 2")
@@ -82,6 +90,27 @@ def test_running_job_progress_moves_then_turns_into_images(browser, easel, artif
     assert 0 < first < later, (first, later)
     shot(browser, artifacts, "gallery-progress-done")
     assert console_problems(browser) == []
+
+
+def test_live_jobs_respect_the_filters(browser, easel):
+    browser.get(easel.url + "/#backend=comfyui")
+    wait(browser, lambda d: d.execute_script("return document.querySelector('#live.on') !== null"), "the event stream")
+    other = easel.generate("a modelscope job the filter hides")
+    shown = easel.generate("a comfyui job the filter shows", backend="comfyui", steps=2, size="128x128")
+    wait(browser, lambda d: card_status(d, shown["job_id"]) == "succeeded", "the matching job, live")
+    # Events come in order: the hidden job's came before, and it is not there.
+    assert card(browser, other["job_id"]) is None
+    assert card_ids(browser) == [shown["job_id"]]
+
+
+def test_error_banner_quotes_the_server(browser, easel, artifacts):
+    browser.get(easel.url + "/#status=sideways")
+    banner = wait(browser, lambda d: (b := d.find_element(By.ID, "banner")).is_displayed() and b, "the error banner")
+    text = banner.text
+    assert "status" in text and "sideways" in text, text
+    shot(browser, artifacts, "gallery-error-banner")
+    banner.find_element(By.CSS_SELECTOR, '[data-action="dismiss"]').click()
+    wait(browser, lambda d: not d.find_element(By.ID, "banner").is_displayed(), "the banner dismissed")
 
 
 def test_cancel_from_the_page(browser, easel, artifacts):

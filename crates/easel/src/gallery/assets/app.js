@@ -61,6 +61,7 @@
   // ------------------------------------------------------------------ messages
 
   function showError(context, err) {
+    state.bannerContext = context;
     $('#banner-text').textContent = `${context}: ${err && err.message ? err.message : err}`;
     $('#banner').hidden = false;
   }
@@ -308,7 +309,7 @@
 
   function updateEmpty() {
     const empty = $('#empty');
-    empty.hidden = grid.children.length > 0 || state.loading;
+    empty.hidden = grid.children.length > 0 || state.loading || state.listFailed;
     empty.textContent = Object.keys(state.filters).length ? 'No job matches these filters.' : 'No jobs yet: generate an image and it appears here.';
   }
 
@@ -330,10 +331,13 @@
       if (gen !== state.gen) return;
       grid.replaceChildren();
       state.cards.clear();
+      state.listFailed = false;
+      // An earlier failure to load the list is over now (other errors stay until dismissed).
+      if (/^Load/.test(state.bannerContext || '')) $('#banner').hidden = true;
       state.next = data.next || null;
       for (const job of data.jobs) upsert(job, true);
     } catch (e) {
-      if (gen === state.gen) showError('Loading the jobs failed', e);
+      if (gen === state.gen) { state.listFailed = true; showError('Loading the jobs failed', e); }
     } finally {
       if (gen === state.gen) { state.loading = false; updateMore(); updateEmpty(); keepFilling(); }
     }

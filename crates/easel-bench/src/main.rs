@@ -10,6 +10,7 @@
 //! a time limit, so the program always ends by itself. See `docs/PERFORMANCE.md`.
 
 mod comfy_watch;
+mod gallery;
 mod procfs;
 mod report;
 mod sections;
@@ -38,7 +39,7 @@ pub struct Opts {
     pub env: Vec<(String, String)>,
 }
 
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "surface",
     "cold",
     "modelscope",
@@ -47,6 +48,7 @@ const SECTIONS: [&str; 8] = [
     "cpu",
     "comfy_pool",
     "tasks",
+    "gallery",
 ];
 
 const USAGE: &str =
@@ -56,7 +58,8 @@ Measures easel as installed (build it first: cargo build --locked --profile dist
 without that build, the release easel beside this program) against the
 in-repo ModelScope and ComfyUI simulators. Sections: surface (tools/list bytes and
 approximate tokens), cold, modelscope, comfyui, concurrency, cpu, comfy_pool (30 jobs of 1 s
-on 1, 2 and 3 ComfyUI servers), tasks (tasks/get over a store of 10,000 jobs). Prints one
+on 1, 2 and 3 ComfyUI servers), tasks (tasks/get over a store of 10,000 jobs), gallery (the
+gallery's index, page weight, cached thumbnails and event lag over 10,000 jobs). Prints one
 JSON line per figure, then a Markdown table. --env adds
 an environment variable to every easel launch (for experiments; the published figures use
 none).";
@@ -173,6 +176,9 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
     }
     if opts.wants("tasks") {
         tasks::tasks(&easel, &opts, &mut emit).await?;
+    }
+    if opts.wants("gallery") {
+        gallery::gallery(&easel, &opts, &mut emit).await?;
     }
     println!();
     println!(

@@ -7,6 +7,7 @@ mod support;
 
 mod actions;
 mod attacks;
+mod command;
 mod events;
 mod files;
 mod listing;

@@ -1,9 +1,11 @@
-//! The command line: `easel serve`, `easel generate`, `easel config`, `easel demo`.
+//! The command line: `easel serve`, `easel gallery`, `easel generate`, `easel config`,
+//! `easel demo`.
 
 mod batch;
 mod config_cmd;
 mod demo;
 mod doctor;
+mod gallery_cmd;
 mod generate;
 mod jobs;
 mod progress;
@@ -38,6 +40,8 @@ pub struct Cli {
 enum Command {
     /// Serve MCP to one client over stdio (what MCP clients launch), or over HTTP with --http.
     Serve(serve_cmd::Args),
+    /// Open the gallery of every job in the browser (loopback only, on this machine's store).
+    Gallery(gallery_cmd::Args),
     /// Generate images and print where they were saved.
     Generate(Box<generate::Args>),
     /// Generate from a prompt file, one job per line, and print every saved path.
@@ -97,6 +101,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve(args) => serve_cmd::run(&config, args).await,
+        Command::Gallery(args) => gallery_cmd::run(&config, args).await,
         Command::Generate(args) => generate::run(&config, *args).await,
         Command::Jobs(command) => jobs::run(&config, command).await,
         Command::Batch(args) => batch::run(&config, args).await,

@@ -136,6 +136,28 @@ pub async fn thumbnail(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     g.signed_in(&headers)?;
+    // Made before: served without reading the store (the source was checked when it was
+    // made). The key is only the id and index, both checked first.
+    if valid_job_id(&id)
+        && !index.is_empty()
+        && index.len() <= 10
+        && index.bytes().all(|b| b.is_ascii_digit())
+    {
+        let key = format!("{id}-{index}");
+        let gallery = g.clone();
+        let cached_key = key.clone();
+        if let Ok(Some(bytes)) =
+            tokio::task::spawn_blocking(move || gallery.thumbs.cached(&cached_key)).await
+        {
+            let etag = format!("\"t-{key}\"");
+            return Ok(file_response(
+                bytes,
+                HeaderValue::from_static("image/jpeg"),
+                &etag,
+                &headers,
+            ));
+        }
+    }
     let image = stored_image(&g, &id, &index).await?;
     if image.media == MediaClass::Video || servable_mime(&image.mime).is_none() {
         return Err(ApiError::not_found(format!(

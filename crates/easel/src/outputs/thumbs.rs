@@ -69,6 +69,14 @@ impl Thumbnails {
         self.dir.join(shard).join(format!("{key}.jpg"))
     }
 
+    /// The thumbnail of `key` if it was made before (no source needed: it was checked when
+    /// it was made, and saved images never change).
+    pub fn cached(&self, key: &str) -> Option<Vec<u8>> {
+        valid_key(key)
+            .then(|| fs::read(self.path_of(key)).ok())
+            .flatten()
+    }
+
     /// The thumbnail of `key` as JPEG bytes: read from disk, or made from the bytes `source`
     /// returns (called only when it must be made) and kept. Blocking: file and CPU work.
     pub fn get(
@@ -76,10 +84,7 @@ impl Thumbnails {
         key: &str,
         source: impl FnOnce() -> Result<Vec<u8>, String>,
     ) -> Result<Vec<u8>, ThumbError> {
-        if key.is_empty()
-            || key.len() > MAX_KEY_CHARS
-            || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        {
+        if !valid_key(key) {
             return Err(ThumbError::BadKey(key.to_string()));
         }
         let path = self.path_of(key);
@@ -139,6 +144,13 @@ impl Thumbnails {
         self.made.fetch_add(1, Ordering::Relaxed);
         Ok(jpeg)
     }
+}
+
+/// Letters, digits and `-`: a key is a file name and nothing else.
+fn valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= MAX_KEY_CHARS
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// A JPEG of `bytes` at most [`THUMBNAIL_MAX_SIDE`] pixels on its longest side, decoded

@@ -210,6 +210,22 @@ pub async fn run(
     jobs: Jobs,
     gallery: GalleryOptions,
 ) -> anyhow::Result<()> {
+    run_announcing(config, settings, server, jobs, gallery, |bound| {
+        format!("easel http://{bound}")
+    })
+    .await
+}
+
+/// [`run`], with the one stdout line once listening made by `announce` from the bound
+/// address (`easel gallery` prints the page's URL and opens it).
+pub async fn run_announcing(
+    config: &Config,
+    settings: HttpSettings,
+    server: EaselServer,
+    jobs: Jobs,
+    gallery: GalleryOptions,
+    announce: impl FnOnce(SocketAddr) -> String,
+) -> anyhow::Result<()> {
     check_exposure(&settings, config)?;
     let listener =
         TcpListener::bind(settings.bind)
@@ -263,7 +279,7 @@ pub async fn run(
     {
         use std::io::Write as _;
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "easel http://{bound}").and_then(|()| out.flush());
+        let _ = writeln!(out, "{}", announce(bound)).and_then(|()| out.flush());
     }
     shutdown::on_signal(shutdown_token.clone());
     serve(

@@ -49,6 +49,9 @@
   }
 
   const fmtTime = (ms) => new Date(ms).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  /** On a card: today's jobs by their time alone. */
+  const fmtWhen = (ms) => (new Date(ms).toDateString() === new Date().toDateString()
+    ? new Date(ms).toLocaleTimeString(undefined, { timeStyle: 'short' }) : fmtTime(ms));
   function fmtDuration(ms) {
     if (ms === null || ms === undefined) return '';
     if (ms < 1000) return `${ms} ms`;
@@ -246,7 +249,7 @@
   }
 
   function renderCard(job) {
-    const when = [fmtTime(job.created_at_ms), fmtDuration(job.duration_ms)].filter(Boolean).join(' · ');
+    const when = [fmtWhen(job.created_at_ms), fmtDuration(job.duration_ms)].filter(Boolean).join(' · ');
     return h('li', { class: 'card', 'data-job-id': job.id, 'data-status': job.status },
       thumbs(job),
       h('div', { class: 'body' },

@@ -169,12 +169,28 @@ class Easel:
         self.log = artifacts / f"easel-{name}.log"
         self.proc = Proc("easel", [EASEL_BIN, "serve", "--http", "127.0.0.1:0"], env, "easel", self.log)
         self.url = self.proc.url
+        self.restarts = 0
         self.session_id: str | None = None
         self.rpc_id = 0
 
     def stop(self) -> None:
         self.proc.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def restart(self) -> None:
+        """Starts easel again on the same address, data dir and output root (after proc.stop())."""
+        self.restarts += 1
+        log = self.log.with_name(f"{self.log.stem}-restart{self.restarts}.log")
+        addr = self.url.removeprefix("http://")
+        self.proc = Proc("easel", [EASEL_BIN, "serve", "--http", addr], self.env, "easel", log)
+        assert self.proc.url == self.url, (self.proc.url, self.url)
+
+    def cli(self, *args: str) -> str:
+        """Runs the easel command line on the same store and output root; returns its stdout."""
+        done = subprocess.run([EASEL_BIN, *args], env=self.env, stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=120, check=False)
+        assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+        return done.stdout.decode()
 
     # ------------------------------------------------------------------ plain HTTP
 

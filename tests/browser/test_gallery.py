@@ -103,6 +103,24 @@ def test_live_jobs_respect_the_filters(browser, easel):
     assert card_ids(browser) == [shown["job_id"]]
 
 
+def test_reconnects_after_a_restart_and_catches_up(browser, easel, artifacts):
+    before = easel.generate("made before the restart")
+    open_gallery(browser, easel.url)
+    wait(browser, lambda d: card(d, before["job_id"]) is not None, "the first card")
+    browser.execute_script("window.__sameDocument = true")
+    easel.proc.stop()
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#live.off"), "the page to notice the lost stream")
+    # Made while no gallery runs (the command line on the same store): no event will ever say so.
+    easel.cli("generate", "made while the gallery was down", "--size", "256x256")
+    easel.restart()
+    made = [j for j in easel.jobs() if j["prompt"] == "made while the gallery was down"]
+    assert len(made) == 1
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#live.on"), "the stream to reconnect")
+    wait(browser, lambda d: card_ids(d) == [made[0]["id"], before["job_id"]], "the missed job after reconnecting")
+    assert browser.execute_script("return window.__sameDocument === true"), "the page was reloaded"
+    shot(browser, artifacts, "gallery-reconnected")
+
+
 def test_error_banner_quotes_the_server(browser, easel, artifacts):
     browser.get(easel.url + "/#status=sideways")
     banner = wait(browser, lambda d: (b := d.find_element(By.ID, "banner")).is_displayed() and b, "the error banner")

@@ -253,7 +253,7 @@
     return h('li', { class: 'card', 'data-job-id': job.id, 'data-status': job.status },
       thumbs(job),
       h('div', { class: 'body' },
-        h('div', { class: 'head' }, h('span', { class: `badge ${job.status}` }, job.status), h('span', { class: 'when' }, when)),
+        h('div', { class: 'head' }, h('span', { class: `badge ${job.status}` }, job.status), h('span', { class: 'when', title: fmtTime(job.created_at_ms) }, when)),
         job.images.length && ACTIVE.has(job.status) ? progressBar(job) : null,
         h('p', { class: 'prompt', title: job.prompt }, job.prompt),
         job.prompt_truncated ? button('prompt', 'Whole prompt', { class: 'link' }) : null,

@@ -6,6 +6,8 @@ a condition of the page or the store, never a sleep."""
 
 from __future__ import annotations
 
+import datetime
+
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
@@ -203,6 +205,26 @@ def test_filters_and_paging(browser, easel, artifacts):
     Select(form.find_element(By.NAME, "batch")).select_by_value(batch_key)
     wait(browser, lambda d: len(cards(d)) == 2 and all("moon" in c.text for c in cards(d)), "the batch's two jobs")
     Select(form.find_element(By.NAME, "batch")).select_by_value("")
+
+    # Dates (UTC days) around the day the jobs were made.
+    made = datetime.datetime.fromtimestamp(easel.jobs("limit=1")[0]["created_at_ms"] / 1000, datetime.timezone.utc).date()
+    day = datetime.timedelta(days=1)
+
+    def set_date(name: str, value: datetime.date | None) -> None:
+        browser.execute_script(
+            "const f = document.querySelector(`#filters [name=${arguments[0]}]`); f.value = arguments[1];"
+            "f.dispatchEvent(new Event('change', {bubbles: true}))", name, value.isoformat() if value else "")
+
+    set_date("since", made + day)
+    wait(browser, lambda d: not cards(d) and d.find_element(By.ID, "empty").is_displayed(), "nothing made since tomorrow")
+    set_date("since", made)
+    wait(browser, lambda d: len(cards(d)) >= 40, "every job made since today")
+    set_date("until", made - day)
+    wait(browser, lambda d: not cards(d), "nothing between today and yesterday")
+    set_date("since", None)
+    set_date("until", made)
+    wait(browser, lambda d: len(cards(d)) >= 40, "every job made until today")
+    set_date("until", None)
 
     Select(form.find_element(By.NAME, "status")).select_by_value("failed")
     wait(browser, lambda d: not cards(d) and d.find_element(By.ID, "empty").is_displayed(), "no failed job")

@@ -76,7 +76,7 @@ fn stored_job(i: usize, now_ms: u64, file: Option<&Path>, out: &Path) -> anyhow:
             mask: None,
         },
         output: OutputSpec::default(),
-        status: if i % 10 == 0 {
+        status: if i.is_multiple_of(10) {
             JobStatus::Failed
         } else {
             JobStatus::Succeeded
@@ -92,7 +92,9 @@ fn stored_job(i: usize, now_ms: u64, file: Option<&Path>, out: &Path) -> anyhow:
         failures: Vec::new(),
         error: None,
         warnings: Vec::new(),
-        idempotency_key: (i % 4 == 0).then(|| format!("batch:night-{}:{i}:00ff00ff", i / 400)),
+        idempotency_key: i
+            .is_multiple_of(4)
+            .then(|| format!("batch:night-{}:{i}:00ff00ff", i / 400)),
         created_at_ms: at,
         updated_at_ms: at + 900,
         finished_at_ms: Some(at + 900),

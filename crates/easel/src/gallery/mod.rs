@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderMap;
 use axum::middleware::from_fn;
 use axum::routing::{get, post};
@@ -142,6 +143,8 @@ pub fn routes(gallery: Arc<Gallery>) -> Router {
         .route("/gallery/events", get(events::events))
         .route("/gallery/img/{job_id}/{index}", get(files::image))
         .route("/gallery/thumb/{job_id}/{index}", get(files::thumbnail))
+        // Bodies are read whole: bounded before they are (the login form is smaller still).
+        .layer(DefaultBodyLimit::max(actions::MAX_BODY_BYTES))
         .layer(from_fn(pages::security_headers))
         .with_state(gallery)
 }

@@ -110,10 +110,10 @@ pub async fn login(State(g): State<Arc<Gallery>>, headers: HeaderMap, body: Byte
     }
     // A sign-in form posted by another site would sign the browser in to the attacker's
     // choice; only this origin's form counts. (No CSRF token exists before signing in.)
-    if headers.contains_key(header::ORIGIN) || headers.contains_key("sec-fetch-site") {
-        if let Err(e) = same_origin(&headers) {
-            return login_page(StatusCode::FORBIDDEN, Some(&html_escape(&e.message)));
-        }
+    if (headers.contains_key(header::ORIGIN) || headers.contains_key("sec-fetch-site"))
+        && let Err(e) = same_origin(&headers)
+    {
+        return login_page(StatusCode::FORBIDDEN, Some(&html_escape(&e.message)));
     }
     let form = headers
         .get(header::CONTENT_TYPE)

@@ -137,10 +137,10 @@ fn status(s: &str) -> Result<JobStatus, ApiError> {
 
 /// `YYYY-MM-DD` (UTC; `until` then means the end of that day) or milliseconds since the epoch.
 fn time(field: &str, value: &str, end_of_day: bool) -> Result<u64, ApiError> {
-    if value.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(ms) = value.parse::<u64>() {
-            return Ok(ms);
-        }
+    if value.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(ms) = value.parse::<u64>()
+    {
+        return Ok(ms);
     }
     let is_date = value.len() == 10
         && value.bytes().enumerate().all(|(i, b)| {

@@ -39,10 +39,13 @@ fn job(i: u64) -> Job {
     .expect("job")
 }
 
-fn stores() -> (tempfile::TempDir, Vec<(&'static str, Arc<dyn JobStore>)>) {
+/// The stores under test, by name.
+type Stores = Vec<(&'static str, Arc<dyn JobStore>)>;
+
+fn stores() -> (tempfile::TempDir, Stores) {
     let dir = tempfile::tempdir().expect("dir");
     let sqlite = SqliteStore::open(&dir.path().join("jobs.db")).expect("open");
-    let list: Vec<(&'static str, Arc<dyn JobStore>)> = vec![
+    let list: Stores = vec![
         ("memory", Arc::new(MemoryStore::default())),
         ("sqlite", Arc::new(sqlite)),
     ];

@@ -47,6 +47,9 @@ fn many(s: &Served) -> Vec<easel::jobs::Job> {
     all
 }
 
+/// Which jobs a query should select, by hand.
+type Keep = Box<dyn Fn(&easel::jobs::Job) -> bool>;
+
 async fn ids_of_all_pages(s: &Served, query: &str, limit: usize) -> Vec<String> {
     let mut ids = Vec::new();
     let mut cursor: Option<String> = None;
@@ -93,7 +96,7 @@ async fn pages_and_filters_agree_with_the_jobs_filtered_by_hand() {
     );
     assert_eq!(paged.iter().collect::<HashSet<_>>().len(), 300);
 
-    let cases: Vec<(&str, Box<dyn Fn(&easel::jobs::Job) -> bool>)> = vec![
+    let cases: Vec<(&str, Keep)> = vec![
         (
             "status=failed,cancelled",
             Box::new(|j| matches!(j.status.as_str(), "failed" | "cancelled")),

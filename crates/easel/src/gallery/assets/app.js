@@ -219,7 +219,9 @@
     const shown = job.images.slice(0, 4);
     return h('div', { class: `media n${shown.length}` }, shown.map((img) => {
       const key = `${job.id}/${img.index}`;
-      const pic = h('img', { src: img.thumb, alt: altOf(job, img.index), loading: 'lazy', decoding: 'async', width: img.width, height: img.height });
+      // Videos have no thumbnail (docs/GALLERY.md): a tile says what is there.
+      const pic = img.media === 'video' ? h('span', { class: 'video-tile', role: 'img', 'aria-label': altOf(job, img.index) }, '▶')
+        : h('img', { src: img.thumb, alt: altOf(job, img.index), loading: 'lazy', decoding: 'async', width: img.width, height: img.height });
       return h('button', {
         type: 'button', class: state.selected.has(key) ? 'thumb selected' : 'thumb', 'data-action': 'open',
         'data-index': img.index, 'aria-label': `Open image ${img.index + 1}`,
@@ -564,7 +566,7 @@
         const img = job.images[index];
         const key = `${id}/${img.index}`;
         if (state.selected.has(key)) state.selected.delete(key);
-        else state.selected.set(key, { job_id: id, index: img.index, thumb: img.thumb, alt: altOf(job, img.index) });
+        else state.selected.set(key, { job_id: id, index: img.index, thumb: img.media === 'video' ? null : img.thumb, alt: altOf(job, img.index) });
         updateSelection();
       } else if (action === 'prompt') {
         const full = await fullJob(id);
@@ -607,7 +609,8 @@
   }
 
   function openPublish() {
-    $('#publish-images').replaceChildren(...[...state.selected.values()].map((s) => h('li', null, h('img', { src: s.thumb, alt: s.alt }))));
+    $('#publish-images').replaceChildren(...[...state.selected.values()].map((s) => h('li', null,
+      s.thumb ? h('img', { src: s.thumb, alt: s.alt }) : h('span', { class: 'video-tile', role: 'img', 'aria-label': s.alt }, '▶'))));
     $('#publish-result').replaceChildren();
     $('[data-action="publish"]', publishDialog).disabled = true;
     if (viewer.open) viewer.close();

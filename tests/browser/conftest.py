@@ -48,7 +48,7 @@ def make_browser(width: int = 1280, height: int = 900) -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                "--disable-gpu", f"--window-size={width},{height}", "--hide-scrollbars"):
+                "--disable-gpu", f"--window-size={width},{height}"):
         options.add_argument(arg)
     # Console messages (CSP violations, script errors) are read by the tests.
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})

@@ -45,11 +45,19 @@ def test_jobs_render_with_images_newest_first(browser, easel, artifacts):
     download = viewer.find_element(By.CSS_SELECTOR, '[data-action="download"]')
     assert download.get_attribute("href") == f"{easel.url}/gallery/img/{first['job_id']}/0"
     assert download.get_attribute("download") == first["files"][0]["path"].rsplit("/", 1)[1]
+    browser.execute_cdp_cmd("Browser.grantPermissions", {"origin": easel.url,
+                                                         "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+
+    def clipboard(d):
+        return d.execute_async_script("const done = arguments[0]; navigator.clipboard.readText().then(done, e => done(String(e)))")
+
+    full = easel.api(f"/gallery/api/jobs/{first['job_id']}")
     viewer.find_element(By.CSS_SELECTOR, '[data-action="copy-command"]').click()
-    # The clipboard, or (where the browser refuses it) a field to copy from by hand.
-    wait(browser, lambda d: "Command copied" in d.find_element(By.ID, "toast").text
-         or "easel generate" in (d.execute_script("const f = document.querySelector('#toast textarea'); return f ? f.value : ''")),
-         "the command copied")
+    wait(browser, lambda d: "Command copied" in d.find_element(By.ID, "toast").text, "the command copied")
+    assert clipboard(browser) == full["command"] and full["command"].startswith("easel generate ")
+    viewer.find_element(By.CSS_SELECTOR, '[data-action="copy-path"]').click()
+    wait(browser, lambda d: "Path copied" in d.find_element(By.ID, "toast").text, "the path copied")
+    assert clipboard(browser) == first["files"][0]["path"] == full["paths"][0]
     shot(browser, artifacts, "gallery-viewer")
     browser.switch_to.active_element.send_keys(Keys.ARROW_RIGHT)
     wait(browser, lambda d: "2 / 2" in d.find_element(By.CSS_SELECTOR, "#viewer figcaption").text, "image 2 of 2")

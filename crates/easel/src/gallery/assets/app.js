@@ -540,6 +540,7 @@
       // No clipboard (e.g. plain http from another machine): show it selected for a manual copy.
       const field = h('textarea', { class: 'copy-field', readonly: true, 'aria-label': what }, text);
       const t = $('#toast');
+      clearTimeout(toastTimer); // stays until the next message: copying by hand takes a moment
       t.replaceChildren(`${what} (copy it by hand):`, field);
       t.hidden = false;
       field.select();

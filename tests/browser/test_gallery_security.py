@@ -57,6 +57,16 @@ def test_sign_in_with_the_token(browser, easel_token, artifacts):
     assert not [u for u in urls if TOKEN in u], urls
     assert TOKEN not in browser.execute_script("return document.cookie")
 
+    # Signing out ends the session: / asks for the token again.
+    browser.find_element(By.CSS_SELECTOR, '[data-action="signout"]').click()
+    wait(browser, lambda d: "/gallery/login" in d.current_url and d.find_elements(By.NAME, "token"), "the sign-in form after signing out")
+    assert browser.get_cookie("easel_session") is None
+    browser.get(easel.url + "/")
+    wait(browser, lambda d: "/gallery/login" in d.current_url, "/ to ask for the token again")
+
+    sign_in(browser, easel, TOKEN)
+    wait(browser, lambda d: d.current_url.rstrip("/") == easel.url, "the gallery after signing in again")
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#live.on"), "the page running")
     # A forged cookie is no session: the page's next API call (a filter) goes back to sign-in.
     browser.delete_all_cookies()
     browser.add_cookie({"name": "easel_session", "value": "forged" + "0" * 40, "path": "/"})

@@ -9,7 +9,7 @@ use crate::config::Config;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Serve over HTTP instead of stdio: Streamable HTTP at /mcp, legacy SSE at /sse, health
-    /// at /healthz. ADDR defaults to http.bind (127.0.0.1:8765); any non-loopback address
+    /// at /healthz, the gallery at /. ADDR defaults to http.bind (127.0.0.1:8765); any non-loopback address
     /// needs EASEL_HTTP_TOKEN.
     #[arg(long, value_name = "ADDR", num_args = 0..=1)]
     http: Option<Option<SocketAddr>>,

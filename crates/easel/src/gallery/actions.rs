@@ -41,8 +41,9 @@ impl Gallery {
                     .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
             });
         if !json {
-            return Err(ApiError::new(
-                415,
+            // 403 like the other checks of a POST (docs/GALLERY.md): a form or text body is
+            // what a cross-site form can send without a preflight.
+            return Err(ApiError::forbidden(
                 "Content-Type: must be application/json. Send the body as JSON.",
             ));
         }

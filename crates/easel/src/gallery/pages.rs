@@ -145,7 +145,7 @@ pub async fn login(State(g): State<Arc<Gallery>>, headers: HeaderMap, body: Byte
         return Redirect::to("/").into_response();
     };
     let mut r = Redirect::to("/").into_response();
-    if let Ok(cookie) = HeaderValue::from_str(&Sessions::set_cookie(&value)) {
+    if let Ok(cookie) = HeaderValue::from_str(&Sessions::set_cookie(&value, &headers)) {
         r.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     r

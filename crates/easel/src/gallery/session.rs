@@ -204,11 +204,18 @@ impl Sessions {
         Ok(())
     }
 
-    /// The `Set-Cookie` value that signs a browser in with `value`.
-    pub fn set_cookie(value: &str) -> String {
+    /// The `Set-Cookie` value that signs a browser in with `value`; `Secure` when the
+    /// browser came over HTTPS (a TLS proxy in front says so in `X-Forwarded-Proto`; on
+    /// plain loopback HTTP a `Secure` cookie would never be sent back).
+    pub fn set_cookie(value: &str, headers: &HeaderMap) -> String {
+        let https = headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
         format!(
-            "{COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-            SESSION_TTL.as_secs()
+            "{COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+            SESSION_TTL.as_secs(),
+            if https { "; Secure" } else { "" }
         )
     }
 

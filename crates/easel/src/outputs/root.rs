@@ -226,6 +226,28 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
+    fn files_are_opened_only_inside_the_root() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = OutputRoot::new(tmp.path().join("root")).expect("root");
+        let outside = tmp.path().join("secret.png");
+        fs::write(&outside, b"secret").expect("secret");
+        fs::write(root.path().join("fine.png"), b"fine").expect("fine");
+        std::os::unix::fs::symlink(&outside, root.path().join("link.png")).expect("link");
+        std::os::unix::fs::symlink(tmp.path(), root.path().join("up")).expect("dir link");
+        assert!(root.open_inside(&root.path().join("fine.png")).is_ok());
+        for bad in [
+            outside.clone(),
+            root.path().join("link.png"),
+            root.path().join("up/secret.png"),
+            root.path().join("../secret.png"),
+            root.path().to_path_buf(),
+        ] {
+            assert!(root.open_inside(&bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
     fn symlink_out_of_the_root_is_refused() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let outside = tmp.path().join("outside");

@@ -136,8 +136,6 @@ async fn no_url_serves_a_file_outside_the_output_root() {
     let (status, _) = raw(&s, "/gallery/img/000000000000000000000000000000a4/0", "").await;
     assert_eq!(status, 200);
     // A foreign Host (DNS rebinding) is refused before any route.
-    let (status, _) = raw(&s, "/gallery/img/000000000000000000000000000000a4/0", "").await;
-    assert_eq!(status, 200);
     let addr = s.base.trim_start_matches("http://").to_string();
     let mut stream = tokio::net::TcpStream::connect(&addr)
         .await
@@ -367,7 +365,7 @@ async fn cross_site_posts_are_refused_and_change_nothing() {
         let r = request.send().await.expect("post");
         let status = r.status().as_u16();
         let text = r.text().await.expect("body");
-        assert!(matches!(status, 401 | 403 | 415), "{what}: {status} {text}");
+        assert!(matches!(status, 401 | 403), "{what}: {status} {text}");
         // The gallery's JSON, or the Host/Origin guard's plain text before it.
         assert!(
             text.contains("Origin")

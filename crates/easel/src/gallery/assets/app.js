@@ -627,7 +627,7 @@
     try {
       const r = await api('/gallery/api/publish/preview', publishBody());
       out.replaceChildren(h('div', null,
-        h('p', { class: r.ok ? 'summary ok' : 'summary' }, r.summary),
+        h('p', { class: r.ok ? 'summary ok' : 'summary bad' }, r.summary),
         // The summary may already quote a problem: list only those it does not.
         h('ul', { class: 'problems' }, (r.problems || []).map((p) => (typeof p === 'string' ? p : JSON.stringify(p)))
           .filter((p) => !String(r.summary).includes(p)).map((p) => h('li', null, p))),

@@ -8,6 +8,7 @@ import struct
 import zlib
 from typing import Any, Callable
 
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -18,8 +19,11 @@ TIMEOUT = 30
 
 def wait(driver: WebDriver, cond: Callable[[WebDriver], Any], what: str, timeout: float = TIMEOUT,
          poll: float = 0.05) -> Any:
-    """Waits until `cond` returns something truthy; the failure message says what was awaited."""
-    return WebDriverWait(driver, timeout, poll_frequency=poll).until(cond, message=f"waited {timeout}s for {what}")
+    """Waits until `cond` returns something truthy; the failure message says what was awaited.
+    An element the page re-rendered meanwhile (stale) or has not made yet counts as not yet."""
+    return WebDriverWait(driver, timeout, poll_frequency=poll,
+                         ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
+                         ).until(cond, message=f"waited {timeout}s for {what}")
 
 
 def cards(driver: WebDriver) -> list[WebElement]:

@@ -98,6 +98,8 @@ const log = (s) => document.getElementById('log').textContent += s + '\\n';
     }} catch (e) {{ log('cors ' + t + ' failed ' + e); }}
   }}
   log('fetches done');
+  // The log goes home before the form navigates away (the test reads it from this server).
+  await fetch('/log', {{method: 'POST', body: document.getElementById('log').textContent}});
   document.getElementById('form').submit();
 }})();
 </script>"""
@@ -107,8 +109,14 @@ const log = (s) => document.getElementById('log').textContent += s + '\\n';
 def attacker() -> Iterator[dict]:
     """An HTTP server on another port: another origin than easel's (and, as `localhost`, another site)."""
     pages: dict[str, str] = {}
+    logs: list[str] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            logs.append(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode())
+            self.send_response(204)
+            self.end_headers()
+
         def do_GET(self):  # noqa: N802 - http.server's naming
             body = pages.get(self.path, "not found").encode()
             self.send_response(200 if self.path in pages else 404)
@@ -124,7 +132,7 @@ def attacker() -> Iterator[dict]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield {"pages": pages, "port": server.server_address[1]}
+        yield {"pages": pages, "logs": logs, "port": server.server_address[1]}
     finally:
         server.shutdown()
         server.server_close()
@@ -152,8 +160,8 @@ def test_cross_site_post_is_refused(browser, start_easel, attacker, artifacts, w
     answer = browser.find_element(By.TAG_NAME, "body").text
     shot(browser, artifacts, f"gallery-csrf-refused-{'token' if with_token else 'loopback'}-{attacker_host}")
     assert "error" in answer, answer
-    browser.back()
-    log = wait(browser, lambda d: "fetches done" in (t := d.find_element(By.ID, "log").text) and t, "the attacker's log")
+    log = wait(browser, lambda d: attacker["logs"] and attacker["logs"][0], "the attacker's log")
+    assert "fetches done" in log, log
     assert " status 2" not in log, f"a cross-site fetch was answered:\n{log}"
 
     state = easel.api(f"/gallery/api/jobs/{job['job_id']}")

@@ -72,13 +72,15 @@ pub async fn app_css() -> Response {
 }
 
 /// The sign-in form, with a message when the last attempt failed. Static apart from the
-/// message, which is one of ours (never what was typed).
+/// message, which is one of ours (never what was typed). Its referrer policy is same-origin:
+/// under the header's no-referrer, a browser posts the form with `Origin: null`, which the
+/// Host/Origin guard refuses (found by the browser tests).
 fn login_page(status: StatusCode, message: Option<&str>) -> Response {
     let note = message.map_or(String::new(), |m| {
         format!("<p class=\"error\" role=\"alert\">{m}</p>\n")
     });
     let body = format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Sign in · easel gallery</title>\n<link rel=\"stylesheet\" href=\"/gallery/app.css\">\n</head>\n<body class=\"login\">\n<main>\n<h1>easel gallery</h1>\n{note}<form method=\"post\" action=\"/gallery/login\">\n<label for=\"token\">Token (EASEL_HTTP_TOKEN)</label>\n<input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" required>\n<button type=\"submit\">Sign in</button>\n</form>\n</main>\n</body>\n</html>\n"
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta name=\"referrer\" content=\"same-origin\">\n<title>Sign in · easel gallery</title>\n<link rel=\"stylesheet\" href=\"/gallery/app.css\">\n</head>\n<body class=\"login\">\n<main>\n<h1>easel gallery</h1>\n{note}<form method=\"post\" action=\"/gallery/login\">\n<label for=\"token\">Token (EASEL_HTTP_TOKEN)</label>\n<input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" required>\n<button type=\"submit\">Sign in</button>\n</form>\n</main>\n</body>\n</html>\n"
     );
     let mut r = (status, body).into_response();
     r.headers_mut().insert(

@@ -280,7 +280,10 @@ def test_publish_selected_images_with_preview_and_confirmation(browser, easel, a
     dialog.find_element(By.NAME, "tags").send_keys("tea, #still life")
     dialog.find_element(By.CSS_SELECTOR, '[data-action="preview"]').click()
     wait(browser, lambda d: confirm.is_enabled(), "the check to pass")
-    assert dialog.find_element(By.CSS_SELECTOR, ".summary").text.strip()
+    summary = dialog.find_element(By.CSS_SELECTOR, ".summary").text
+    # A draft publisher writes a local folder: the preview must not say the note goes public.
+    assert "draft folder" in summary and "nothing is posted" in summary, summary
+    assert "public and easel cannot take it back" not in summary, summary
     assert not drafts.exists() or not any(drafts.iterdir()), "a preview published something"
     shot(browser, artifacts, "gallery-publish-preview")
     confirm.click()

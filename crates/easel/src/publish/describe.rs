@@ -17,11 +17,23 @@ pub fn describe_note(c: &CheckedNote) -> String {
         .as_deref()
         .map_or("now".to_string(), |s| format!("scheduled for {s}"));
     format!(
-        "publish_note would publish a note {}:\n- title: {:?}\n- images: {}\n- visibility: {visibility}\n- when: {when}\nA published note is public and easel cannot take it back.",
+        "publish_note would publish a note {}:\n- title: {:?}\n- images: {}\n- visibility: {visibility}\n- when: {when}\n{}",
         destination(&c.publisher),
         c.note.title,
         c.images.len(),
+        consequence(&c.publisher),
     )
+}
+
+/// What cannot be undone. A draft (the gallery's preview shows drafts too) is a local folder:
+/// telling its user the note goes public would be false.
+fn consequence(p: &PublisherSettings) -> &'static str {
+    match p.kind() {
+        PublisherKind::Draft => "A draft is only written to that folder: nothing is posted.",
+        PublisherKind::Xiaohongshu | PublisherKind::Webhook => {
+            "A published note is public and easel cannot take it back."
+        }
+    }
 }
 
 /// The publisher by name and kind; never its URL, which may carry a secret (webhooks).

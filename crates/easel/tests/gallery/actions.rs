@@ -134,7 +134,8 @@ async fn publish_previews_refuses_what_publish_note_refuses_and_publishes_on_con
     assert!(
         summary.contains("秋天的第一杯咖啡")
             && summary.contains("images: 1")
-            && summary.contains("\"xhs\""),
+            && summary.contains("\"xhs\"")
+            && summary.contains("public and easel cannot take it back"),
         "{summary}"
     );
 

@@ -392,7 +392,9 @@
     source.addEventListener('open', () => {
       live.textContent = 'live';
       live.className = 'live on';
-      if (state.retry > 1000) refreshTop(); // a reconnect, not the first connection
+      // The stream carries changes from now on: what changed between the first listing (or a
+      // dropped connection) and now is fetched once, so a job that finished meanwhile is not missed.
+      refreshTop();
       state.retry = 1000;
       opened = true;
     });
@@ -401,6 +403,8 @@
       try { job = JSON.parse(ev.data); } catch (_) { return; }
       if (state.cards.has(job.id) || matches(job)) upsert(job, false);
     });
+    // The server dropped events for this page (it read too slowly): catch up from the list.
+    source.addEventListener('resync', () => refreshTop());
     source.addEventListener('error', () => {
       live.textContent = 'reconnecting…';
       live.className = 'live off';

@@ -116,10 +116,16 @@ impl OutputRoot {
         if !self.holds_path(&real) {
             return Err(outside());
         }
-        let file = fs::File::open(&real)?;
+        let not_a_file = || io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
+        // A FIFO or a device is not opened at all: opening a FIFO for reading waits for a
+        // writer, forever; opening a device can have effects of its own.
+        if !fs::metadata(&real)?.is_file() {
+            return Err(not_a_file());
+        }
+        let file = open_without_waiting(&real)?;
         let meta = file.metadata()?;
         if !meta.is_file() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a file"));
+            return Err(not_a_file());
         }
         let again = simplified(fs::canonicalize(path)?);
         if !self.holds_path(&again) || !same_file(&meta, &fs::metadata(&again)?) {
@@ -145,6 +151,20 @@ impl OutputRoot {
             })
         }
     }
+}
+
+/// Opens `path` for reading; on Unix without blocking, so that a FIFO swapped in after the
+/// type check fails or opens at once (then is refused as not a file) instead of waiting for
+/// a writer. Reads of a regular file are not affected by the flag.
+fn open_without_waiting(path: &Path) -> io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    options.open(path)
 }
 
 /// Whether two metadata describe one file (on Unix, device and inode; elsewhere, which has

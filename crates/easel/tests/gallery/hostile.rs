@@ -1,0 +1,129 @@
+//! What a job row may point at besides a saved image, and query values at the edge of their
+//! types: a FIFO (opening one for reading waits for a writer), a directory, a file larger
+//! than easel serves, image numbers in other spellings, a date past the store's range.
+
+use std::time::Duration;
+
+use easel_sim::ModelScopeConfig;
+use serde_json::{Value, json};
+
+use super::support::*;
+
+/// A client that gives up well after any honest answer: a request that waits on a FIFO
+/// fails here instead of hanging the test run.
+fn impatient() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client")
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_fifo_a_folder_or_an_oversized_file_at_a_stored_path_is_refused_without_waiting() {
+    let s = Served::start(ModelScopeConfig::default(), None).await;
+    let fifo = s.out().join("pipe.png");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let folder = s.out().join("folder.png");
+    std::fs::create_dir_all(&folder).expect("folder");
+    // Sparse: 300 MiB that take no disk.
+    let huge = s.out().join("huge.png");
+    std::fs::File::create(&huge)
+        .expect("huge")
+        .set_len(300 * 1024 * 1024)
+        .expect("set_len");
+    let row = |index: u32, path: &std::path::Path| {
+        json!({"index": index, "path": path, "mime": "image/png", "width": 64, "height": 64,
+               "bytes": 1000, "seed": 1})
+    };
+    let id = "0000000000000000000000000000f1f0";
+    s.put(&job(
+        id,
+        1,
+        json!({"images": [row(0, &fifo), row(1, &folder), row(2, &huge)]}),
+    ));
+
+    let client = impatient();
+    let made_before = s.gallery.thumbnails_made();
+    for kind in ["img", "thumb"] {
+        for index in 0..3 {
+            let url = s.url(&format!("/gallery/{kind}/{id}/{index}"));
+            let answer = client.get(&url).send().await;
+            // Whatever happened, let a reader stuck on the FIFO go (a writer opening it
+            // releases it), so a failure here fails the test instead of hanging it.
+            release(&fifo);
+            let r = answer.unwrap_or_else(|e| panic!("{url}: no answer ({e})"));
+            assert_eq!(r.status(), 404, "{url}");
+            let body: Value = r.json().await.expect("json");
+            let text = body["error"].as_str().expect("error");
+            assert!(text.contains(&format!("job {id} image {index}")), "{text}");
+        }
+    }
+    assert_eq!(s.gallery.thumbnails_made(), made_before);
+}
+
+/// Opens `fifo` for writing without waiting: releases a reader blocked in open.
+#[cfg(unix)]
+fn release(fifo: &std::path::Path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(fifo);
+}
+
+#[tokio::test]
+async fn image_numbers_in_other_spellings_are_not_found() {
+    let s = Served::start(ModelScopeConfig::default(), None).await;
+    let path = s.out().join("one.png");
+    write_png(&path, 16, 16);
+    let id = "0000000000000000000000000000f1f1";
+    s.put(&job(id, 1, json!({"images": [saved(1, &path, 16, 16)]})));
+    for kind in ["img", "thumb"] {
+        assert_eq!(
+            s.get(&format!("/gallery/{kind}/{id}/1")).await.status(),
+            200
+        );
+        for index in [
+            "+1",
+            "%2B1",
+            "0x1",
+            "1.0",
+            "%201",
+            "1%20",
+            "１",
+            "99999999999999999999",
+            "4294967297",
+            "-0",
+        ] {
+            let r = s.get(&format!("/gallery/{kind}/{id}/{index}")).await;
+            assert_eq!(r.status(), 404, "{kind} {index}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_since_past_the_stores_range_finds_nothing() {
+    let s = Served::start(ModelScopeConfig::default(), None).await;
+    s.put(&job("0000000000000000000000000000f1f2", 1_000, json!({})));
+    let all = s.get_json("/gallery/api/jobs").await;
+    assert_eq!(all["jobs"].as_array().expect("jobs").len(), 1);
+    for since in [
+        "18446744073709551615",
+        "9223372036854775808",
+        "9223372036854775807",
+    ] {
+        let page = s
+            .get_json(&format!("/gallery/api/jobs?since={since}"))
+            .await;
+        assert_eq!(page["jobs"], json!([]), "since={since}");
+    }
+    let page = s
+        .get_json("/gallery/api/jobs?until=18446744073709551615")
+        .await;
+    assert_eq!(page["jobs"].as_array().expect("jobs").len(), 1);
+}

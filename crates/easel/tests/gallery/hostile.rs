@@ -127,3 +127,52 @@ async fn a_since_past_the_stores_range_finds_nothing() {
         .await;
     assert_eq!(page["jobs"].as_array().expect("jobs").len(), 1);
 }
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_as_json_before_it_is_read_whole() {
+    let s = Served::start(ModelScopeConfig::default(), None).await;
+    let csrf = s.csrf(None).await;
+    // Far over the bound, and a publish naming thousands of images (also over it).
+    let images: Vec<Value> = (0..10_000)
+        .map(|i| json!({"job_id": "0000000000000000000000000000f1f3", "index": i}))
+        .collect();
+    let bodies = [
+        format!("{{\"title\": \"{}\"}}", "x".repeat(4 * 1024 * 1024)),
+        json!({"images": images, "title": "t", "confirm": true}).to_string(),
+    ];
+    for path in ["/gallery/api/publish", "/gallery/api/publish/preview"] {
+        for body in &bodies {
+            let r = http()
+                .post(s.url(path))
+                .header("origin", &s.origin)
+                .header("x-easel-csrf", &csrf)
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .await
+                .expect("post");
+            assert_eq!(r.status(), 413, "{path}");
+            let answer: Value = r.json().await.expect("a JSON refusal");
+            let text = answer["error"].as_str().expect("error");
+            assert!(text.starts_with("body:"), "{text}");
+        }
+    }
+    assert!(s.xhs.published().is_empty());
+}
+
+#[tokio::test]
+async fn an_oversized_sign_in_form_gets_the_sign_in_page() {
+    let s = Served::start(ModelScopeConfig::default(), Some(TOKEN)).await;
+    let r = http()
+        .post(s.url("/gallery/login"))
+        .header("origin", &s.origin)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={TOKEN}&pad={}", "x".repeat(1024 * 1024)))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), 413);
+    assert!(r.headers().get("set-cookie").is_none());
+    let page = r.text().await.expect("page");
+    assert!(page.contains("sign-in form is too large"), "{page}");
+}

@@ -176,3 +176,75 @@ async fn an_oversized_sign_in_form_gets_the_sign_in_page() {
     let page = r.text().await.expect("page");
     assert!(page.contains("sign-in form is too large"), "{page}");
 }
+
+#[tokio::test]
+async fn a_decompression_bomb_gets_no_thumbnail_and_is_not_decoded() {
+    let s = Served::start(ModelScopeConfig::default(), None).await;
+    // A small JPEG whose frame header claims 65,000 × 65,000 pixels (about 12 GB as RGB).
+    let img = image::RgbImage::from_pixel(16, 16, image::Rgb([200, 10, 10]));
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut bytes, image::ImageFormat::Jpeg)
+        .expect("jpeg");
+    let mut bytes = bytes.into_inner();
+    let sof = bytes
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC0])
+        .expect("a baseline frame header");
+    bytes[sof + 5..sof + 9].copy_from_slice(&[0xFD, 0xE8, 0xFD, 0xE8]);
+    let path = s.out().join("bomb.jpg");
+    std::fs::write(&path, &bytes).expect("write");
+    let id = "0000000000000000000000000000f1f4";
+    s.put(&job(
+        id,
+        1,
+        json!({"images": [{"index": 0, "path": path, "mime": "image/jpeg", "width": 16,
+                           "height": 16, "bytes": bytes.len(), "seed": 1}]}),
+    ));
+    let r = impatient()
+        .get(s.url(&format!("/gallery/thumb/{id}/0")))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(r.status(), 404);
+    assert_eq!(s.gallery.thumbnails_made(), 0);
+    // The file itself is still served as saved.
+    assert_eq!(s.get(&format!("/gallery/img/{id}/0")).await.status(), 200);
+}
+
+#[tokio::test]
+async fn every_gallery_route_refuses_a_foreign_host() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = Served::start(ModelScopeConfig::default(), Some(TOKEN)).await;
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let id = "0000000000000000000000000000f1f5";
+    for (method, path) in [
+        ("GET", "/".to_string()),
+        ("GET", "/gallery/app.js".into()),
+        ("GET", "/gallery/login".into()),
+        ("POST", "/gallery/login".into()),
+        ("POST", "/gallery/logout".into()),
+        ("GET", "/gallery/api/session".into()),
+        ("GET", "/gallery/api/jobs".into()),
+        ("GET", format!("/gallery/api/jobs/{id}")),
+        ("GET", "/gallery/api/facets".into()),
+        ("GET", "/gallery/events".into()),
+        ("GET", format!("/gallery/img/{id}/0")),
+        ("GET", format!("/gallery/thumb/{id}/0")),
+        ("POST", format!("/gallery/api/jobs/{id}/cancel")),
+        ("POST", format!("/gallery/api/jobs/{id}/again")),
+        ("POST", "/gallery/api/publish/preview".into()),
+        ("POST", "/gallery/api/publish".into()),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: rebound.example:{port}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}",
+            port = addr.rsplit(':').next().expect("port")
+        );
+        stream.write_all(req.as_bytes()).await.expect("write");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.expect("read");
+        assert!(answer.starts_with("HTTP/1.1 403"), "{method} {path}: {answer}");
+    }
+}

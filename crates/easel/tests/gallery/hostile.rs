@@ -245,6 +245,9 @@ async fn every_gallery_route_refuses_a_foreign_host() {
         stream.write_all(req.as_bytes()).await.expect("write");
         let mut answer = String::new();
         stream.read_to_string(&mut answer).await.expect("read");
-        assert!(answer.starts_with("HTTP/1.1 403"), "{method} {path}: {answer}");
+        assert!(
+            answer.starts_with("HTTP/1.1 403"),
+            "{method} {path}: {answer}"
+        );
     }
 }

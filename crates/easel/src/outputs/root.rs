@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::OutputError;
 use super::fspath::{join_relative, simplified, within};
+use super::named::open_no_follow;
 use super::names::validate_relative_dir;
 
 /// The folder images are saved under, canonical (absolute, symbolic links resolved), so that
@@ -122,7 +123,9 @@ impl OutputRoot {
         if !fs::metadata(&real)?.is_file() {
             return Err(not_a_file());
         }
-        let file = open_without_waiting(&real)?;
+        // Without blocking on a FIFO swapped in after the type check, or following a final
+        // link swapped in (the canonical path has none).
+        let file = open_no_follow(&real)?;
         let meta = file.metadata()?;
         if !meta.is_file() {
             return Err(not_a_file());
@@ -151,20 +154,6 @@ impl OutputRoot {
             })
         }
     }
-}
-
-/// Opens `path` for reading; on Unix without blocking, so that a FIFO swapped in after the
-/// type check fails or opens at once (then is refused as not a file) instead of waiting for
-/// a writer. Reads of a regular file are not affected by the flag.
-fn open_without_waiting(path: &Path) -> io::Result<fs::File> {
-    let mut options = fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK);
-    }
-    options.open(path)
 }
 
 /// Whether two metadata describe one file (on Unix, device and inode; elsewhere, which has

@@ -251,3 +251,45 @@ async fn every_gallery_route_refuses_a_foreign_host() {
         );
     }
 }
+
+#[tokio::test]
+async fn impossible_dates_are_refused_by_name() {
+    let s = Served::start(ModelScopeConfig::default(), None).await;
+    for (query, field) in [
+        ("since=2026-02-30", "since:"),
+        ("since=2026-13-01", "since:"),
+        ("until=1969-12-31", "until:"),
+        ("until=2026-1-01", "until:"),
+        ("since=-5", "since:"),
+        ("since=0x10", "since:"),
+    ] {
+        let r = s.get(&format!("/gallery/api/jobs?{query}")).await;
+        assert_eq!(r.status(), 400, "{query}");
+        let body: Value = r.json().await.expect("json");
+        let text = body["error"].as_str().expect("error");
+        assert!(text.starts_with(field), "{query}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn an_image_whose_stored_path_leaves_the_root_is_not_published() {
+    let s = Served::start(ModelScopeConfig::default(), None).await;
+    let outside = s.dir.path().join("outside.png");
+    write_png(&outside, 64, 64);
+    let id = "0000000000000000000000000000f1f6";
+    s.put(&job(id, 1, json!({"images": [saved(0, &outside, 64, 64)]})));
+    let body = |confirm: bool| {
+        json!({"images": [{"job_id": id, "index": 0}], "title": "秋天", "content": "咖啡",
+               "tags": [], "confirm": confirm})
+    };
+    let r = s
+        .post_as_page("/gallery/api/publish/preview", None, body(false))
+        .await;
+    let preview: Value = r.json().await.expect("json");
+    assert_eq!(preview["ok"], false, "{preview}");
+    let r = s
+        .post_as_page("/gallery/api/publish", None, body(true))
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(s.xhs.published().is_empty());
+}

@@ -85,6 +85,10 @@ async fn poll_store(jobs: Jobs) {
             }
         }
         let from = mark.saturating_sub(SLACK_MS);
+        // The mark never passes this look's own time: a row stamped ahead (another
+        // machine's clock) would otherwise move it into the future and hide every later
+        // change until the clock caught up. Such a row is read again each look, sent once.
+        let looked_at = now_ms();
         let store = jobs.inner.store.clone();
         let found =
             match tokio::task::spawn_blocking(move || store.changed_since(from, BATCH)).await {
@@ -96,7 +100,7 @@ async fn poll_store(jobs: Jobs) {
                 Err(_) => continue,
             };
         for job in found {
-            mark = mark.max(job.updated_at_ms);
+            mark = mark.max(job.updated_at_ms.min(looked_at));
             if sent.get(&job.id) == Some(&job.updated_at_ms) || jobs.runs_here(&job.id) {
                 continue;
             }

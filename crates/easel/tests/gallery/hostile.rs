@@ -293,3 +293,30 @@ async fn an_image_whose_stored_path_leaves_the_root_is_not_published() {
     assert_eq!(r.status(), 422);
     assert!(s.xhs.published().is_empty());
 }
+
+#[tokio::test]
+async fn a_row_stamped_in_the_future_does_not_hide_other_easels_later_changes() {
+    use easel::jobs::JobStore;
+    let s = Served::start(ModelScopeConfig::default(), None).await;
+    let mut events = Events::open(&s).await;
+    // Another easel, on a machine whose clock is a day ahead, writes a job…
+    let other = easel::jobs::SqliteStore::open(&s.config.data_dir.join("jobs.db")).expect("store");
+    let now = easel::clock::now_ms();
+    let ahead = job(
+        "0000000000000000000000000000fa01",
+        now + 86_400_000,
+        json!({"updated_at_ms": now + 86_400_000}),
+    );
+    other.put(&ahead).expect("put");
+    events.until(&ahead.id, |_| true).await;
+    // …then a finished one (not a running one, which this easel would adopt and so
+    // announce itself) with today's time: it must still appear.
+    let later = job(
+        "0000000000000000000000000000fa02",
+        easel::clock::now_ms(),
+        json!({"request": {"prompt": "made elsewhere"}}),
+    );
+    other.put(&later).expect("put");
+    let seen = events.until(&later.id, |_| true).await;
+    assert_eq!(seen[0]["prompt"], "made elsewhere");
+}

@@ -320,3 +320,30 @@ async fn a_row_stamped_in_the_future_does_not_hide_other_easels_later_changes() 
     let seen = events.until(&later.id, |_| true).await;
     assert_eq!(seen[0]["prompt"], "made elsewhere");
 }
+
+#[tokio::test]
+async fn a_burst_of_more_jobs_than_one_look_reads_all_appear() {
+    use easel::jobs::JobStore;
+    let s = Served::start(ModelScopeConfig::default(), None).await;
+    let mut events = Events::open(&s).await;
+    let other = easel::jobs::SqliteStore::open(&s.config.data_dir.join("jobs.db")).expect("store");
+    // 600 jobs stamped within one second by another easel: more than a look reads (500).
+    let now = easel::clock::now_ms();
+    let mut waiting = std::collections::HashSet::new();
+    for i in 0..600u64 {
+        let id = format!("00000000000000000000000000{i:06}");
+        let at = now - 600 + i;
+        other
+            .put(&job(&id, at, json!({"updated_at_ms": at})))
+            .expect("put");
+        waiting.insert(id);
+    }
+    while !waiting.is_empty() {
+        let (event, card) = events.next().await;
+        if event == "job"
+            && let Some(id) = card["id"].as_str()
+        {
+            waiting.remove(id);
+        }
+    }
+}

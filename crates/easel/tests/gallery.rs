@@ -10,4 +10,5 @@ mod attacks;
 mod command;
 mod events;
 mod files;
+mod hostile;
 mod listing;

@@ -143,10 +143,21 @@ pub fn equivalent_command(job: &crate::jobs::Job) -> String {
     use crate::intake::Field;
     let r = &job.request;
     let flag = |f: Field| Face::Cli.spell(f);
-    let mut words: Vec<String> = vec!["easel".into(), "generate".into(), shell_quote(&r.prompt)];
+    // A value that starts with `-` would be read as a flag (a prompt "--count=9" would ask
+    // for nine images): such a prompt goes last, after `--`, and such a value is attached to
+    // its flag with `=`.
+    let prompt_is_flag_like = r.prompt.starts_with('-');
+    let mut words: Vec<String> = vec!["easel".into(), "generate".into()];
+    if !prompt_is_flag_like {
+        words.push(shell_quote(&r.prompt));
+    }
     let mut add = |f: Field, value: String| {
-        words.push(flag(f).to_string());
-        words.push(shell_quote(&value));
+        if value.starts_with('-') {
+            words.push(format!("{}={}", flag(f), shell_quote(&value)));
+        } else {
+            words.push(flag(f).to_string());
+            words.push(shell_quote(&value));
+        }
     };
     if let Some(n) = &r.negative_prompt {
         add(Field::NegativePrompt, n.clone());
@@ -184,6 +195,10 @@ pub fn equivalent_command(job: &crate::jobs::Job) -> String {
         && let Ok(serde_json::Value::String(format)) = serde_json::to_value(job.output.format)
     {
         add(Field::Format, format);
+    }
+    if prompt_is_flag_like {
+        words.push("--".into());
+        words.push(shell_quote(&r.prompt));
     }
     let mut line = words.join(" ");
     let mut missing = Vec::new();
@@ -301,6 +316,30 @@ mod tests {
             (Some("cats/2026"), Some("cat"))
         );
         assert_eq!(a.format, OutputFormat::Png);
+    }
+
+    #[test]
+    fn values_that_look_like_flags_stay_values() {
+        let job: crate::jobs::Job = serde_json::from_value(serde_json::json!({
+            "id": "j2", "backend": "modelscope",
+            "request": {"prompt": "--count=9 --help", "negative_prompt": "-blurry",
+                        "size": {"width": 64, "height": 64}, "seed": 1, "count": 1},
+            "output": {"dir": "-out", "stem": null, "format": "original"},
+            "status": "succeeded", "progress": {"fraction": 1.0, "message": "done"},
+            "ticket": null, "images": [], "failures": [], "error": null,
+            "idempotency_key": null, "created_at_ms": 1, "updated_at_ms": 1, "finished_at_ms": 2
+        }))
+        .expect("job");
+        let line = equivalent_command(&job);
+        let w = words(&line);
+        let cli =
+            Cli::try_parse_from(std::iter::once("easel".to_string()).chain(w[2..].iter().cloned()))
+                .unwrap_or_else(|e| panic!("{line}: {e}"));
+        let a = cli.args;
+        assert_eq!(a.prompt, "--count=9 --help", "{line}");
+        assert_eq!(a.count, 1, "{line}");
+        assert_eq!(a.negative.as_deref(), Some("-blurry"), "{line}");
+        assert_eq!(a.out.as_deref(), Some("-out"), "{line}");
     }
 
     #[test]

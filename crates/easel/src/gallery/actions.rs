@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Json, Response};
@@ -28,7 +29,7 @@ impl Gallery {
     fn accept<T: DeserializeOwned>(
         &self,
         headers: &HeaderMap,
-        body: &Bytes,
+        body: &Result<Bytes, BytesRejection>,
     ) -> Result<T, ApiError> {
         let caller = self.signed_in(headers)?;
         self.sessions.check_post(&caller, headers)?;
@@ -47,6 +48,17 @@ impl Gallery {
                 "Content-Type: must be application/json. Send the body as JSON.",
             ));
         }
+        // A body over the route's limit stops being read at the limit; the refusal is the
+        // gallery's JSON like every other, not axum's plain text.
+        let body = body.as_ref().map_err(|rejection| {
+            ApiError::new(
+                rejection.status().as_u16(),
+                format!(
+                    "body: could not be read ({}); at most {MAX_BODY_BYTES} bytes are accepted. Send less.",
+                    rejection.body_text()
+                ),
+            )
+        })?;
         if body.len() > MAX_BODY_BYTES {
             return Err(ApiError::too_large(format!(
                 "body: {} bytes is over the limit of {MAX_BODY_BYTES}. Send less.",
@@ -80,7 +92,7 @@ pub async fn cancel(
     State(g): State<Arc<Gallery>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let Empty {} = g.accept(&headers, &body)?;
     g.find(&id).await?;
@@ -99,7 +111,7 @@ pub async fn again(
     State(g): State<Arc<Gallery>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let Again { variation } = g.accept(&headers, &body)?;
     let job = g.find(&id).await?;
@@ -163,7 +175,7 @@ impl Publish {
 pub async fn publish_preview(
     State(g): State<Arc<Gallery>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let asked: Publish = g.accept(&headers, &body)?;
     let note = asked.note()?;
@@ -183,7 +195,7 @@ pub async fn publish_preview(
 pub async fn publish(
     State(g): State<Arc<Gallery>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let asked: Publish = g.accept(&headers, &body)?;
     if !asked.confirm {

@@ -31,7 +31,11 @@ fn servable_mime(mime: &str) -> Option<HeaderValue> {
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"/.+-".contains(&b));
     let (kind, sub) = mime.split_once('/')?;
-    let allowed = matches!(kind, "image" | "video") && !sub.is_empty() && !sub.contains("svg");
+    // SVG and any `+xml` type are documents a browser runs script in when opened directly.
+    let allowed = matches!(kind, "image" | "video")
+        && !sub.is_empty()
+        && !sub.contains("svg")
+        && !sub.contains("xml");
     (plain && allowed)
         .then(|| HeaderValue::from_str(mime).ok())
         .flatten()
@@ -215,6 +219,8 @@ mod tests {
         for bad in [
             "text/html",
             "image/svg+xml",
+            "image/x+xml",
+            "video/xml",
             "application/json",
             "image/",
             "image/png\r\nx: y",

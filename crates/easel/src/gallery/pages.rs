@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -104,7 +105,11 @@ pub async fn login_form(State(g): State<Arc<Gallery>>) -> Response {
 const MAX_LOGIN_BYTES: usize = 1024;
 
 /// POST /gallery/login, form `token=…`: the session cookie and back to the page.
-pub async fn login(State(g): State<Arc<Gallery>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn login(
+    State(g): State<Arc<Gallery>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     if !g.sessions.token_required() {
         return Redirect::to("/").into_response();
     }
@@ -115,6 +120,14 @@ pub async fn login(State(g): State<Arc<Gallery>>, headers: HeaderMap, body: Byte
     {
         return login_page(StatusCode::FORBIDDEN, Some(&html_escape(&e.message)));
     }
+    // Read only up to the routes' body limit; past it, the sign-in page says so (not
+    // axum's plain text).
+    let Ok(body) = body else {
+        return login_page(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Some("The sign-in form is too large: send one field, token, with the token alone."),
+        );
+    };
     let form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

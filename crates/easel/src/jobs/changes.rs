@@ -75,6 +75,10 @@ async fn poll_store(jobs: Jobs) {
     // What was sent per job (its update time), so that the overlapping looks send each
     // change once. Entries older than the look's reach are dropped.
     let mut sent: HashMap<String, u64> = HashMap::new();
+    // After a full batch, where the next look continues: just before the batch's last row
+    // (not the slack window back, which would read the same first rows again and never
+    // reach the rest of a burst of more than a batch).
+    let mut resume: Option<u64> = None;
     loop {
         tokio::time::sleep(STORE_POLL).await;
         if changes.tx.receiver_count() == 0 {
@@ -84,7 +88,13 @@ async fn poll_store(jobs: Jobs) {
                 return;
             }
         }
-        let from = mark.saturating_sub(SLACK_MS);
+        let from = resume
+            .take()
+            .unwrap_or_else(|| mark.saturating_sub(SLACK_MS));
+        // The mark never passes this look's own time: a row stamped ahead (another
+        // machine's clock) would otherwise move it into the future and hide every later
+        // change until the clock caught up. Such a row is read again each look, sent once.
+        let looked_at = now_ms();
         let store = jobs.inner.store.clone();
         let found =
             match tokio::task::spawn_blocking(move || store.changed_since(from, BATCH)).await {
@@ -95,8 +105,11 @@ async fn poll_store(jobs: Jobs) {
                 }
                 Err(_) => continue,
             };
+        if found.len() >= BATCH {
+            resume = found.last().map(|j| j.updated_at_ms.saturating_sub(1));
+        }
         for job in found {
-            mark = mark.max(job.updated_at_ms);
+            mark = mark.max(job.updated_at_ms.min(looked_at));
             if sent.get(&job.id) == Some(&job.updated_at_ms) || jobs.runs_here(&job.id) {
                 continue;
             }

@@ -523,7 +523,9 @@ fn conditions(filter: &JobFilter) -> (String, Vec<Value>) {
     }
     if filter.since_ms > 0 {
         parts.push("created_at_ms >= ?".into());
-        values.push(Value::Integer(filter.since_ms as i64));
+        // Clamped like `until`: a bare cast of a bound past i64 wraps negative, and every
+        // job would pass `created_at_ms >= -1`.
+        values.push(Value::Integer(filter.since_ms.min(i64::MAX as u64) as i64));
     }
     if let Some(until) = filter.until_ms {
         parts.push("created_at_ms < ?".into());

@@ -178,7 +178,7 @@ fn read_bounded(
 }
 
 /// Opens for reading without following a final symbolic link and without blocking on a FIFO.
-fn open_no_follow(path: &Path) -> std::io::Result<File> {
+pub(super) fn open_no_follow(path: &Path) -> std::io::Result<File> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]

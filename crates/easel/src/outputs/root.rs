@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::error::OutputError;
 use super::fspath::{join_relative, simplified, within};
+use super::named::open_no_follow;
 use super::names::validate_relative_dir;
 
 /// The folder images are saved under, canonical (absolute, symbolic links resolved), so that
@@ -116,10 +117,18 @@ impl OutputRoot {
         if !self.holds_path(&real) {
             return Err(outside());
         }
-        let file = fs::File::open(&real)?;
+        let not_a_file = || io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
+        // A FIFO or a device is not opened at all: opening a FIFO for reading waits for a
+        // writer, forever; opening a device can have effects of its own.
+        if !fs::metadata(&real)?.is_file() {
+            return Err(not_a_file());
+        }
+        // Without blocking on a FIFO swapped in after the type check, or following a final
+        // link swapped in (the canonical path has none).
+        let file = open_no_follow(&real)?;
         let meta = file.metadata()?;
         if !meta.is_file() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a file"));
+            return Err(not_a_file());
         }
         let again = simplified(fs::canonicalize(path)?);
         if !self.holds_path(&again) || !same_file(&meta, &fs::metadata(&again)?) {

@@ -11,7 +11,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use super::convert::encode_jpeg;
 use super::kind::inspect;
@@ -41,15 +41,66 @@ pub struct Thumbnails {
     dir: PathBuf,
     making: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     made: AtomicU64,
+    /// Thumbnails being made at once: each holds its source (up to the served-file limit)
+    /// and a decode (up to the decode limit) in memory, and a page of 40 new cards asks for
+    /// 40 at once; more than the cores would only add memory, not speed.
+    decoding: Slots,
+}
+
+/// A counting gate for blocking threads.
+struct Slots {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+struct Slot<'a>(&'a Slots);
+
+impl Slots {
+    fn new(n: usize) -> Slots {
+        Slots {
+            free: Mutex::new(n.max(1)),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Waits for a free slot; `None` only if a holder panicked with the lock.
+    fn enter(&self) -> Option<Slot<'_>> {
+        let mut free = self.free.lock().ok()?;
+        while *free == 0 {
+            free = self.freed.wait(free).ok()?;
+        }
+        *free -= 1;
+        Some(Slot(self))
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut free) = self.0.free.lock() {
+            *free += 1;
+        }
+        self.0.freed.notify_one();
+    }
+}
+
+/// Thumbnails made at once by default: one per core, at most four.
+fn default_slots() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
 impl Thumbnails {
     /// Thumbnails in `dir` (created when the first is written).
     pub fn new(dir: impl Into<PathBuf>) -> Thumbnails {
+        Thumbnails::with_slots(dir, default_slots())
+    }
+
+    /// Thumbnails in `dir`, at most `slots` made at once.
+    pub fn with_slots(dir: impl Into<PathBuf>, slots: usize) -> Thumbnails {
         Thumbnails {
             dir: dir.into(),
             making: Mutex::new(HashMap::new()),
             made: AtomicU64::new(0),
+            decoding: Slots::new(slots),
         }
     }
 
@@ -122,8 +173,13 @@ impl Thumbnails {
         path: &Path,
         source: impl FnOnce() -> Result<Vec<u8>, String>,
     ) -> Result<Vec<u8>, ThumbError> {
+        let slot = self
+            .decoding
+            .enter()
+            .ok_or_else(|| ThumbError::Source("an earlier thumbnail panicked".into()))?;
         let bytes = source().map_err(ThumbError::Source)?;
         let jpeg = thumbnail_jpeg(&bytes).map_err(ThumbError::Source)?;
+        drop((slot, bytes));
         let io = |path: &Path, cause| ThumbError::Io {
             path: path.to_path_buf(),
             cause,
@@ -207,6 +263,47 @@ mod tests {
             .collect();
         assert!(all.windows(2).all(|w| w[0] == w[1]));
         assert_eq!(thumbs.made(), 1);
+    }
+
+    #[test]
+    fn only_so_many_are_made_at_once() {
+        use std::sync::atomic::AtomicUsize;
+        let dir = tempfile::tempdir().expect("dir");
+        let thumbs = Arc::new(Thumbnails::with_slots(dir.path(), 2));
+        let (active, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        // Each source waits (a bounded while) for all eight to be inside at once: without a
+        // bound they are, and the most seen is 8; with it, never more than 2.
+        let all_in = Arc::new((Mutex::new(0usize), Condvar::new()));
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let (thumbs, active, most, all_in) =
+                    (thumbs.clone(), active.clone(), most.clone(), all_in.clone());
+                std::thread::spawn(move || {
+                    thumbs
+                        .get(&format!("k-{i}"), || {
+                            let now = active.fetch_add(1, Ordering::SeqCst) + 1;
+                            most.fetch_max(now, Ordering::SeqCst);
+                            let (inside, cv) = &*all_in;
+                            let mut n = inside.lock().expect("lock");
+                            *n += 1;
+                            cv.notify_all();
+                            let _ = cv
+                                .wait_timeout_while(n, std::time::Duration::from_millis(300), |n| {
+                                    *n < 8
+                                })
+                                .expect("wait");
+                            active.fetch_sub(1, Ordering::SeqCst);
+                            Ok(png(16, 16))
+                        })
+                        .expect("thumb")
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("join");
+        }
+        assert_eq!(thumbs.made(), 8);
+        assert!(most.load(Ordering::SeqCst) <= 2, "{most:?} at once");
     }
 
     #[test]

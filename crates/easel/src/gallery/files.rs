@@ -4,7 +4,9 @@
 //! cached for a year.
 
 use std::io::Read;
+
 use std::sync::Arc;
+use tokio::io::AsyncReadExt as _;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -69,8 +71,20 @@ async fn stored_image(g: &Gallery, id: &str, index: &str) -> Result<SavedImage, 
         .ok_or_else(|| ApiError::not_found(format!("job {id} has no saved image {index}.")))
 }
 
-/// Reads the saved file if, once opened, it is inside the output root.
+/// Reads the saved file whole (to make its thumbnail) if, once opened, it is inside the
+/// output root.
 fn read_inside(g: &Gallery, image: &SavedImage) -> Result<Vec<u8>, String> {
+    let (file, len) = open_served(g, image)?;
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(len)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("the saved file could not be read ({e})"))?;
+    Ok(bytes)
+}
+
+/// Opens the saved file if, once opened, it is inside the output root, and checks its size
+/// before anything is read: the answer streams it.
+fn open_served(g: &Gallery, image: &SavedImage) -> Result<(std::fs::File, u64), String> {
     let (file, meta) = g
         .jobs
         .outputs()
@@ -79,23 +93,32 @@ fn read_inside(g: &Gallery, image: &SavedImage) -> Result<Vec<u8>, String> {
     if meta.len() > MAX_SERVED_BYTES {
         return Err("the saved file is larger than easel serves".into());
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_SERVED_BYTES)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("the saved file could not be read ({e})"))?;
-    Ok(bytes)
+    Ok((file, meta.len()))
+}
+
+/// Whether the browser already holds this exact file (saved files never change).
+fn still_fresh(etag: &str, headers: &HeaderMap) -> bool {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
 }
 
 /// The headers every served file carries.
 fn file_response(bytes: Vec<u8>, mime: HeaderValue, etag: &str, headers: &HeaderMap) -> Response {
-    let etag_value = HeaderValue::from_str(etag).unwrap_or(HeaderValue::from_static("\"easel\""));
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.as_bytes() == etag_value.as_bytes());
-    let mut response = if fresh {
-        StatusCode::NOT_MODIFIED.into_response()
+    let body = if still_fresh(etag, headers) {
+        None
     } else {
-        (StatusCode::OK, Body::from(bytes)).into_response()
+        Some(Body::from(bytes))
+    };
+    with_file_headers(body, mime, etag)
+}
+
+/// `body` `None`: 304 Not Modified.
+fn with_file_headers(body: Option<Body>, mime: HeaderValue, etag: &str) -> Response {
+    let etag_value = HeaderValue::from_str(etag).unwrap_or(HeaderValue::from_static("\"easel\""));
+    let mut response = match body {
+        None => StatusCode::NOT_MODIFIED.into_response(),
+        Some(body) => (StatusCode::OK, body).into_response(),
     };
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, mime);
@@ -125,12 +148,24 @@ pub async fn image(
         ))
     })?;
     let etag = format!("\"{id}-{}-{}\"", image.index, image.bytes);
+    // Answered without opening the file: the browser has exactly these bytes already.
+    if still_fresh(&etag, &headers) {
+        return Ok(with_file_headers(None, mime, &etag));
+    }
     let gallery = g.clone();
-    let bytes = tokio::task::spawn_blocking(move || read_inside(&gallery, &image))
+    let (file, len) = tokio::task::spawn_blocking(move || open_served(&gallery, &image))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|why| refused(&id, &index, &why))?;
-    Ok(file_response(bytes, mime, &etag, &headers))
+    // Streamed in chunks, never held whole (videos are up to 256 MiB), and never more than
+    // the size checked when it was opened.
+    let reader = tokio::fs::File::from_std(file).take(len);
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(reader));
+    let mut response = with_file_headers(Some(body), mime, &etag);
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    Ok(response)
 }
 
 /// GET /gallery/thumb/{job_id}/{index}

@@ -81,7 +81,7 @@ fn login_page(status: StatusCode, message: Option<&str>) -> Response {
         format!("<p class=\"error\" role=\"alert\">{m}</p>\n")
     });
     let body = format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta name=\"referrer\" content=\"same-origin\">\n<title>Sign in · easel gallery</title>\n<link rel=\"stylesheet\" href=\"/gallery/app.css\">\n</head>\n<body class=\"login\">\n<main>\n<h1>easel gallery</h1>\n{note}<form method=\"post\" action=\"/gallery/login\">\n<label for=\"token\">Token (EASEL_HTTP_TOKEN)</label>\n<input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" required>\n<button type=\"submit\">Sign in</button>\n</form>\n</main>\n</body>\n</html>\n"
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<meta name=\"referrer\" content=\"same-origin\">\n<title>Sign in · easel gallery</title>\n<link rel=\"icon\" href=\"data:,\">\n<link rel=\"stylesheet\" href=\"/gallery/app.css\">\n</head>\n<body class=\"login\">\n<main>\n<h1>easel gallery</h1>\n{note}<form method=\"post\" action=\"/gallery/login\">\n<label for=\"token\">Token (EASEL_HTTP_TOKEN)</label>\n<input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" required>\n<button type=\"submit\">Sign in</button>\n</form>\n</main>\n</body>\n</html>\n"
     );
     let mut r = (status, body).into_response();
     r.headers_mut().insert(

@@ -25,11 +25,16 @@ async fn a_generated_image_is_served_with_its_type_and_immutable_caching() {
     assert_eq!(h["content-type"], image.mime.as_str());
     assert_eq!(h["cache-control"], "private, max-age=31536000, immutable");
     assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["content-length"], image.bytes.to_string().as_str());
     let etag = h["etag"].to_str().expect("etag").to_string();
     assert_eq!(
         r.bytes().await.expect("bytes"),
         std::fs::read(&image.path).expect("file")
     );
+    // A browser holding the file is answered from the store alone: the file is not opened
+    // (here it is gone, which would be a 404 if it were).
+    let kept = std::fs::read(&image.path).expect("file");
+    std::fs::remove_file(&image.path).expect("remove");
 
     let again = http()
         .get(s.url(&format!("/gallery/img/{}/0", done.id)))
@@ -38,6 +43,7 @@ async fn a_generated_image_is_served_with_its_type_and_immutable_caching() {
         .await
         .expect("conditional");
     assert_eq!(again.status(), 304);
+    std::fs::write(&image.path, kept).expect("restore");
 
     let none = s.get(&format!("/gallery/img/{}/5", done.id)).await;
     assert_eq!(none.status(), 404);

@@ -465,15 +465,24 @@ async fn the_jobs_command_lists_shows_cancels_and_prunes() {
         .await
         .expect("cancel");
     assert!(String::from_utf8_lossy(&cancel.stdout).contains("already finished"));
+    // The gallery's thumbnails (served by job id) of the pruned job and of a job the store no
+    // longer has go too; other files in that folder are not touched.
+    let thumbs = dir.path().join("data/thumbnails").join(&id[..2]);
+    std::fs::create_dir_all(&thumbs).expect("thumbs");
+    std::fs::write(thumbs.join(format!("{id}-0.jpg")), "jpeg").expect("thumb");
+    std::fs::write(thumbs.join("ffff-0.jpg"), "jpeg").expect("other thumb");
+    std::fs::write(thumbs.join("notes.txt"), "mine").expect("other file");
     let prune = easel(&["jobs", "prune", "--older-than", "0s"])
         .output()
         .await
         .expect("prune");
+    let said = String::from_utf8_lossy(&prune.stdout);
     assert!(
-        String::from_utf8_lossy(&prune.stdout).contains("removed 1"),
-        "{}",
-        String::from_utf8_lossy(&prune.stdout)
+        said.contains("removed 1 finished job(s)") && said.contains("and 2 gallery thumbnail(s)"),
+        "{said}"
     );
+    assert!(!thumbs.join(format!("{id}-0.jpg")).exists());
+    assert!(thumbs.join("notes.txt").exists());
     let after = easel(&["jobs", "list"]).output().await.expect("list");
     assert!(String::from_utf8_lossy(&after.stdout).trim().is_empty());
     assert_eq!(files_under(&out).len(), 1, "pruning never deletes files");

@@ -8,7 +8,9 @@ use clap::Subcommand;
 use super::progress::Display;
 use crate::app::Storage;
 use crate::config::Config;
+use crate::gallery::THUMBNAILS_DIR;
 use crate::jobs::{Cancelled, JobFilter, JobStatus, Jobs};
+use crate::outputs::Thumbnails;
 use crate::service::JobReport;
 use crate::since::parse_since;
 
@@ -110,8 +112,11 @@ pub async fn run(config: &Config, command: Command) -> anyhow::Result<ExitCode> 
         }
         Command::Prune { older_than } => {
             let n = jobs.prune(older_than)?;
+            // The gallery's thumbnails of those jobs go too (they are served by job id).
+            let thumbs = Thumbnails::new(config.data_dir.join(THUMBNAILS_DIR));
+            let swept = thumbs.sweep(|id| !matches!(jobs.get(id), Ok(None)));
             println!(
-                "removed {n} finished job(s) older than {}; image files were kept",
+                "removed {n} finished job(s) older than {} and {swept} gallery thumbnail(s); image files were kept",
                 humantime::format_duration(older_than)
             );
             Ok(ExitCode::SUCCESS)

@@ -120,6 +120,40 @@ impl Thumbnails {
         self.dir.join(shard).join(format!("{key}.jpg"))
     }
 
+    /// Removes the thumbnails of jobs `keep` says are gone (pruned from the store): cached
+    /// thumbnails are served without a store read, so they must not outlive their job.
+    /// Returns how many were removed; files that are not thumbnails are left alone.
+    pub fn sweep(&self, keep: impl Fn(&str) -> bool) -> usize {
+        let Ok(shards) = fs::read_dir(&self.dir) else {
+            return 0; // no thumbnail was ever made
+        };
+        let mut removed = 0;
+        for shard in shards.flatten() {
+            let Ok(files) = fs::read_dir(shard.path()) else {
+                continue;
+            };
+            for file in files.flatten() {
+                let path = file.path();
+                let Some(key) = path
+                    .extension()
+                    .filter(|e| *e == "jpg")
+                    .and_then(|_| path.file_stem())
+                    .and_then(|s| s.to_str())
+                    .filter(|k| valid_key(k))
+                else {
+                    continue;
+                };
+                let Some((job_id, _index)) = key.rsplit_once('-') else {
+                    continue;
+                };
+                if !keep(job_id) && fs::remove_file(&path).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        removed
+    }
+
     /// The thumbnail of `key` if it was made before (no source needed: it was checked when
     /// it was made, and saved images never change).
     pub fn cached(&self, key: &str) -> Option<Vec<u8>> {
@@ -321,5 +355,25 @@ mod tests {
             .expect_err("refused");
         assert!(e.to_string().starts_with("no thumbnail"), "{e}");
         assert_eq!(thumbs.made(), 0);
+    }
+
+    #[test]
+    fn a_sweep_removes_only_the_thumbnails_of_gone_jobs() {
+        let dir = tempfile::tempdir().expect("dir");
+        let thumbs = Thumbnails::new(dir.path().join("thumbnails"));
+        for key in ["kept-0", "kept-1", "gone-0"] {
+            thumbs.get(key, || Ok(png(64, 64))).expect("made");
+        }
+        let stranger = thumbs.path_of("gone-0").with_file_name("notes.txt");
+        fs::write(&stranger, "not a thumbnail").expect("write");
+
+        assert_eq!(thumbs.sweep(|id| id == "kept"), 1);
+        assert!(thumbs.cached("kept-0").is_some() && thumbs.cached("kept-1").is_some());
+        assert!(thumbs.cached("gone-0").is_none());
+        assert!(
+            stranger.exists(),
+            "a file that is not a thumbnail was removed"
+        );
+        assert_eq!(thumbs.sweep(|_| true), 0);
     }
 }

@@ -140,3 +140,63 @@ async fn a_batch_task_survives_kill_9_and_is_resumed_by_tasks_get() {
     assert_eq!(sim.submissions(), 2, "each line submitted once");
     fresh.client.cancel().await.expect("close");
 }
+
+/// A publish whose easel stopped mid-send leaves its record pending. Once no send could
+/// still be running (the publisher's time-outs, plus a margin, have passed since its last
+/// update), tasks/get answers completed with "unknown whether it was published" instead of
+/// working forever; a recent pending publish still reads as working.
+#[tokio::test]
+async fn a_publish_left_pending_by_a_stopped_easel_ends_as_unknown() {
+    use easel::jobs::{JobStore, NoteContent, NoteOutcome, NoteRecord, SqliteStore};
+    let sim = ModelScopeSim::start(ModelScopeConfig::default())
+        .await
+        .expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out");
+    let env = test_env(&sim, &out, &[]);
+    let data = out.with_file_name("data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let now = easel::clock::now_ms();
+    let pending = |id: &str, updated_at_ms: u64| NoteRecord {
+        id: id.into(),
+        publisher: "draft".into(),
+        kind: "draft".into(),
+        outcome: NoteOutcome::Pending,
+        note: NoteContent {
+            title: "a kite".into(),
+            ..NoteContent::default()
+        },
+        message: "sending".into(),
+        answer: None,
+        created_at_ms: updated_at_ms,
+        updated_at_ms,
+    };
+    {
+        let store = SqliteStore::open(&data.join("jobs.db")).expect("store");
+        store
+            .record_note(&pending("note-stale", now - 3_600_000))
+            .expect("stale note");
+        store
+            .record_note(&pending("note-recent", now))
+            .expect("recent note");
+    }
+
+    let easel = serve_binary(dir.path(), &env, Recorder::declaring_tasks()).await;
+    assert_eq!(
+        status_of(&easel.client, "note-recent").await,
+        TaskStatus::Working
+    );
+    let stale = easel
+        .client
+        .get_task(GetTaskParams::new("note-stale"))
+        .await
+        .expect("tasks/get");
+    assert_eq!(stale.task.status(), TaskStatus::Completed, "{stale:?}");
+    let said = serde_json::to_string(&stale).expect("json");
+    assert!(
+        said.contains("UNKNOWN whether it was published")
+            && said.contains("stopped before it recorded the service's answer"),
+        "{said}"
+    );
+    easel.client.cancel().await.expect("close");
+}

@@ -90,6 +90,20 @@ pub struct PublisherSettings {
 }
 
 impl PublisherSettings {
+    /// The longest one publish through it can take: every request it sends is bounded by
+    /// these time-outs (a draft is a local write).
+    pub fn longest_send(&self) -> Duration {
+        match &self.target {
+            PublisherTarget::Xiaohongshu {
+                timeout,
+                status_timeout,
+                ..
+            } => *timeout + *status_timeout,
+            PublisherTarget::Webhook { timeout, .. } => *timeout,
+            PublisherTarget::Draft { .. } => Duration::ZERO,
+        }
+    }
+
     pub fn kind(&self) -> PublisherKind {
         match self.target {
             PublisherTarget::Xiaohongshu { .. } => PublisherKind::Xiaohongshu,

@@ -202,7 +202,8 @@ impl EaselServer {
             return self.batch_detail(record).map(GetTaskResult::new);
         }
         if let Some(note) = jobs.store().get_note(id).map_err(store_error)? {
-            return note_detail(&note).map(GetTaskResult::new);
+            let abandoned = self.abandoned(&note);
+            return note_detail(&note, abandoned).map(GetTaskResult::new);
         }
         Err(self.unknown(id))
     }
@@ -267,17 +268,36 @@ impl EaselServer {
 }
 
 /// A publish: working while its record says pending, then publish_note's own answer,
-/// rebuilt from the record.
-fn note_detail(note: &NoteRecord) -> Result<DetailedTask, McpError> {
-    let t = note_envelope(note);
-    let payload = match note.outcome {
-        NoteOutcome::Pending => TaskPayload::Working,
-        _ => TaskPayload::Completed {
-            result: as_object(&note_result(&PublishReport::recorded(note)))?,
-        },
+/// rebuilt from the record. A record still pending when no send could still be running
+/// (`abandoned`) was left by an easel that stopped mid-send: completed, outcome unknown,
+/// instead of working forever.
+fn note_detail(note: &NoteRecord, abandoned: bool) -> Result<DetailedTask, McpError> {
+    let mut t = note_envelope(note);
+    if abandoned {
+        t.status_message = Some("unknown: the easel sending it stopped mid-send".into());
+    }
+    let report = match note.outcome {
+        NoteOutcome::Pending if !abandoned => {
+            return Ok(DetailedTask::new(t, TaskPayload::Working));
+        }
+        NoteOutcome::Pending => PublishReport::crashed(
+            &note.id,
+            &note.publisher,
+            "the easel sending it stopped before it recorded the service's answer",
+        ),
+        _ => PublishReport::recorded(note),
+    };
+    let payload = TaskPayload::Completed {
+        result: as_object(&note_result(&report))?,
     };
     Ok(DetailedTask::new(t, payload))
 }
+
+/// How long past its last update a pending publish may still be in flight when its
+/// publisher is no longer configured.
+const UNKNOWN_PUBLISHER_SEND: Duration = Duration::from_secs(15 * 60);
+/// Slack beyond the publisher's time-outs (recording the answer, a busy store).
+const SEND_MARGIN: Duration = Duration::from_secs(60);
 
 fn note_envelope(note: &NoteRecord) -> Task {
     let mut t = task(
@@ -291,6 +311,20 @@ fn note_envelope(note: &NoteRecord) -> Task {
 }
 
 impl EaselServer {
+    /// Whether a pending publish can no longer be in flight in any easel: every send is
+    /// bounded by its publisher's time-outs, so past them (and a margin) nobody is sending.
+    fn abandoned(&self, note: &NoteRecord) -> bool {
+        let longest = self
+            .state
+            .options
+            .publishers
+            .pick(Some(&note.publisher))
+            .map_or(UNKNOWN_PUBLISHER_SEND, |p| p.longest_send());
+        let age = now_ms().saturating_sub(note.updated_at_ms);
+        note.outcome == NoteOutcome::Pending
+            && u128::from(age) > (longest + SEND_MARGIN).as_millis()
+    }
+
     fn note_task(&self, id: &str) -> Result<Task, McpError> {
         match self.state.jobs.store().get_note(id).map_err(store_error)? {
             Some(note) => Ok(note_envelope(&note)),

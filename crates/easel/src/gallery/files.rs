@@ -6,7 +6,7 @@
 use std::io::Read;
 
 use std::sync::Arc;
-use tokio::io::AsyncReadExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::Gallery;
 use super::error::ApiError;
+use super::range::{self, Part};
 use crate::jobs::SavedImage;
 use crate::outputs::MediaClass;
 
@@ -157,14 +158,50 @@ pub async fn image(
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|why| refused(&id, &index, &why))?;
+    let (start, end) = match range::requested(headers.get(header::RANGE), len) {
+        Part::Whole => (0, len.saturating_sub(1)),
+        Part::Span { start, end } => (start, end),
+        Part::Unsatisfiable => {
+            let mut response = ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE.as_u16(),
+                format!(
+                    "Range: the file has {len} bytes; ask for bytes before that, or send no Range."
+                ),
+            )
+            .into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                response.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return Ok(response);
+        }
+    };
+    let partial = headers.contains_key(header::RANGE) && (start, end) != (0, len.saturating_sub(1));
+    let count = if len == 0 { 0 } else { end - start + 1 };
     // Streamed in chunks, never held whole (videos are up to 256 MiB), and never more than
     // the size checked when it was opened.
-    let reader = tokio::fs::File::from_std(file).take(len);
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(reader));
+    let mut file = tokio::fs::File::from_std(file);
+    if start > 0 {
+        file.seek(std::io::SeekFrom::Start(start))
+            .await
+            .map_err(|e| {
+                refused(
+                    &id,
+                    &index,
+                    &format!("the saved file could not be read ({e})"),
+                )
+            })?;
+    }
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file.take(count)));
     let mut response = with_file_headers(Some(body), mime, &etag);
-    response
-        .headers_mut()
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if partial {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
+            response.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+    }
     Ok(response)
 }
 

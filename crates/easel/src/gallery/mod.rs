@@ -15,6 +15,7 @@ mod events;
 mod files;
 mod pages;
 mod query;
+mod range;
 mod session;
 
 use std::path::PathBuf;

@@ -47,6 +47,36 @@ async fn a_generated_image_is_served_with_its_type_and_immutable_caching() {
 
     let none = s.get(&format!("/gallery/img/{}/5", done.id)).await;
     assert_eq!(none.status(), 404);
+
+    // Ranges, so that a browser can seek in a video: one part, the last bytes, past the end.
+    let file = std::fs::read(&image.path).expect("file");
+    let len = file.len();
+    assert_eq!(h["accept-ranges"], "bytes");
+    let ranged = |range: String| {
+        http()
+            .get(s.url(&format!("/gallery/img/{}/0", done.id)))
+            .header("range", range)
+            .send()
+    };
+    let part = ranged("bytes=0-9".into()).await.expect("range");
+    assert_eq!(part.status(), 206);
+    assert_eq!(
+        part.headers()["content-range"],
+        format!("bytes 0-9/{len}").as_str()
+    );
+    assert_eq!(part.bytes().await.expect("part")[..], file[..10]);
+    let tail = ranged("bytes=-5".into()).await.expect("suffix");
+    assert_eq!(tail.status(), 206);
+    assert_eq!(tail.bytes().await.expect("tail")[..], file[len - 5..]);
+    let past = ranged(format!("bytes={len}-")).await.expect("past the end");
+    assert_eq!(past.status(), 416);
+    assert_eq!(
+        past.headers()["content-range"],
+        format!("bytes */{len}").as_str()
+    );
+    let many = ranged("bytes=0-1,4-5".into()).await.expect("multi");
+    assert_eq!(many.status(), 200, "several ranges get the whole file");
+    assert_eq!(many.bytes().await.expect("whole")[..], file[..]);
 }
 
 #[tokio::test]

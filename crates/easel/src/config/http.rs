@@ -276,9 +276,31 @@ pub(super) fn resolve(r: &mut Resolver<'_>, file: HttpFile) -> Result<HttpSettin
     })
 }
 
+/// Compares a secret someone sent (the HTTP token) without an early exit, so the time taken does not tell an attacker how much of
+/// a guess was right. It depends only on the length of `expected`.
+pub fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
+    let mut diff = u8::from(given.len() != expected.len());
+    for (i, e) in expected.iter().enumerate() {
+        diff |= e ^ given.get(i).copied().unwrap_or(0);
+    }
+    std::hint::black_box(diff) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn equal_only_when_identical() {
+        assert!(constant_time_eq(b"secret-token", b"secret-token"));
+        assert!(!constant_time_eq(b"secret-tokeN", b"secret-token"));
+        assert!(!constant_time_eq(b"secret-token-", b"secret-token"));
+        assert!(!constant_time_eq(b"secret-toke", b"secret-token"));
+        assert!(!constant_time_eq(b"", b"secret-token"));
+        assert!(constant_time_eq(b"", b""));
+        // A prefix padded with zero bytes must not pass.
+        assert!(!constant_time_eq(b"ab", b"ab\0"));
+    }
     use crate::config::Source;
     use crate::config::testing::load;
     use secrecy::ExposeSecret;

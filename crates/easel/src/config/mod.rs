@@ -24,7 +24,7 @@ use secrecy::SecretString;
 pub use comfy::{ComfyServer, ComfySettings, DEFAULT_SERVER};
 pub use confirm::ConfirmSettings;
 pub use file::FileConfig;
-pub use http::HttpSettings;
+pub use http::{HttpSettings, constant_time_eq};
 pub use providers::{Dialect, ProviderFile, ProviderSettings};
 pub use publishers::{
     DRAFT, PublisherFile, PublisherKind, PublisherSettings, PublisherTarget, PublishingSettings,

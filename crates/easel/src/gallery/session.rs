@@ -17,6 +17,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::error::ApiError;
 use crate::clock::now_ms;
+use crate::config::constant_time_eq;
 
 pub const COOKIE: &str = "easel_session";
 pub const CSRF_HEADER: &str = "x-easel-csrf";
@@ -264,15 +265,6 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(n, _)| *n == name)
         .map(|(_, v)| v.trim().to_string())
-}
-
-/// Compares without an early exit (time depends only on `expected`'s length).
-fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
-    let mut diff = u8::from(given.len() != expected.len());
-    for (i, e) in expected.iter().enumerate() {
-        diff |= e ^ given.get(i).copied().unwrap_or(0);
-    }
-    std::hint::black_box(diff) == 0
 }
 
 #[cfg(test)]

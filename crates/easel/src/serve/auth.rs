@@ -13,6 +13,7 @@ use axum::response::Response;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::refuse;
+use crate::config::constant_time_eq;
 
 /// The configured token.
 pub struct Bearer {
@@ -90,31 +91,9 @@ pub async fn require(State(bearer): State<Arc<Bearer>>, request: Request, next: 
     }
 }
 
-/// Compares without an early exit, so the time taken does not tell an attacker how much of
-/// a guess was right. It depends only on the length of `expected`.
-fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
-    let mut diff = u8::from(given.len() != expected.len());
-    for (i, e) in expected.iter().enumerate() {
-        diff |= e ^ given.get(i).copied().unwrap_or(0);
-    }
-    std::hint::black_box(diff) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn equal_only_when_identical() {
-        assert!(constant_time_eq(b"secret-token", b"secret-token"));
-        assert!(!constant_time_eq(b"secret-tokeN", b"secret-token"));
-        assert!(!constant_time_eq(b"secret-token-", b"secret-token"));
-        assert!(!constant_time_eq(b"secret-toke", b"secret-token"));
-        assert!(!constant_time_eq(b"", b"secret-token"));
-        assert!(constant_time_eq(b"", b""));
-        // A prefix padded with zero bytes must not pass.
-        assert!(!constant_time_eq(b"ab", b"ab\0"));
-    }
 
     #[test]
     fn header_forms() {

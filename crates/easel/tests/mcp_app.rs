@@ -13,12 +13,12 @@ use easel::config::Config;
 use easel::service::app::{APP_ONLY_TOOLS, EXTENSION_ID, MIME_TYPE, VIEW_URI, VIEWED_TOOLS};
 use easel::service::surface::budgeted_json;
 use easel_sim::ModelScopeConfig;
+use rmcp::ClientHandler;
 use rmcp::model::{
     CallToolResult, ClientCapabilities, ClientConfig, ExtensionCapabilities, JsonObject,
     ReadResourceRequestParams, ResourceContents, Tool,
 };
 use rmcp::service::{RoleClient, RunningService};
-use rmcp::{ClientHandler, ServiceExt};
 use serde_json::{Value, json};
 
 use crate::common::{self, call, is_error, structured, text};
@@ -51,16 +51,7 @@ pub struct AppHarness {
 }
 
 async fn serve_host(config: &Config) -> RunningService<RoleClient, AppHost> {
-    let app = easel::app::build(config, easel::app::Storage::Durable).expect("app");
-    app.jobs.start_background(true);
-    let server = app.server(config);
-    let (server_io, client_io) = tokio::io::duplex(1 << 16);
-    tokio::spawn(async move {
-        if let Ok(running) = server.serve(server_io).await {
-            let _ = running.waiting().await;
-        }
-    });
-    AppHost.serve(client_io).await.expect("host client")
+    common::serve_with(config, AppHost).await
 }
 
 pub async fn start(sim_config: ModelScopeConfig, extra_env: &[(&str, &str)]) -> AppHarness {

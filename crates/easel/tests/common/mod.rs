@@ -362,6 +362,16 @@ pub async fn serve_as(
     config: &Config,
     recorder: Recorder,
 ) -> (RunningService<RoleClient, Recorder>, Recorder) {
+    let client = serve_with(config, recorder.clone()).await;
+    (client, recorder)
+}
+
+/// easel built from `config`, in this process, serving MCP over an in-memory pipe to a
+/// client with `handler` (a recorder, an MCP Apps host, ...).
+pub async fn serve_with<H: ClientHandler>(
+    config: &Config,
+    handler: H,
+) -> RunningService<RoleClient, H> {
     let app = easel::app::build(config, easel::app::Storage::Durable).expect("app");
     app.jobs.start_background(true);
     let server = app.server(config);
@@ -371,8 +381,7 @@ pub async fn serve_as(
             let _ = running.waiting().await;
         }
     });
-    let client = recorder.clone().serve(client_io).await.expect("client");
-    (client, recorder)
+    handler.serve(client_io).await.expect("client")
 }
 
 /// The easel binary cargo built for these tests.

@@ -442,7 +442,7 @@
   /** The viewer shows the card at once and the full record (all parameters, command, paths) when it arrives. */
   function loadFullForViewer(id) {
     if (state.full.has(id) || fetching.has(id)) return;
-    fullJob(id).then(() => { if (state.view && state.view.id === id && state.full.has(id)) renderViewer(); })
+    fullJob(id).then(() => { if (state.view && state.view.id === id && state.full.has(id)) fillViewerDetails(); })
       .catch((e) => showError('Loading the job failed', e));
   }
 
@@ -490,7 +490,6 @@
     else media = h('img', { src: img.full, alt: altOf(job, img.index), width: img.width, height: img.height });
 
     const key = img ? `${job.id}/${img.index}` : null;
-    const prompt = full ? full.prompt : job.prompt;
     viewer.replaceChildren(
       h('div', { class: 'stage' },
         button('prev', '‹', { class: 'nav', 'aria-label': 'Previous image or job (←)' }),
@@ -509,11 +508,34 @@
           img ? button('copy-path', 'Copy path', { disabled: !full }) : null,
           img ? h('a', { class: 'button', href: img.full, download: img.name, 'data-action': 'download' }, 'Download') : null,
           img ? button('select', state.selected.has(key) ? 'Selected ✓' : 'Select for note', { 'aria-pressed': String(state.selected.has(key)) }) : null),
-        h('p', { class: 'prompt whole' }, prompt),
-        h('dl', { class: 'params' }, paramRows(job, full).map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, String(v))))),
-        full && full.command ? h('pre', { class: 'command' }, full.command) : null));
+        ...viewerDetails(job, full)));
     const again = focused && viewer.querySelector(`[data-action="${focused}"]`);
     (again || viewer.querySelector('[data-action="close"]')).focus();
+  }
+
+  /** The parts of the viewer that the full record adds: prompt, parameters, command. */
+  function viewerDetails(job, full) {
+    return [
+      h('p', { class: 'prompt whole' }, full ? full.prompt : job.prompt),
+      h('dl', { class: 'params' }, paramRows(job, full).map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, String(v))))),
+      full && full.command ? h('pre', { class: 'command' }, full.command) : h('pre', { class: 'command', hidden: true }),
+    ];
+  }
+
+  /**
+   * The full record arrived while the viewer shows its job: fill in the details in place, so
+   * the buttons stay the same elements (a click or focus on them is never lost to a re-render).
+   */
+  function fillViewerDetails() {
+    const known = state.view && state.cards.get(state.view.id);
+    const full = known && state.full.get(known.job.id);
+    const info = viewer.querySelector('.info');
+    if (!full || !info || info.dataset.jobId !== known.job.id) return;
+    const [prompt, params, command] = viewerDetails(known.job, full);
+    info.querySelector('.prompt.whole').replaceWith(prompt);
+    info.querySelector('dl.params').replaceWith(params);
+    info.querySelector('pre.command').replaceWith(command);
+    for (const b of info.querySelectorAll('[data-action="copy-command"], [data-action="copy-path"]')) b.disabled = false;
   }
 
   /** ←/→: the next image of the job, then on to the neighbouring job in the grid. */

@@ -13,6 +13,7 @@ mod model;
 mod notes;
 mod postgres;
 mod query;
+mod remote;
 mod run;
 mod slots;
 mod sqlite;
@@ -350,6 +351,7 @@ impl Jobs {
             });
         }
         tokio::spawn(lease::maintain(self.clone(), resume));
+        tokio::spawn(remote::follow_store(self.clone()));
     }
 
     /// The job as it is now.

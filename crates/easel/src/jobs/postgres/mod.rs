@@ -36,6 +36,9 @@ pub fn shown_database_url(url: &str) -> String {
     }
 }
 
+/// How long `open` waits for the listener to listen.
+const LISTEN_READY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Changes a slow waiter may fall behind by (it then reads the store again).
 const CHANGES: usize = 1024;
 
@@ -67,8 +70,17 @@ impl PgStore {
             }
         }
         let changes = Arc::new(broadcast::channel(CHANGES).0);
-        listen::spawn(target.clone(), Arc::downgrade(&changes))
+        let (ready, listening) = std::sync::mpsc::channel();
+        listen::spawn(target.clone(), Arc::downgrade(&changes), ready)
             .map_err(|e| target.error("starting its listener", &e))?;
+        // Changes are told from the moment `open` returns; a listener that cannot connect
+        // in time keeps trying, and waiters poll meanwhile.
+        if listening.recv_timeout(LISTEN_READY).is_err() {
+            tracing::warn!(
+                store = target.shown(),
+                "not yet listening to the job store's changes; waiters poll until it does"
+            );
+        }
         Ok(PgStore { pool, changes })
     }
 

@@ -30,6 +30,7 @@ mod mcp_app;
 mod providers_and_edits;
 mod publish;
 mod replica;
+mod shared_store;
 mod surface;
 mod tasks;
 mod tasks_durable;

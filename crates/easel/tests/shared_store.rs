@@ -41,9 +41,11 @@ async fn replicas(
 
 #[tokio::test]
 async fn a_job_run_by_one_replica_is_followed_and_read_through_the_other() {
-    let Some(url) = easel::jobs::pg_test_database() else {
+    // Held to the end: no other test stops the cluster meanwhile (common::pg).
+    let Some(db) = crate::common::pg::database().await else {
         return;
     };
+    let url = &db.url;
     let sim = ModelScopeSim::start(ModelScopeConfig {
         latency: Duration::from_millis(800),
         ..Default::default()
@@ -51,7 +53,7 @@ async fn a_job_run_by_one_replica_is_followed_and_read_through_the_other() {
     .await
     .expect("sim");
     let dir = tempfile::tempdir().expect("dir");
-    let [a, b] = replicas(&sim, dir.path(), &url).await;
+    let [a, b] = replicas(&sim, dir.path(), url).await;
 
     let r = call(&a, "generate_image", gen_args(json!({"wait_seconds": 0}))).await;
     let id = structured(&r)["job_id"].as_str().expect("id").to_string();
@@ -88,9 +90,11 @@ async fn a_job_run_by_one_replica_is_followed_and_read_through_the_other() {
 
 #[tokio::test]
 async fn a_cancel_through_one_replica_stops_the_job_running_on_the_other() {
-    let Some(url) = easel::jobs::pg_test_database() else {
+    // Held to the end: no other test stops the cluster meanwhile (common::pg).
+    let Some(db) = crate::common::pg::database().await else {
         return;
     };
+    let url = &db.url;
     // Far longer than the test: only the cancel can end this job in time.
     let sim = ModelScopeSim::start(ModelScopeConfig {
         latency: Duration::from_secs(600),
@@ -99,7 +103,7 @@ async fn a_cancel_through_one_replica_stops_the_job_running_on_the_other() {
     .await
     .expect("sim");
     let dir = tempfile::tempdir().expect("dir");
-    let [a, b] = replicas(&sim, dir.path(), &url).await;
+    let [a, b] = replicas(&sim, dir.path(), url).await;
 
     let r = call(&a, "generate_image", gen_args(json!({"wait_seconds": 0}))).await;
     let id = structured(&r)["job_id"].as_str().expect("id").to_string();

@@ -22,7 +22,7 @@ use rmcp::model::{CallToolRequestParams, ClientRequest, Request, ServerResult};
 use rmcp::service::{RoleClient, RunningService};
 use serde_json::{Value, json};
 
-use crate::common::pg::{self, PgDatabase};
+use crate::common::pg;
 use crate::common::{Recorder, call, files_under, is_error, structured, text};
 use crate::http::support::{Spawned, eventually, http, rmcp_client};
 
@@ -70,8 +70,7 @@ impl Replica {
     async fn start(shared: &Path, name: &str, sim: &ComfySim, database_url: &str) -> Replica {
         let home = shared.join(name);
         let env = replica_env(shared, &home, sim, database_url);
-        let process =
-            Spawned::start(&home, &env, &["--http", "127.0.0.1:0", "--stateless"]).await;
+        let process = Spawned::start(&home, &env, &["--http", "127.0.0.1:0", "--stateless"]).await;
         let client = rmcp_client(&format!("{}/mcp", process.base), None).await;
         Replica { process, client }
     }
@@ -131,10 +130,13 @@ async fn attempt(client: &Client, tool: &str, args: Value) -> (bool, String) {
         .send_request(ClientRequest::CallToolRequest(Request::new(params)))
         .await
     {
-        Ok(ServerResult::CallToolResult(r)) => (
-            is_error(&r),
-            format!("{} {}", text(&r), r.structured_content.unwrap_or_default()),
-        ),
+        Ok(ServerResult::CallToolResult(r)) => {
+            let data = r.structured_content.as_ref().map(Value::to_string);
+            (
+                is_error(&r),
+                format!("{} {}", text(&r), data.unwrap_or_default()),
+            )
+        }
         Ok(other) => panic!("unexpected answer {other:?}"),
         Err(e) => (true, e.to_string()),
     }
@@ -149,14 +151,35 @@ fn distinct_prompts(sim: &ComfySim) -> usize {
         .len()
 }
 
+/// A temporary file of `writer` under `out`, named as easel names the file an image is
+/// written to before it takes its real name (outputs/temp.rs): as if `writer` were saving.
+fn interrupted_write(out: &Path, writer: &Spawned) -> PathBuf {
+    let pid = writer.child.id().expect("a running replica");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+    // Fields after the command name: state is the first, the start time the 20th.
+    let after_name = stat.rsplit_once(')').expect("a command name").1;
+    let start = after_name.split_whitespace().nth(19).expect("a start time");
+    let numbering = easel::process::ProcessId::current().numbering();
+    let uuid = uuid::Uuid::new_v4().simple();
+    let path = out.join(format!(".lighthouse.{uuid}.{numbering}-{pid}-{start}.part"));
+    std::fs::create_dir_all(out).expect("output root");
+    std::fs::write(&path, b"half an image").expect("temporary file");
+    path
+}
+
+/// easel's temporary files under `out` (outputs/temp.rs: hidden, ending in `.part`).
+fn temporary_files(out: &Path) -> Vec<PathBuf> {
+    files_under(out)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".part"))
+        .collect()
+}
+
 /// Checks the output root: exactly the jobs' images, each once, no temporary file left.
 fn check_outputs(out: &Path, jobs: &[Value]) {
-    let files: Vec<PathBuf> = files_under(out);
-    let temporary: Vec<&PathBuf> = files
-        .iter()
-        .filter(|p| p.to_string_lossy().ends_with(".part"))
-        .collect();
+    let temporary = temporary_files(out);
     assert!(temporary.is_empty(), "temporary files left: {temporary:?}");
+    let files: Vec<PathBuf> = files_under(out);
     let saved: HashSet<PathBuf> = jobs
         .iter()
         .flat_map(|j| j["files"].as_array().cloned().unwrap_or_default())
@@ -164,7 +187,10 @@ fn check_outputs(out: &Path, jobs: &[Value]) {
         .collect();
     assert_eq!(saved.len(), jobs.len(), "one image per job");
     let on_disk: HashSet<PathBuf> = files.into_iter().collect();
-    assert_eq!(on_disk, saved, "the output root holds exactly the jobs' images");
+    assert_eq!(
+        on_disk, saved,
+        "the output root holds exactly the jobs' images"
+    );
 }
 
 #[cfg(unix)]
@@ -206,24 +232,26 @@ async fn a_replica_killed_mid_run_loses_and_repeats_nothing() {
         process: mut victim,
         client: victim_client,
     } = a;
+    // What a replica killed while saving an image leaves: its temporary file, named for it.
+    let interrupted = interrupted_write(&shared.join("out"), &victim);
     victim.child.start_kill().expect("SIGKILL");
     // Reaped, so that the survivor sees a process that no longer exists.
     victim.child.wait().await.expect("reaped");
     drop(victim_client);
     let ran_at_kill = sim.executions();
     assert!(ran_at_kill < JOBS, "the kill came after every job had run");
-    let mut unfinished_at_kill = 0;
-    for id in ids.iter().step_by(2) {
-        let r = call(
+    // The killed replica's jobs, read through the survivor at once.
+    let unfinished_at_kill = join_all(ids.iter().step_by(2).map(|id| {
+        call(
             &b.client,
             "get_job",
             json!({"job_id": id, "wait_seconds": 0, "preview": "none"}),
         )
-        .await;
-        if structured(&r)["status"] != "succeeded" {
-            unfinished_at_kill += 1;
-        }
-    }
+    }))
+    .await
+    .iter()
+    .filter(|r| structured(r)["status"] != "succeeded")
+    .count();
     assert!(
         unfinished_at_kill > 0,
         "every job of the killed replica had finished before the kill"
@@ -238,6 +266,16 @@ async fn a_replica_killed_mid_run_loses_and_repeats_nothing() {
     }
     assert_eq!(sim.prompts().len(), JOBS, "each job submitted once");
     assert_eq!(distinct_prompts(&sim), JOBS);
+    // The survivor removes the dead replica's temporary files when it takes its jobs over
+    // (off its runtime, so this waits for it to have happened).
+    eventually(
+        PATIENCE,
+        "the killed replica's temporary files removed",
+        || async {
+            (!interrupted.exists() && temporary_files(&shared.join("out")).is_empty()).then_some(())
+        },
+    )
+    .await;
     check_outputs(&shared.join("out"), &jobs);
     eprintln!(
         "replica kill: {JOBS} jobs, {} submissions, {ran_at_kill} run and {unfinished_at_kill} of the killed replica's unfinished at the kill, {:.1} s",
@@ -315,6 +353,7 @@ async fn postgresql_stopped_mid_run_fails_calls_clearly_and_easel_recovers_by_it
         !said.contains(&password) && !lower.contains("password"),
         "the error leaks the password: {said}"
     );
+    eprintln!("while PostgreSQL is down, generate_image says: {said}");
     let (code, health) = eventually(PATIENCE, "/healthz to say the store is down", || async {
         let (code, health) = easel.health().await;
         (code == 503).then_some((code, health))

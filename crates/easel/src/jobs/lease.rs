@@ -5,7 +5,8 @@
 //! A lease names its holder's process (see [`crate::process`]). A holder on this machine
 //! that provably no longer runs (killed, crashed) gives its jobs up at once: a restarted
 //! easel resumes them without waiting out the lease, which remains the rule for holders it
-//! cannot see (another machine or container sharing the data dir).
+//! cannot see (another machine or container sharing the data dir). Whoever takes such jobs
+//! over also removes the temporary files the dead holder was writing.
 
 use crate::clock::now_ms;
 use crate::process::ProcessId;
@@ -26,6 +27,11 @@ pub(super) async fn maintain(jobs: Jobs, resume: bool) {
             continue;
         }
         let vacated = vacated(&jobs);
+        if !vacated.is_empty() {
+            // A replica killed while saving left its temporary file in the shared output
+            // root; the process taking its jobs over removes it now, not at its next start.
+            jobs.remove_abandoned_writes();
+        }
         match jobs
             .inner
             .store

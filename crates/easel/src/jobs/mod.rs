@@ -337,21 +337,25 @@ impl Jobs {
     /// keep their own jobs' leases.
     pub fn start_background(&self, resume: bool) {
         if resume {
-            // What a killed easel was writing when it died; walking the output root is
-            // plain disk work, kept off the runtime's threads.
-            let outputs = self.inner.outputs.clone();
-            tokio::task::spawn_blocking(move || {
-                let removed = outputs.remove_abandoned_temp_files();
-                if removed > 0 {
-                    tracing::info!(
-                        removed,
-                        "removed temporary files left by easel processes that were killed"
-                    );
-                }
-            });
+            self.remove_abandoned_writes();
         }
         tokio::spawn(lease::maintain(self.clone(), resume));
         tokio::spawn(remote::follow_store(self.clone()));
+    }
+
+    /// Removes what killed easel processes were writing when they died (their temporary
+    /// files); walking the output root is plain disk work, kept off the runtime's threads.
+    fn remove_abandoned_writes(&self) {
+        let outputs = self.inner.outputs.clone();
+        tokio::task::spawn_blocking(move || {
+            let removed = outputs.remove_abandoned_temp_files();
+            if removed > 0 {
+                tracing::info!(
+                    removed,
+                    "removed temporary files left by easel processes that were killed"
+                );
+            }
+        });
     }
 
     /// The job as it is now.

@@ -402,14 +402,16 @@ impl JobStore for PgStore {
         })
     }
 
-    fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<(), StoreError> {
+    fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<Vec<String>, StoreError> {
         let (owner, lease) = (owner.to_string(), ms(lease_until_ms));
         self.pool.call(move |c| {
-            c.execute(
-                "UPDATE jobs SET lease_until_ms = $2 WHERE owner = $1 AND finished_at_ms IS NULL",
+            Ok(c.query(
+                "UPDATE jobs SET lease_until_ms = $2 WHERE owner = $1 AND finished_at_ms IS NULL RETURNING id",
                 &[&owner, &lease],
-            )
-            .map(|_| ())
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
         })
     }
 

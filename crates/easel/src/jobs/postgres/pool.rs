@@ -6,7 +6,7 @@
 
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postgres::Client;
 
@@ -22,10 +22,17 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 type Task = Box<dyn FnOnce(&mut Slot) + Send>;
 
+/// After a failed connection, calls fail at once with its error for this long instead of
+/// each waiting out a connection attempt of its own: callers wait on these threads from
+/// easel's runtime, which must not stall while the database is away.
+const REST_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
 /// One thread's connection, made when first needed.
 pub(crate) struct Slot {
     target: Target,
     client: Option<Client>,
+    /// The last failure to connect, and until when it answers for new attempts.
+    resting: Option<(Instant, String)>,
 }
 
 impl Slot {
@@ -36,7 +43,21 @@ impl Slot {
         op: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
         if self.client.as_ref().is_none_or(Client::is_closed) {
-            self.client = Some(self.target.connect()?);
+            if let Some((until, error)) = &self.resting
+                && Instant::now() < *until
+            {
+                return Err(StoreError(error.clone()));
+            }
+            match self.target.connect() {
+                Ok(client) => {
+                    self.client = Some(client);
+                    self.resting = None;
+                }
+                Err(e) => {
+                    self.resting = Some((Instant::now() + REST_AFTER_FAILURE, e.0.clone()));
+                    return Err(e);
+                }
+            }
         }
         let Some(client) = self.client.as_mut() else {
             return Err(self.target.error("connecting", &"no connection"));
@@ -69,6 +90,7 @@ impl Pool {
             let slot = Slot {
                 target: target.clone(),
                 client: None,
+                resting: None,
             };
             std::thread::Builder::new()
                 .name(format!("easel-pg-{i}"))

@@ -28,6 +28,10 @@ pub(super) async fn maintain(jobs: Jobs, resume: bool) {
             continue;
         }
         let vacated = vacated(&jobs);
+        if !vacated.is_empty() {
+            // A holder that died may have died writing a file into the shared output root.
+            jobs.sweep_temp_files();
+        }
         match jobs
             .inner
             .store

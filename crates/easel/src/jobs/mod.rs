@@ -379,19 +379,25 @@ impl Jobs {
         if resume {
             // What a killed easel was writing when it died; walking the output root is
             // plain disk work, kept off the runtime's threads.
-            let outputs = self.inner.outputs.clone();
-            tokio::task::spawn_blocking(move || {
-                let removed = outputs.remove_abandoned_temp_files();
-                if removed > 0 {
-                    tracing::info!(
-                        removed,
-                        "removed temporary files left by easel processes that were killed"
-                    );
-                }
-            });
+            self.sweep_temp_files();
         }
         tokio::spawn(lease::maintain(self.clone(), resume));
         tokio::spawn(remote::follow_store(self.clone()));
+    }
+
+    /// Removes, off the runtime's threads, the temporary files killed easel processes left
+    /// in the output root (at start, and when a replica sharing the root is found dead).
+    fn sweep_temp_files(&self) {
+        let outputs = self.inner.outputs.clone();
+        tokio::task::spawn_blocking(move || {
+            let removed = outputs.remove_abandoned_temp_files();
+            if removed > 0 {
+                tracing::info!(
+                    removed,
+                    "removed temporary files left by easel processes that were killed"
+                );
+            }
+        });
     }
 
     /// The job as it is now.

@@ -33,7 +33,14 @@ pub(crate) struct Slot {
     client: Option<Client>,
     /// The last failure to connect, and until when it answers for new attempts.
     resting: Option<(Instant, String)>,
+    /// When the connection last answered.
+    used: Instant,
 }
+
+/// A connection idle this long is checked before use: a database restarted meanwhile closed
+/// it, and the call would otherwise fail on it instead of on a fresh one.
+const CHECK_AFTER_IDLE: Duration = Duration::from_secs(1);
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Slot {
     /// Runs `op` on this slot's connection (connecting first if needed). A connection that
@@ -42,6 +49,12 @@ impl Slot {
         &mut self,
         op: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
+        if self.used.elapsed() > CHECK_AFTER_IDLE
+            && let Some(client) = self.client.as_mut()
+            && client.is_valid(CHECK_TIMEOUT).is_err()
+        {
+            self.client = None;
+        }
         if self.client.as_ref().is_none_or(Client::is_closed) {
             if let Some((until, error)) = &self.resting
                 && Instant::now() < *until
@@ -63,7 +76,10 @@ impl Slot {
             return Err(self.target.error("connecting", &"no connection"));
         };
         match op(client) {
-            Ok(v) => Ok(v),
+            Ok(v) => {
+                self.used = Instant::now();
+                Ok(v)
+            }
             Err(e) => {
                 let broken = client.is_closed() || e.as_db_error().is_none();
                 if broken {
@@ -91,6 +107,7 @@ impl Pool {
                 target: target.clone(),
                 client: None,
                 resting: None,
+                used: Instant::now(),
             };
             std::thread::Builder::new()
                 .name(format!("easel-pg-{i}"))

@@ -5,8 +5,7 @@
 //! A lease names its holder's process (see [`crate::process`]). A holder on this machine
 //! that provably no longer runs (killed, crashed) gives its jobs up at once: a restarted
 //! easel resumes them without waiting out the lease, which remains the rule for holders it
-//! cannot see (another machine or container sharing the data dir). Whoever takes such jobs
-//! over also removes the temporary files the dead holder was writing.
+//! cannot see (another machine or container sharing the data dir).
 
 use crate::clock::now_ms;
 use crate::process::ProcessId;
@@ -20,17 +19,18 @@ pub(super) async fn maintain(jobs: Jobs, resume: bool) {
         tick.tick().await;
         let now = now_ms();
         let until = now + lease.as_millis() as u64;
-        if let Err(e) = jobs.inner.store.renew(&jobs.inner.owner, until) {
-            tracing::warn!(error = %e, "could not renew job leases");
+        let before = jobs.running_here();
+        match jobs.inner.store.renew(&jobs.inner.owner, until) {
+            Ok(held) => jobs.abandon_lost(&before, &held),
+            Err(e) => tracing::warn!(error = %e, "could not renew job leases"),
         }
         if !resume {
             continue;
         }
         let vacated = vacated(&jobs);
         if !vacated.is_empty() {
-            // A replica killed while saving left its temporary file in the shared output
-            // root; the process taking its jobs over removes it now, not at its next start.
-            jobs.remove_abandoned_writes();
+            // A holder that died may have died writing a file into the shared output root.
+            jobs.sweep_temp_files();
         }
         match jobs
             .inner

@@ -17,11 +17,7 @@ pub(super) async fn follow_store(jobs: Jobs) {
         };
         // "" (or lagging): anything may have changed; look at every job running here.
         let ids: Vec<String> = if id.is_empty() {
-            jobs.inner
-                .live
-                .lock()
-                .map(|live| live.keys().cloned().collect())
-                .unwrap_or_default()
+            jobs.running_here()
         } else if jobs.runs_here(&id) {
             vec![id]
         } else {

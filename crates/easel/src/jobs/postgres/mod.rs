@@ -402,14 +402,16 @@ impl JobStore for PgStore {
         })
     }
 
-    fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<(), StoreError> {
+    fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<Vec<String>, StoreError> {
         let (owner, lease) = (owner.to_string(), ms(lease_until_ms));
         self.pool.call(move |c| {
-            c.execute(
-                "UPDATE jobs SET lease_until_ms = $2 WHERE owner = $1 AND finished_at_ms IS NULL",
+            Ok(c.query(
+                "UPDATE jobs SET lease_until_ms = $2 WHERE owner = $1 AND finished_at_ms IS NULL RETURNING id",
                 &[&owner, &lease],
-            )
-            .map(|_| ())
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
         })
     }
 
@@ -640,5 +642,46 @@ mod tests {
             numbered("a = ? AND (b, c) < (?, ?)", 3),
             "a = $3 AND (b, c) < ($4, $5)"
         );
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    /// A superuser connection to a test database, off the runtime (there is none here).
+    fn admin(url: &str) -> postgres::Client {
+        url.parse::<postgres::Config>()
+            .expect("url")
+            .connect(postgres::NoTls)
+            .expect("connect")
+    }
+
+    #[test]
+    fn replicas_starting_together_migrate_once_and_a_newer_schema_is_refused() {
+        let Some(url) = pg_test_database() else {
+            return;
+        };
+        let opened: Vec<_> = (0..4)
+            .map(|_| {
+                let url = url.clone();
+                std::thread::spawn(move || PgStore::open(&url).map(|_| ()))
+            })
+            .collect();
+        for o in opened {
+            o.join().expect("thread").expect("every replica opens");
+        }
+        let version: i32 = admin(&url)
+            .query_one("SELECT version FROM easel_schema", &[])
+            .expect("version")
+            .get(0);
+        assert_eq!(version as usize, schema::MIGRATIONS.len());
+
+        admin(&url)
+            .execute("UPDATE easel_schema SET version = 999", &[])
+            .expect("newer");
+        let e = PgStore::open(&url).err().expect("refused");
+        assert!(e.0.contains("schema version 999 is newer"), "{}", e.0);
+        assert!(e.0.contains("Upgrade this easel"), "{}", e.0);
     }
 }

@@ -32,8 +32,9 @@ type Client = RunningService<RoleClient, Recorder>;
 const PATIENCE: u64 = 120;
 
 /// The environment of a replica: its own config and data dir under `home`, the shared
-/// output root and workflows, fast polling, short leases (a dead replica's jobs are looked
-/// for every third of a second).
+/// output root and workflows, fast polling, short leases: a dead replica's jobs are looked
+/// for every second (a third of a lease), while a live one, even on a busy machine, renews
+/// its leases long before they lapse.
 fn replica_env(
     shared: &Path,
     home: &Path,
@@ -52,7 +53,7 @@ fn replica_env(
         ("COMFYUI_URL", sim.base_url()),
         ("EASEL_DEFAULT_BACKEND", "comfyui".to_string()),
         ("EASEL_COMFYUI_POLL_MS", "50".to_string()),
-        ("EASEL_JOBS_LEASE_SECS", "1".to_string()),
+        ("EASEL_JOBS_LEASE_SECS", "3".to_string()),
         ("EASEL_CONFIRM", "false".to_string()),
     ]
     .into_iter()

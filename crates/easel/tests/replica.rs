@@ -194,9 +194,33 @@ fn check_outputs(out: &Path, jobs: &[Value]) {
     );
 }
 
+/// When the kill comes: what the killed replica is doing then.
+#[derive(Clone, Copy, Debug)]
+enum KillWhile {
+    /// Its prompts were accepted by ComfyUI (some ran) but it has not heard so: it stored
+    /// each job's prompt id, not yet the answer (the simulator holds the answers).
+    Submitting,
+    /// Its jobs are queued, running or done at ComfyUI, their tickets stored; it may be
+    /// downloading or saving images.
+    Tracking,
+}
+
 #[cfg(unix)]
 #[tokio::test]
-async fn a_replica_killed_mid_run_loses_and_repeats_nothing() {
+async fn a_replica_killed_while_submitting_loses_and_repeats_nothing() {
+    replica_killed(KillWhile::Submitting).await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_replica_killed_while_its_jobs_run_loses_and_repeats_nothing() {
+    replica_killed(KillWhile::Tracking).await;
+}
+
+/// Two replicas, 50 jobs submitted alternately through both, one replica killed (SIGKILL)
+/// `when`: every job succeeds (read through the survivor), ComfyUI got each prompt once, the
+/// output root holds each image once and no temporary file.
+async fn replica_killed(when: KillWhile) {
     const JOBS: usize = 50;
     let Some(db) = pg::database().await else {
         return;
@@ -206,6 +230,7 @@ async fn a_replica_killed_mid_run_loses_and_repeats_nothing() {
     // the rest waiting.
     let sim = ComfySim::start(ComfyConfig {
         step_latency: Duration::from_millis(20),
+        hold_answers: matches!(when, KillWhile::Submitting),
         ..Default::default()
     })
     .await
@@ -222,8 +247,9 @@ async fn a_replica_killed_mid_run_loses_and_repeats_nothing() {
         submit(client, i)
     }))
     .await;
-    // Every job is at ComfyUI (so none can be lost in submission) and some are done: the
-    // kill comes while the rest run or wait there.
+    // Every prompt is at ComfyUI and some ran: the kill comes while the rest run or wait
+    // there. (A replica killed before its prompt reached ComfyUI leaves a job that fails
+    // asking to generate again: never submitted twice, but not a success to count here.)
     eventually(PATIENCE, "every job submitted and some run", || async {
         (sim.prompts().len() == JOBS && sim.executions() >= 10).then_some(())
     })
@@ -241,6 +267,8 @@ async fn a_replica_killed_mid_run_loses_and_repeats_nothing() {
     drop(victim_client);
     let ran_at_kill = sim.executions();
     assert!(ran_at_kill < JOBS, "the kill came after every job had run");
+    // The survivor hears of its own prompts now; the killed replica's answers are lost.
+    sim.update(|c| c.hold_answers = false);
     // The killed replica's jobs, read through the survivor at once.
     let unfinished_at_kill = join_all(ids.iter().step_by(2).map(|id| {
         call(
@@ -253,10 +281,17 @@ async fn a_replica_killed_mid_run_loses_and_repeats_nothing() {
     .iter()
     .filter(|r| structured(r)["status"] != "succeeded")
     .count();
-    assert!(
-        unfinished_at_kill > 0,
-        "every job of the killed replica had finished before the kill"
-    );
+    match when {
+        KillWhile::Submitting => assert_eq!(
+            unfinished_at_kill,
+            JOBS / 2,
+            "none of the killed replica's jobs could finish"
+        ),
+        KillWhile::Tracking => assert!(
+            unfinished_at_kill > 0,
+            "every job of the killed replica had finished before the kill"
+        ),
+    }
 
     let mut jobs = Vec::new();
     for id in &ids {
@@ -279,8 +314,9 @@ async fn a_replica_killed_mid_run_loses_and_repeats_nothing() {
     .await;
     check_outputs(&shared.join("out"), &jobs);
     eprintln!(
-        "replica kill: {JOBS} jobs, {} submissions, {ran_at_kill} run and {unfinished_at_kill} of the killed replica's unfinished at the kill, {:.1} s",
+        "replica killed while {when:?}: {JOBS} jobs, {} submissions, {ran_at_kill} run at ComfyUI and {unfinished_at_kill} of the killed replica's {} unfinished at the kill, {:.1} s",
         sim.prompts().len(),
+        JOBS / 2,
         started.elapsed().as_secs_f64()
     );
     b.client.cancel().await.expect("close");

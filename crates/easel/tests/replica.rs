@@ -1,7 +1,8 @@
 //! Replicas over one PostgreSQL job store: `easel serve --http --stateless` processes (the
 //! binary) sharing a database and an output root, against one ComfyUI simulator, driven by
-//! rmcp's HTTP client. One replica killed with SIGKILL mid-run: the other takes its jobs over,
-//! every job succeeds, nothing is submitted or saved twice. PostgreSQL stopped mid-run: calls
+//! rmcp's HTTP client. One replica killed with SIGKILL mid-run (while ComfyUI has its prompts
+//! but it has not heard back, or while its jobs run): the other takes its jobs over, every job
+//! succeeds, nothing is submitted or saved twice. PostgreSQL stopped mid-run: calls
 //! fail naming the store (never its password), /healthz answers 503, and easel recovers by
 //! itself once the server is back, losing and repeating nothing.
 //!

@@ -8,6 +8,8 @@
 
 mod listen;
 mod pool;
+#[cfg(test)]
+mod pool_tests;
 mod schema;
 mod testing;
 mod url;

@@ -15,7 +15,7 @@ use crate::jobs::StoreError;
 
 /// Connections (and threads) per store: calls are short; a few keep a slow one from
 /// holding up the rest.
-const CONNECTIONS: usize = 4;
+pub(super) const CONNECTIONS: usize = 4;
 /// A call that got no answer by then fails (the statement time-out is shorter, so this only
 /// fires when a connection hangs below it).
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -27,12 +27,17 @@ type Task = Box<dyn FnOnce(&mut Slot) + Send>;
 /// easel's runtime, which must not stall while the database is away.
 const REST_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
+/// The last failure to connect, and until when it answers for new attempts. One for the whole
+/// pool: the database is away for every connection alike, and back for all of them as soon
+/// as one gets through (a per-connection pause went on failing calls with the outage's error
+/// after the database, and /healthz, answered again).
+type Resting = Arc<Mutex<Option<(Instant, String)>>>;
+
 /// One thread's connection, made when first needed.
 pub(crate) struct Slot {
     target: Target,
     client: Option<Client>,
-    /// The last failure to connect, and until when it answers for new attempts.
-    resting: Option<(Instant, String)>,
+    resting: Resting,
     /// When the connection last answered.
     used: Instant,
 }
@@ -43,6 +48,12 @@ const CHECK_AFTER_IDLE: Duration = Duration::from_secs(1);
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Slot {
+    fn resting(&self) -> std::sync::MutexGuard<'_, Option<(Instant, String)>> {
+        self.resting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Runs `op` on this slot's connection (connecting first if needed). A connection that
     /// failed is dropped, so the next call connects again.
     fn run<T>(
@@ -56,7 +67,7 @@ impl Slot {
             self.client = None;
         }
         if self.client.as_ref().is_none_or(Client::is_closed) {
-            if let Some((until, error)) = &self.resting
+            if let Some((until, error)) = &*self.resting()
                 && Instant::now() < *until
             {
                 return Err(StoreError(error.clone()));
@@ -64,10 +75,10 @@ impl Slot {
             match self.target.connect() {
                 Ok(client) => {
                     self.client = Some(client);
-                    self.resting = None;
+                    *self.resting() = None;
                 }
                 Err(e) => {
-                    self.resting = Some((Instant::now() + REST_AFTER_FAILURE, e.0.clone()));
+                    *self.resting() = Some((Instant::now() + REST_AFTER_FAILURE, e.0.clone()));
                     return Err(e);
                 }
             }
@@ -101,12 +112,13 @@ impl Pool {
     pub(crate) fn new(target: Target) -> Result<Pool, StoreError> {
         let (tx, rx) = mpsc::channel::<Task>();
         let rx = Arc::new(Mutex::new(rx));
+        let resting = Resting::default();
         for i in 0..CONNECTIONS {
             let rx = rx.clone();
             let slot = Slot {
                 target: target.clone(),
                 client: None,
-                resting: None,
+                resting: resting.clone(),
                 used: Instant::now(),
             };
             std::thread::Builder::new()

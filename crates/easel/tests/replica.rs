@@ -392,6 +392,23 @@ async fn postgresql_stopped_mid_run_fails_calls_clearly_and_easel_recovers_by_it
         "the error leaks the password: {said}"
     );
     eprintln!("while PostgreSQL is down, generate_image says: {said}");
+    // A job this replica does not run is read from the store: the outage, not "no such job".
+    let (failed, said) = attempt(
+        &easel.client,
+        "get_job",
+        json!({"job_id": "0123456789abcdef0123456789abcdef", "wait_seconds": 0}),
+    )
+    .await;
+    assert!(failed, "get_job while the store is down: {said}");
+    assert!(
+        said.to_lowercase().contains("postgres") && said.contains(db.name()),
+        "the error names the store: {said}"
+    );
+    assert!(
+        !said.contains(&password) && !said.to_lowercase().contains("password"),
+        "the error leaks the password: {said}"
+    );
+    eprintln!("while PostgreSQL is down, get_job says: {said}");
     let (code, health) = eventually(PATIENCE, "/healthz to say the store is down", || async {
         let (code, health) = easel.health().await;
         (code == 503).then_some((code, health))

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Subcommand;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::app::JOB_STORE_FILE;
 use crate::config::Config;
@@ -41,11 +41,8 @@ pub async fn run(config: &Config, command: Command) -> anyhow::Result<ExitCode> 
         None => (config.data_dir.join(JOB_STORE_FILE), true),
     };
     let (url, to_flag) = match (args.to, &config.jobs.database_url) {
-        (Some(url), _) => (url, "--to"),
-        (None, Some(url)) => (
-            url.expose_secret().to_string(),
-            "jobs.database_url (EASEL_DATABASE_URL)",
-        ),
+        (Some(url), _) => (SecretString::from(url), "--to"),
+        (None, Some(url)) => (url.clone(), "jobs.database_url (EASEL_DATABASE_URL)"),
         (None, None) => anyhow::bail!(
             "no PostgreSQL database to copy into: give --to postgres://USER@HOST:PORT/DB, or set EASEL_DATABASE_URL (jobs.database_url in the configuration file)"
         ),
@@ -67,7 +64,12 @@ struct Copied {
     batches: u64,
 }
 
-fn migrate(from: &Path, from_default: bool, url: &str, to_flag: &str) -> anyhow::Result<String> {
+fn migrate(
+    from: &Path,
+    from_default: bool,
+    url: &SecretString,
+    to_flag: &str,
+) -> anyhow::Result<String> {
     let source = SqliteStore::open_existing(from).map_err(|e| {
         if from_default {
             anyhow::anyhow!(
@@ -77,8 +79,8 @@ fn migrate(from: &Path, from_default: bool, url: &str, to_flag: &str) -> anyhow:
             anyhow::anyhow!("--from: {e}. Give --from the jobs.db of the easel data dir to copy")
         }
     })?;
-    let shown = crate::jobs::postgres_display(url);
-    let target = PgStore::open(url).map_err(|e| {
+    let shown = crate::jobs::postgres_display(url.expose_secret());
+    let target = PgStore::open(url.expose_secret()).map_err(|e| {
         anyhow::anyhow!(
             "{to_flag}: cannot open the PostgreSQL store {shown}: {e}. Check that the database runs and the URL is right"
         )

@@ -77,7 +77,6 @@ pub struct JobSettings {
     /// A crashed process's unfinished jobs are resumed by another once this runs out.
     pub lease: Duration,
     pub heartbeat: Duration,
-    pub database_url: Option<SecretString>,
 }
 
 /// How easel talks to ModelScope's API-Inference service.

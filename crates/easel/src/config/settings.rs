@@ -322,7 +322,6 @@ pub fn resolve(
         max_queued,
         lease: Duration::from_secs(lease_secs.max(1)),
         heartbeat: Duration::from_millis(heartbeat_ms.clamp(10, 10_000)),
-        database_url: None,
     };
     let token = r.get(&MODELSCOPE_TOKEN, &file)?.0;
     let base_url = r.get(&MODELSCOPE_BASE, &file)?;

@@ -37,23 +37,6 @@ pub use model::{
 };
 pub use notes::{NoteContent, NoteOutcome, NoteRecord};
 pub use sqlite::SqliteStore;
-
-/// TEMPORARY STUB until main's PgStore lands.
-pub struct PgStore;
-impl PgStore {
-    pub fn open(_url: &str) -> Result<MemoryStore, StoreError> {
-        Ok(MemoryStore::default())
-    }
-}
-/// TEMPORARY STUB.
-pub fn postgres_display(_url: &str) -> String {
-    "postgres://stub".into()
-}
-/// TEMPORARY STUB.
-#[doc(hidden)]
-pub fn pg_test_database() -> Option<String> {
-    None
-}
 pub use store::{
     Facets, Inserted, JobFilter, JobStore, MAX_FACET_BATCHES, MemoryStore, StoreError,
 };

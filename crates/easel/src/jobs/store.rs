@@ -159,18 +159,6 @@ pub trait JobStore: Send + Sync {
     fn get_batch(&self, id: &str) -> Result<Option<BatchRecord>, StoreError>;
     /// Where the jobs are kept, for messages about ids this store does not know.
     fn location(&self) -> String;
-    /// TEMPORARY STUB until main's PgStore lands.
-    fn list_batches(&self) -> Result<Vec<BatchRecord>, StoreError> {
-        Ok(Vec::new())
-    }
-    /// TEMPORARY STUB until main's PgStore lands.
-    fn import_job(&self, job: &Job) -> Result<bool, StoreError> {
-        if self.get(&job.id)?.is_some() {
-            return Ok(false);
-        }
-        self.put(job)?;
-        Ok(true)
-    }
 }
 
 struct Entry {

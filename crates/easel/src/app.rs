@@ -7,10 +7,11 @@ use crate::backend::comfyui::ComfyUi;
 use crate::backend::modelscope::ModelScope;
 use crate::backend::openai::OpenAiCompat;
 use crate::config::Config;
-use crate::jobs::{JobStore, Jobs, MemoryStore, SqliteStore};
+use crate::jobs::{JobStore, Jobs, MemoryStore, PgStore, SqliteStore};
 use crate::outputs::{InputRoots, OutputRoot};
 use crate::service::{EaselServer, ServiceOptions};
 use crate::workflows::Library;
+use secrecy::ExposeSecret;
 
 /// File name of the job store inside the data dir.
 pub const JOB_STORE_FILE: &str = "jobs.db";
@@ -78,10 +79,15 @@ pub fn build(config: &Config, storage: Storage) -> Result<App, StartError> {
         backends.push(Arc::new(backend));
     }
     let store: Arc<dyn JobStore> = match storage {
-        Storage::Durable => Arc::new(
-            SqliteStore::open(&config.data_dir.join(JOB_STORE_FILE))
-                .map_err(|e| StartError::Store(e.to_string()))?,
-        ),
+        Storage::Durable => match &config.jobs.database_url {
+            Some(url) => Arc::new(
+                PgStore::open(url.expose_secret()).map_err(|e| StartError::Store(e.to_string()))?,
+            ),
+            None => Arc::new(
+                SqliteStore::open(&config.data_dir.join(JOB_STORE_FILE))
+                    .map_err(|e| StartError::Store(e.to_string()))?,
+            ),
+        },
         Storage::Ephemeral => Arc::new(MemoryStore::default()),
     };
     let jobs = Jobs::new(

@@ -53,6 +53,9 @@ pub struct JobsFile {
     pub lease_secs: Option<u64>,
     /// Interval of progress notifications while a backend is silent.
     pub heartbeat_ms: Option<u64>,
+    /// postgres://… of a job store shared by several replicas (prefer EASEL_DATABASE_URL:
+    /// the URL may carry a password).
+    pub database_url: Option<SecretString>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -77,6 +77,8 @@ pub struct JobSettings {
     /// A crashed process's unfinished jobs are resumed by another once this runs out.
     pub lease: Duration,
     pub heartbeat: Duration,
+    /// A PostgreSQL job store shared by several easel replicas; `None`: SQLite in the data dir.
+    pub database_url: Option<secrecy::SecretString>,
 }
 
 /// How easel talks to ModelScope's API-Inference service.

@@ -211,6 +211,24 @@ const HEARTBEAT_MS: Row<FileConfig, u64> = Row {
     show: millis,
     check: any,
 };
+const DATABASE_URL: Row<FileConfig, Token> = Row {
+    key: "jobs.database_url",
+    env: &["EASEL_DATABASE_URL"],
+    file: |f| f.jobs.database_url.clone().map(|t| Token(Some(t))),
+    default: || Ok(Token(None)),
+    show: shown_database_url,
+    check: any,
+};
+
+/// The database URL without its password.
+fn shown_database_url(t: &Token) -> String {
+    use secrecy::ExposeSecret;
+    match &t.0 {
+        Some(url) => crate::jobs::shown_database_url(url.expose_secret()),
+        None => "(not set: SQLite in data_dir)".to_string(),
+    }
+}
+
 const MODELSCOPE_TOKEN: Row<FileConfig, Token> = Row {
     key: "modelscope.token",
     env: &[
@@ -317,11 +335,13 @@ pub fn resolve(
     let max_queued = r.get(&MAX_QUEUED, &file)?;
     let lease_secs = r.get(&LEASE_SECS, &file)?;
     let heartbeat_ms = r.get(&HEARTBEAT_MS, &file)?;
+    let database_url = r.get(&DATABASE_URL, &file)?.0;
     let jobs = JobSettings {
         max_running_per_backend: max_running_per_backend.max(1),
         max_queued,
         lease: Duration::from_secs(lease_secs.max(1)),
         heartbeat: Duration::from_millis(heartbeat_ms.clamp(10, 10_000)),
+        database_url,
     };
     let token = r.get(&MODELSCOPE_TOKEN, &file)?.0;
     let base_url = r.get(&MODELSCOPE_BASE, &file)?;

@@ -1,8 +1,8 @@
 //! Every change of a job, as it happens, for pages that show jobs live (the gallery's event
 //! stream): a broadcast fed where this process already tells the watchers of a running job
 //! (the watch channels), on submit and on a cancel marked in the store; plus, while anyone
-//! listens, the jobs another easel sharing the store changed, read from the store about
-//! once a second (they have no channel here).
+//! listens, the jobs another easel sharing the store changed, read from the store when it
+//! says something changed (PostgreSQL) or about once a second (they have no channel here).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -79,8 +79,23 @@ async fn poll_store(jobs: Jobs) {
     // (not the slack window back, which would read the same first rows again and never
     // reach the rest of a burst of more than a batch).
     let mut resume: Option<u64> = None;
+    // A store that tells (PostgreSQL's NOTIFY) wakes the look at once; the poll remains for
+    // stores that do not, and for notifications lost with a connection.
+    let mut told = jobs.inner.store.changes();
     loop {
-        tokio::time::sleep(STORE_POLL).await;
+        match told.as_mut() {
+            Some(rx) => {
+                if let Ok(false) = tokio::time::timeout(STORE_POLL, super::changed(rx, "")).await {
+                    told = None;
+                } else {
+                    // One look covers every change told so far.
+                    while let Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) = rx.try_recv()
+                    {
+                    }
+                }
+            }
+            None => tokio::time::sleep(STORE_POLL).await,
+        }
         if changes.tx.receiver_count() == 0 {
             changes.polling.store(false, Ordering::SeqCst);
             // A subscriber that came between the count and the store starts its own poller.

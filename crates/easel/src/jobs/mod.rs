@@ -8,15 +8,17 @@ mod busy;
 mod cancel;
 mod changes;
 mod drain;
-#[cfg(test)]
-mod filter_tests;
 mod lease;
 mod model;
 mod notes;
+mod postgres;
+mod query;
 mod run;
 mod slots;
 mod sqlite;
 mod store;
+#[cfg(test)]
+mod store_tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -36,6 +38,7 @@ pub use model::{
     ImageFailure, Job, JobProgress, JobStatus, OutputSpec, PendingFile, SavedImage, batch_key_of,
 };
 pub use notes::{NoteContent, NoteOutcome, NoteRecord};
+pub use postgres::{PgStore, pg_test_database, shown_database_url};
 pub use sqlite::SqliteStore;
 pub use store::{
     Facets, Inserted, JobFilter, JobStore, MAX_FACET_BATCHES, MemoryStore, StoreError,
@@ -79,6 +82,20 @@ pub struct Submitted {
 
 /// How often a job that runs elsewhere is read from the store while someone waits for it.
 const STORE_POLL: Duration = Duration::from_millis(250);
+
+/// Waits until the store says job `id` (or anything, "") changed, or that it fell behind
+/// (read the store again); false when the store stopped telling.
+pub(crate) async fn changed(rx: &mut tokio::sync::broadcast::Receiver<String>, id: &str) -> bool {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match rx.recv().await {
+            Ok(changed) if id.is_empty() || changed == id || changed.is_empty() => return true,
+            Ok(_) => {}
+            Err(RecvError::Lagged(_)) => return true,
+            Err(RecvError::Closed) => return false,
+        }
+    }
+}
 
 /// What following a job found.
 pub enum Followed {
@@ -417,6 +434,9 @@ impl Jobs {
         id: &str,
         deadline: tokio::time::Instant,
     ) -> Result<Followed, StoreError> {
+        // Subscribed before the first read, so a change committed between the read and the
+        // wait still wakes it.
+        let mut changes = self.inner.store.changes();
         loop {
             match self.watch(id)? {
                 None => return Ok(Followed::Gone),
@@ -427,7 +447,17 @@ impl Jobs {
                     }
                 }
             }
-            tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + STORE_POLL)).await;
+            let until = deadline.min(tokio::time::Instant::now() + STORE_POLL);
+            match changes.as_mut() {
+                // A store that tells (PostgreSQL's NOTIFY) wakes this at once; the poll stays
+                // as the fallback for a notification lost with a connection.
+                Some(rx) => {
+                    if let Ok(false) = tokio::time::timeout_at(until, changed(rx, id)).await {
+                        changes = None;
+                    }
+                }
+                None => tokio::time::sleep_until(until).await,
+            }
         }
     }
 
@@ -558,26 +588,81 @@ impl Jobs {
                 j.pending_files.push(pending);
             })
             .ok_or("the job no longer runs here")?;
-        self.inner.store.put(&job).map_err(|e| e.to_string())
+        // Runs on a blocking thread (the save), so it may wait out a short store outage (a
+        // database restart) instead of failing an image that was made and paid for.
+        let mut wait = Duration::from_millis(100);
+        let give_up = std::time::Instant::now() + PENDING_PATIENCE;
+        loop {
+            match self.inner.store.put(&job) {
+                Ok(()) => return Ok(()),
+                Err(e) if std::time::Instant::now() + wait > give_up => return Err(e.to_string()),
+                Err(e) => {
+                    tracing::warn!(job = id, error = %e, "could not record the file being saved; trying again");
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
     }
 
     /// Stores the final state and drops the live channel (watchers see the last value).
+    /// While the store cannot take it (a database outage), the job stays live here, answered
+    /// from memory and its lease renewed, and the final state is stored as soon as it can
+    /// be: never lost, and never resumed elsewhere as if unfinished.
     fn finish(&self, id: &str, change: impl FnOnce(&mut Job)) {
-        if let Some(job) = self.update(id, true, |job| {
-            change(job);
-            // A save that did not finish by now never will in this run.
-            job.pending_files.clear();
-            job.finished_at_ms = Some(now_ms());
-        }) {
+        let job = if self.cancelled_elsewhere(id) {
+            None
+        } else {
+            self.update(id, false, |job| {
+                change(job);
+                // A save that did not finish by now never will in this run.
+                job.pending_files.clear();
+                job.finished_at_ms = Some(now_ms());
+            })
+        };
+        if let Some(job) = job {
             tracing::info!(
                 job = id,
                 status = job.status.as_str(),
                 images = job.images.len(),
                 "job finished"
             );
+            if let Err(e) = self.inner.store.put(&job) {
+                tracing::warn!(job = id, error = %e, "could not store the finished job; trying again until the store answers");
+                tokio::spawn(store_final(self.clone(), job));
+                return;
+            }
         }
+        self.forget(id);
+    }
+
+    fn forget(&self, id: &str) {
         if let Ok(mut live) = self.inner.live.lock() {
             live.remove(id);
         }
+    }
+}
+
+/// How long saving an image waits for the store to record its name before giving up.
+const PENDING_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Stores a finished job's state once the store answers again, then lets the job go.
+async fn store_final(jobs: Jobs, job: Job) {
+    let mut wait = Duration::from_millis(250);
+    loop {
+        tokio::time::sleep(wait).await;
+        let (store, state) = (jobs.inner.store.clone(), job.clone());
+        match tokio::task::spawn_blocking(move || store.put(&state)).await {
+            Ok(Ok(())) => {
+                tracing::info!(job = %job.id, "stored the finished job");
+                jobs.forget(&job.id);
+                return;
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(job = %job.id, error = %e, "the store still cannot take the finished job")
+            }
+            Err(_) => return,
+        }
+        wait = (wait * 2).min(Duration::from_secs(5));
     }
 }

@@ -17,6 +17,7 @@ use super::busy::{BUSY_TIMEOUT, retrying};
 use super::model::{Job, JobStatus};
 use rusqlite::types::Value;
 
+use super::query::Param;
 use super::store::{Facets, Inserted, JobFilter, JobStore, MAX_FACET_BATCHES, StoreError};
 
 /// Migrations in order; `user_version` counts how many have run.
@@ -378,7 +379,7 @@ impl JobStore for SqliteStore {
     }
 
     fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
-        let (conditions, values) = conditions(filter);
+        let (conditions, values) = sqlite_conditions(filter);
         let sql = format!(
             "SELECT {COLUMNS} FROM jobs WHERE {conditions}
              ORDER BY created_at_ms DESC, id DESC LIMIT ? OFFSET ?"
@@ -545,63 +546,47 @@ impl JobStore for SqliteStore {
         super::batches::get(&*self.lock()?, id)
     }
 
+    fn list_batches(&self) -> Result<Vec<super::batches::BatchRecord>, StoreError> {
+        super::batches::list(&*self.lock()?)
+    }
+
+    fn import_job(&self, job: &Job) -> Result<bool, StoreError> {
+        self.write_tx(|tx| {
+            let exists: Option<i64> = tx
+                .query_row("SELECT 1 FROM jobs WHERE id = ?1", [&job.id], |r| r.get(0))
+                .optional()?;
+            if exists.is_some() {
+                return Ok(false);
+            }
+            write(tx, job)?;
+            Ok(true)
+        })
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        self.with(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
+    }
+
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
     fn location(&self) -> String {
         format!("the job store {}", self.path.display())
     }
 }
 
-/// The WHERE clause of a listing (`1 = 1` when nothing is asked) and its values in order:
-/// plain SQL (row values, `IN`, `LIKE … ESCAPE`) that PostgreSQL runs as well.
-fn conditions(filter: &JobFilter) -> (String, Vec<Value>) {
-    let mut parts: Vec<String> = vec!["1 = 1".into()];
-    let mut values: Vec<Value> = Vec::new();
-    let text = |s: &str| Value::Text(s.to_string());
-    if let Some(s) = filter.status {
-        parts.push("status = ?".into());
-        values.push(text(s.as_str()));
-    }
-    if !filter.statuses.is_empty() {
-        let marks = vec!["?"; filter.statuses.len()].join(", ");
-        parts.push(format!("status IN ({marks})"));
-        values.extend(filter.statuses.iter().map(|s| text(s.as_str())));
-    }
-    if filter.since_ms > 0 {
-        parts.push("created_at_ms >= ?".into());
-        // Clamped like `until`: a bare cast of a bound past i64 wraps negative, and every
-        // job would pass `created_at_ms >= -1`.
-        values.push(Value::Integer(filter.since_ms.min(i64::MAX as u64) as i64));
-    }
-    if let Some(until) = filter.until_ms {
-        parts.push("created_at_ms < ?".into());
-        values.push(Value::Integer(until.min(i64::MAX as u64) as i64));
-    }
-    if let Some(b) = &filter.backend {
-        parts.push("backend = ?".into());
-        values.push(text(b));
-    }
-    if let Some(m) = &filter.model {
-        parts.push("(model = ? OR workflow = ?)".into());
-        values.push(text(m));
-        values.push(text(m));
-    }
-    if let Some(b) = &filter.batch {
-        parts.push("batch_key = ?".into());
-        values.push(text(b));
-    }
-    if let Some(t) = filter.text_lower() {
-        parts.push("prompt_lower LIKE ? ESCAPE '\\'".into());
-        let escaped = t
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        values.push(Value::Text(format!("%{escaped}%")));
-    }
-    if let Some((at, id)) = &filter.before {
-        parts.push("(created_at_ms, id) < (?, ?)".into());
-        values.push(Value::Integer((*at).min(i64::MAX as u64) as i64));
-        values.push(text(id));
-    }
-    (parts.join(" AND "), values)
+/// A listing's WHERE clause (see [`super::query`]) with SQLite's values.
+fn sqlite_conditions(filter: &JobFilter) -> (String, Vec<Value>) {
+    let (sql, params) = super::query::conditions(filter);
+    let values = params
+        .into_iter()
+        .map(|p| match p {
+            Param::Int(i) => Value::Integer(i),
+            Param::Text(t) => Value::Text(t),
+        })
+        .collect();
+    (sql, values)
 }
 
 fn write(conn: &Connection, job: &Job) -> rusqlite::Result<()> {
@@ -752,7 +737,7 @@ mod tests {
             },
         ];
         for filter in filters {
-            let (conditions, mut values) = conditions(&filter);
+            let (conditions, mut values) = sqlite_conditions(&filter);
             values.push(Value::Integer(40));
             values.push(Value::Integer(0));
             let sql = format!(
@@ -784,88 +769,6 @@ mod tests {
         .expect("job");
         job.idempotency_key = key.map(str::to_string);
         job
-    }
-
-    #[test]
-    fn leases_of_vacated_owners_are_taken_at_once_and_a_job_reopens_once() {
-        let dir = tempfile::tempdir().expect("dir");
-        let store = SqliteStore::open(&dir.path().join("jobs.db")).expect("open");
-        store.insert(&job("a", None), "dead", 1_000).expect("a");
-        store.insert(&job("b", None), "alive", 1_000).expect("b");
-        assert_eq!(store.lease_holders().expect("holders"), ["alive", "dead"]);
-        // Both leases run until 1000; at 500 only the vacated owner's job is free.
-        let claimed = store
-            .claim_unfinished("me", 500, 2_000, &["dead".to_string()])
-            .expect("claim");
-        assert_eq!(
-            claimed.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
-            ["a"]
-        );
-        assert_eq!(store.lease_holders().expect("holders"), ["alive", "me"]);
-
-        let mut done = job("a", None);
-        done.status = JobStatus::Failed;
-        done.finished_at_ms = Some(3);
-        assert!(
-            !store.reopen(&done, "me", 9).expect("running"),
-            "not finished"
-        );
-        store.put(&done).expect("finish");
-        let mut again = done.clone();
-        again.status = JobStatus::Running;
-        again.finished_at_ms = None;
-        assert!(store.reopen(&again, "me", 9).expect("reopen"));
-        assert!(
-            !store.reopen(&again, "other", 9).expect("twice"),
-            "reopened once"
-        );
-        let stored = store.get("a").expect("get").expect("a");
-        assert_eq!(
-            (stored.status, stored.finished_at_ms),
-            (JobStatus::Running, None)
-        );
-    }
-
-    #[test]
-    fn two_stores_on_one_file_never_refuse_a_keyed_insert() {
-        let dir = tempfile::tempdir().expect("dir");
-        let path = dir.path().join("jobs.db");
-        let stores = [
-            std::sync::Arc::new(SqliteStore::open(&path).expect("one")),
-            std::sync::Arc::new(SqliteStore::open(&path).expect("two")),
-        ];
-        let threads: Vec<_> = (0..8)
-            .map(|t| {
-                let store = stores[t % 2].clone();
-                std::thread::spawn(move || {
-                    (0..50)
-                        .map(|i| {
-                            let key = format!("key-{i}");
-                            let new = job(&format!("{t}-{i}"), Some(&key));
-                            match store.insert(&new, "owner", 1).expect("never refused") {
-                                Inserted::New => new.id,
-                                Inserted::Existing(j) => j.id,
-                            }
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        let answers: Vec<Vec<String>> = threads
-            .into_iter()
-            .map(|t| t.join().expect("thread"))
-            .collect();
-        // Every thread saw the same job for each key.
-        for a in &answers[1..] {
-            assert_eq!(a, &answers[0]);
-        }
-        let all = stores[0]
-            .list(&JobFilter {
-                limit: 1_000,
-                ..JobFilter::default()
-            })
-            .expect("list");
-        assert_eq!(all.len(), 50);
     }
 
     /// Also the figure for the cost of the check at open: 10,000 jobs.

@@ -157,6 +157,23 @@ pub trait JobStore: Send + Sync {
     /// creation time, and its cancellation once set).
     fn put_batch(&self, batch: &BatchRecord) -> Result<(), StoreError>;
     fn get_batch(&self, id: &str) -> Result<Option<BatchRecord>, StoreError>;
+    /// Every batch, oldest first (`easel store migrate`).
+    fn list_batches(&self) -> Result<Vec<BatchRecord>, StoreError>;
+    /// Inserts `job` as it is, unowned (any easel may claim it if unfinished), unless a job
+    /// with its id exists: then false and nothing is written (`easel store migrate`).
+    fn import_job(&self, job: &Job) -> Result<bool, StoreError>;
+    /// Whether the store answers (`/healthz`).
+    fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// The ids of jobs changed by any process sharing the store, as the store learns of
+    /// them, for waiters that would otherwise poll; "" means anything may have changed.
+    /// `None`: this store does not tell (callers poll).
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
+        None
+    }
+    /// "sqlite", "postgres" or "memory" (`/healthz`).
+    fn kind(&self) -> &'static str;
     /// Where the jobs are kept, for messages about ids this store does not know.
     fn location(&self) -> String;
 }
@@ -414,6 +431,36 @@ impl JobStore for MemoryStore {
             .lock()
             .map_err(|_| StoreError("in-memory store poisoned by an earlier panic".into()))?;
         Ok(all.get(id).cloned())
+    }
+
+    fn list_batches(&self) -> Result<Vec<BatchRecord>, StoreError> {
+        let all = self
+            .batches
+            .lock()
+            .map_err(|_| StoreError("in-memory store poisoned by an earlier panic".into()))?;
+        let mut all: Vec<BatchRecord> = all.values().cloned().collect();
+        all.sort_by(|a, b| a.created_at_ms.cmp(&b.created_at_ms).then(a.id.cmp(&b.id)));
+        Ok(all)
+    }
+
+    fn import_job(&self, job: &Job) -> Result<bool, StoreError> {
+        let mut jobs = self.lock()?;
+        if jobs.contains_key(&job.id) {
+            return Ok(false);
+        }
+        jobs.insert(
+            job.id.clone(),
+            Entry {
+                job: job.clone(),
+                owner: None,
+                lease_until_ms: 0,
+            },
+        );
+        Ok(true)
+    }
+
+    fn kind(&self) -> &'static str {
+        "memory"
     }
 
     fn location(&self) -> String {

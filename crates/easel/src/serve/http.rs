@@ -138,6 +138,7 @@ pub fn app_with(
     // Stateless serving calls the factory per request: clone the one server (its job store
     // and clients are shared), never build a new one.
     let per_session = server.clone();
+    let health_store = server.jobs().store().clone();
     let mcp = StreamableHttpService::new(move || Ok(per_session.clone()), sessions.clone(), config);
     let sse = Arc::new(SseState::new(server, limits.clone(), shutdown.clone()));
 
@@ -159,23 +160,59 @@ pub fn app_with(
     routes = routes.layer(from_fn_with_state(guard, guard::check));
 
     // Added after the layers, so it passes none of them.
+    // A replica whose job store does not answer cannot serve: 503 takes it out of a load
+    // balancer until the store is back.
+    let store = health_store;
     let health = move || {
-        let stopping = shutdown.is_cancelled();
-        let body = json!({
-            "status": if stopping { "stopping" } else { "ok" },
-            "version": env!("CARGO_PKG_VERSION"),
-            "sse_sessions": sse.count(),
-            "http_sessions": sessions.count(),
-        });
-        let status = if stopping {
-            StatusCode::SERVICE_UNAVAILABLE
-        } else {
-            StatusCode::OK
-        };
-        async move { (status, Json(body)).into_response() }
+        let (shutdown, sse, sessions, store) = (
+            shutdown.clone(),
+            sse.clone(),
+            sessions.clone(),
+            store.clone(),
+        );
+        async move {
+            let stopping = shutdown.is_cancelled();
+            let kind = store.kind();
+            let reached = tokio::time::timeout(
+                STORE_CHECK,
+                tokio::task::spawn_blocking(move || store.ping()),
+            )
+            .await;
+            let problem = match reached {
+                Ok(Ok(Ok(()))) => None,
+                Ok(Ok(Err(e))) => Some(e.to_string()),
+                Ok(Err(_)) => Some("the check stopped".to_string()),
+                Err(_) => Some(format!("no answer within {} s", STORE_CHECK.as_secs())),
+            };
+            let mut store_json = json!({ "kind": kind, "reachable": problem.is_none() });
+            if let Some(p) = &problem {
+                store_json["error"] = json!(p);
+            }
+            let status_text = match (stopping, &problem) {
+                (true, _) => "stopping",
+                (false, Some(_)) => "store unreachable",
+                (false, None) => "ok",
+            };
+            let body = json!({
+                "status": status_text,
+                "version": env!("CARGO_PKG_VERSION"),
+                "sse_sessions": sse.count(),
+                "http_sessions": sessions.count(),
+                "store": store_json,
+            });
+            let status = if stopping || problem.is_some() {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::OK
+            };
+            (status, Json(body)).into_response()
+        }
     };
     routes.route("/healthz", get(health))
 }
+
+/// How long `/healthz` waits for the job store to answer.
+const STORE_CHECK: Duration = Duration::from_secs(3);
 
 /// Serves `app` until `shutdown` is cancelled, then lets open requests finish for up to
 /// `grace` before giving up on them. Connections are bounded by `connections` (see

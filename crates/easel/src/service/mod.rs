@@ -125,6 +125,11 @@ impl EaselServer {
     }
 
     /// The tool list, for documentation and schema tests.
+    /// The jobs this server runs (the HTTP face's health check asks their store).
+    pub fn jobs(&self) -> &Jobs {
+        &self.state.jobs
+    }
+
     pub fn tools(&self) -> Vec<rmcp::model::Tool> {
         self.tool_router.list_all()
     }

@@ -1,0 +1,127 @@
+//! A few connections, each owned by its own thread. The `postgres` client drives its
+//! connection on a runtime of its own, which must not be started inside easel's tokio
+//! runtime: the store's (synchronous) calls hand a closure to one of these threads and wait
+//! for its answer, as they wait for SQLite's disk. A connection that broke is dropped and made
+//! again on the next call, so easel recovers by itself when the database comes back.
+
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use postgres::Client;
+
+use super::url::Target;
+use crate::jobs::StoreError;
+
+/// Connections (and threads) per store: calls are short; a few keep a slow one from
+/// holding up the rest.
+const CONNECTIONS: usize = 4;
+/// A call that got no answer by then fails (the statement time-out is shorter, so this only
+/// fires when a connection hangs below it).
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+type Task = Box<dyn FnOnce(&mut Slot) + Send>;
+
+/// One thread's connection, made when first needed.
+pub(crate) struct Slot {
+    target: Target,
+    client: Option<Client>,
+}
+
+impl Slot {
+    /// Runs `op` on this slot's connection (connecting first if needed). A connection that
+    /// failed is dropped, so the next call connects again.
+    fn run<T>(
+        &mut self,
+        op: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        if self.client.as_ref().is_none_or(Client::is_closed) {
+            self.client = Some(self.target.connect()?);
+        }
+        let Some(client) = self.client.as_mut() else {
+            return Err(self.target.error("connecting", &"no connection"));
+        };
+        match op(client) {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                let broken = client.is_closed() || e.as_db_error().is_none();
+                if broken {
+                    self.client = None;
+                    return Err(self.target.unreachable(&e));
+                }
+                Err(self.target.error("statement failed", &e))
+            }
+        }
+    }
+}
+
+pub(crate) struct Pool {
+    tasks: Mutex<Sender<Task>>,
+    target: Target,
+}
+
+impl Pool {
+    pub(crate) fn new(target: Target) -> Result<Pool, StoreError> {
+        let (tx, rx) = mpsc::channel::<Task>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..CONNECTIONS {
+            let rx = rx.clone();
+            let slot = Slot {
+                target: target.clone(),
+                client: None,
+            };
+            std::thread::Builder::new()
+                .name(format!("easel-pg-{i}"))
+                .spawn(move || serve(rx, slot))
+                .map_err(|e| target.error("starting its connection threads", &e))?;
+        }
+        Ok(Pool {
+            tasks: Mutex::new(tx),
+            target,
+        })
+    }
+
+    pub(crate) fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Runs `op` on a pooled connection and waits for its result.
+    pub(crate) fn call<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&mut Client) -> Result<T, postgres::Error> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = mpsc::channel();
+        let task: Task = Box::new(move |slot: &mut Slot| {
+            let _ = reply.send(slot.run(op));
+        });
+        let gone = || {
+            self.target
+                .error("its connection threads stopped", &"restart easel")
+        };
+        self.tasks
+            .lock()
+            .map_err(|_| gone())?
+            .send(task)
+            .map_err(|_| gone())?;
+        answer.recv_timeout(CALL_TIMEOUT).map_err(|_| {
+            self.target.error(
+                "no answer",
+                &format!("the call took over {} s", CALL_TIMEOUT.as_secs()),
+            )
+        })?
+    }
+}
+
+/// A connection thread: takes the next task until the pool is dropped.
+fn serve(tasks: Arc<Mutex<Receiver<Task>>>, mut slot: Slot) {
+    loop {
+        let next = match tasks.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        match next {
+            Ok(task) => task(&mut slot),
+            Err(_) => return,
+        }
+    }
+}

@@ -47,6 +47,13 @@ pub async fn run(config: &Config, command: Command) -> anyhow::Result<ExitCode> 
             "no PostgreSQL database to copy into: give --to postgres://USER@HOST:PORT/DB, or set EASEL_DATABASE_URL (jobs.database_url in the configuration file)"
         ),
     };
+    // Checked here, before either store is opened, so that the error names the setting
+    // that gave the URL. The parser's messages name the part at fault, never its value.
+    if let Err(e) = url.expose_secret().parse::<postgres::Config>() {
+        anyhow::bail!(
+            "{to_flag} is not a PostgreSQL URL ({e}); write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE (with ?sslmode=require for TLS)"
+        );
+    }
     // The stores are synchronous (SQLite; PostgreSQL on its own threads): off the runtime.
     let summary = tokio::task::spawn_blocking(move || migrate(&from, from_default, &url, to_flag))
         .await
@@ -79,12 +86,10 @@ fn migrate(
             anyhow::anyhow!("--from: {e}. Give --from the jobs.db of the easel data dir to copy")
         }
     })?;
-    let shown = crate::jobs::postgres_display(url.expose_secret());
-    let target = PgStore::open(url.expose_secret()).map_err(|e| {
-        anyhow::anyhow!(
-            "{to_flag}: cannot open the PostgreSQL store {shown}: {e}. Check that the database runs and the URL is right"
-        )
-    })?;
+    // The store's errors name it without the password; this says which setting gave it.
+    let target =
+        PgStore::open(url.expose_secret()).map_err(|e| anyhow::anyhow!("{to_flag}: {e}"))?;
+    let shown = target.shown_url();
     let started = Instant::now();
     let copied = copy(&source, &target)
         .map_err(|e| anyhow::anyhow!("copying from {} to {shown}: {e}. Nothing copied is lost; run the command again to copy the rest", from.display()))?;

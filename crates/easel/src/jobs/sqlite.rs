@@ -179,7 +179,7 @@ impl SqliteStore {
     /// Opens a store that must already exist, for commands that read a store someone names
     /// (`easel store migrate --from`): never creates a file or folder, and refuses a file
     /// that is not an easel job store rather than writing easel's tables into it. The
-    /// error says what the file is; the caller says which setting named it.
+    /// error says what the file is; the caller says which setting named it and what to do.
     pub fn open_existing(path: &Path) -> Result<SqliteStore, StoreError> {
         let refuse = |why: String| StoreError(format!("{}: {why}", path.display()));
         match std::fs::metadata(path) {
@@ -194,9 +194,9 @@ impl SqliteStore {
         // new empty store.
         let flags = OpenFlags::default().difference(OpenFlags::SQLITE_OPEN_CREATE);
         let not_a_store = |e: rusqlite::Error| match e.sqlite_error_code() {
-            Some(ErrorCode::NotADatabase) => refuse(format!(
-                "it is not an easel job store (SQLite: {e}); name the jobs.db of an easel data dir"
-            )),
+            Some(ErrorCode::NotADatabase) => {
+                refuse(format!("it is not an easel job store (SQLite: {e})"))
+            }
             _ => open_error(path, &e),
         };
         let conn = Connection::open_with_flags(path, flags).map_err(not_a_store)?;
@@ -208,7 +208,7 @@ impl SqliteStore {
             .map_err(not_a_store)?;
         if version == 0 {
             return Err(refuse(
-                "it is not an easel job store (no easel tables in it); name the jobs.db of an easel data dir".into(),
+                "it is not an easel job store (no easel tables in it)".into(),
             ));
         }
         Self::open_connection(conn, path)

@@ -519,3 +519,19 @@ fn two_handles_claiming_together_never_both_take_a_job() {
         );
     }
 }
+
+/// A statement PostgreSQL refuses is reported in its words, not as the client's bare "db
+/// error": here a key with a NUL, which no text column of PostgreSQL can hold.
+#[test]
+fn postgres_says_why_it_refused_a_statement() {
+    let Some(url) = super::pg_test_database() else {
+        return;
+    };
+    let store = super::PgStore::open(&url).expect("open");
+    let e = store
+        .put(&keyed("k", Some("a key\u{0}with a NUL")))
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(e.contains("0x00") && e.contains(store.shown_url()), "{e}");
+}

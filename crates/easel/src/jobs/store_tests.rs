@@ -535,3 +535,33 @@ fn postgres_says_why_it_refused_a_statement() {
         .to_string();
     assert!(e.contains("0x00") && e.contains(store.shown_url()), "{e}");
 }
+
+/// Services answer any text, NUL included (an error message, a ComfyUI error's details, a
+/// rewritten prompt), and a job keeps it: every store takes and returns it exactly.
+#[test]
+fn every_store_keeps_a_services_text_exactly_nul_included() {
+    let (_homes, stores) = every_store();
+    for (name, store) in &stores {
+        let mut j = keyed("nul", None);
+        j.status = JobStatus::Failed;
+        j.finished_at_ms = Some(2);
+        j.error = Some(
+            crate::backend::BackendError::new(
+                crate::backend::ErrorKind::Failed,
+                "the service said: bad\u{0}byte",
+            )
+            .with_details(json!({"node_errors": {"3": ["x\u{0}y"]}})),
+        );
+        j.warnings = vec!["\u{0}".into()];
+        store.put(&j).expect("put");
+        assert_eq!(store.get("nul").expect("get"), Some(j.clone()), "{name}");
+        let mut imported = j.clone();
+        imported.id = "nul-imported".into();
+        assert!(store.import_job(&imported).expect("import"), "{name}");
+        assert_eq!(
+            store.get("nul-imported").expect("get"),
+            Some(imported),
+            "{name}"
+        );
+    }
+}

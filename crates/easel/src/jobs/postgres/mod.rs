@@ -155,11 +155,11 @@ fn ms(v: u64) -> i64 {
 }
 
 const INSERT: &str = "INSERT INTO jobs (id, backend, status, model, workflow, batch_key, prompt_lower, idempotency_key, created_at_ms, updated_at_ms, finished_at_ms, job, owner, lease_until_ms)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb, $13, $14)";
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 
 /// An upsert of the job's state; the lease columns are left as they are.
 const PUT: &str = "INSERT INTO jobs (id, backend, status, model, workflow, batch_key, prompt_lower, idempotency_key, created_at_ms, updated_at_ms, finished_at_ms, job)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
      ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, updated_at_ms = EXCLUDED.updated_at_ms,
          finished_at_ms = EXCLUDED.finished_at_ms, job = EXCLUDED.job";
 
@@ -374,7 +374,7 @@ impl JobStore for PgStore {
         self.pool.call(move |c| {
             let n = c.execute(
                 "UPDATE jobs SET status = $2, updated_at_ms = $3, finished_at_ms = $4,
-                     job = $5::text::jsonb, owner = $6, lease_until_ms = $7
+                     job = $5, owner = $6, lease_until_ms = $7
                  WHERE id = $1 AND finished_at_ms IS NOT NULL",
                 &[
                     &row.id,
@@ -425,7 +425,7 @@ impl JobStore for PgStore {
         self.pool.call(move |c| {
             c.execute(
                 "INSERT INTO notes (id, publisher, kind, outcome, note, message, answer, created_at_ms, updated_at_ms)
-                 VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, $7::text::jsonb, $8, $9)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                  ON CONFLICT (id) DO UPDATE SET outcome = EXCLUDED.outcome, message = EXCLUDED.message,
                      answer = EXCLUDED.answer, updated_at_ms = EXCLUDED.updated_at_ms",
                 &[&id, &publisher, &kind, &outcome, &content, &message, &answer, &created, &updated],
@@ -479,7 +479,7 @@ impl JobStore for PgStore {
         self.pool.call(move |c| {
             c.execute(
                 "INSERT INTO batches (id, batch_key, spec, cancelled, result, created_at_ms, updated_at_ms)
-                 VALUES ($1, $2, $3::text::jsonb, $4, $5::text::jsonb, $6, $7)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (id) DO UPDATE SET spec = EXCLUDED.spec,
                      cancelled = batches.cancelled OR EXCLUDED.cancelled,
                      result = COALESCE(EXCLUDED.result, batches.result),

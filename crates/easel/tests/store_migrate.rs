@@ -333,6 +333,41 @@ fn a_sqlite_store_of_1000_jobs_is_copied_whole_and_a_second_run_changes_nothing(
     assert_eq!(pg.lease_holders().expect("holders"), ["replica-b"]);
 }
 
+/// SQLite takes any text; PostgreSQL refuses a NUL in a text column (here the key a client
+/// chose). That job is named with the database's reason, and every other one is copied.
+#[test]
+fn a_job_the_database_refuses_is_named_and_the_others_are_copied() {
+    let Some(url) = easel::jobs::pg_test_database() else {
+        return;
+    };
+    let (dir, from) = with_store();
+    let sqlite = SqliteStore::open(&from).expect("sqlite");
+    let mut refused = job(3);
+    refused.idempotency_key = Some("a key\u{0}with a NUL".into());
+    for j in [&refused, &job(4), &job(5)] {
+        sqlite.insert(j, OLD_OWNER, FAR_FUTURE_MS).expect("insert");
+    }
+    drop(sqlite);
+    let o = migrate(dir.path(), &[], &[("EASEL_DATABASE_URL", &url)]);
+    let (out, err) = said(&o);
+    assert!(!o.status.success(), "{out}\n{err}");
+    assert!(
+        out.starts_with("copied 2 jobs (0 already there), 0 notes, 0 batches"),
+        "{out}"
+    );
+    assert!(
+        err.contains(&format!("not copied: job {}: ", refused.id))
+            && err.contains("0x00")
+            && err.contains("1 record(s) were not copied"),
+        "{err}"
+    );
+    let pg = PgStore::open(&url).expect("pg");
+    assert_eq!(pg.get(&refused.id).expect("get"), None);
+    for j in [job(4), job(5)] {
+        assert_eq!(pg.get(&j.id).expect("get"), Some(j));
+    }
+}
+
 /// A data dir holding a real (empty) SQLite job store.
 fn with_store() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("dir");

@@ -58,7 +58,16 @@ pub async fn run(config: &Config, command: Command) -> anyhow::Result<ExitCode> 
     let summary = tokio::task::spawn_blocking(move || migrate(&from, from_default, &url, to_flag))
         .await
         .context("the migration stopped unexpectedly")??;
-    println!("{summary}");
+    println!("{}", summary.line);
+    if !summary.refused.is_empty() {
+        for r in &summary.refused {
+            eprintln!("not copied: {r}");
+        }
+        anyhow::bail!(
+            "{} record(s) were not copied (listed above): the database refused them, and copied everything else. Correct or remove them in the SQLite store and run the command again; it copies only what is missing",
+            summary.refused.len()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -69,6 +78,14 @@ struct Copied {
     jobs_there: u64,
     notes: u64,
     batches: u64,
+    /// Records the target refused (while reachable): which, and why.
+    refused: Vec<String>,
+}
+
+/// The summary line, and what was not copied.
+struct Summary {
+    line: String,
+    refused: Vec<String>,
 }
 
 fn migrate(
@@ -76,7 +93,7 @@ fn migrate(
     from_default: bool,
     url: &SecretString,
     to_flag: &str,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Summary> {
     let source = SqliteStore::open_existing(from).map_err(|e| {
         if from_default {
             anyhow::anyhow!(
@@ -94,19 +111,43 @@ fn migrate(
     let copied = copy(&source, &target)
         .map_err(|e| anyhow::anyhow!("copying from {} to {shown}: {e}. Nothing copied is lost; run the command again to copy the rest", from.display()))?;
     eprintln!("done in {:.2} s", started.elapsed().as_secs_f64());
-    Ok(format!(
+    let line = format!(
         "copied {} jobs ({} already there), {} notes, {} batches from {} to {shown}",
         copied.jobs,
         copied.jobs_there,
         copied.notes,
         copied.batches,
         from.display()
-    ))
+    );
+    Ok(Summary {
+        line,
+        refused: copied.refused,
+    })
+}
+
+/// The outcome of writing one record: a refusal of that record alone (the database answers
+/// pings) is noted and the copy goes on; an unreachable database stops it.
+fn one<T>(
+    to: &dyn JobStore,
+    what: impl FnOnce() -> String,
+    written: Result<T, StoreError>,
+    refused: &mut Vec<String>,
+) -> Result<Option<T>, StoreError> {
+    match written {
+        Ok(v) => Ok(Some(v)),
+        Err(e) => {
+            to.ping()?;
+            refused.push(format!("{}: {e}", what()));
+            Ok(None)
+        }
+    }
 }
 
 /// Copies every job (any status, newest first, a page at a time), then the notes and
 /// batches the target does not have. Nothing in the target is overwritten: a record there
-/// may be newer than its copy here (a replica ran it since the last run).
+/// may be newer than its copy here (a replica ran it since the last run). A record the
+/// target refuses (text PostgreSQL cannot hold, such as a NUL in a key) does not keep the
+/// others from being copied.
 fn copy(from: &dyn JobStore, to: &dyn JobStore) -> Result<Copied, StoreError> {
     let mut copied = Copied::default();
     let mut before = None;
@@ -117,10 +158,11 @@ fn copy(from: &dyn JobStore, to: &dyn JobStore) -> Result<Copied, StoreError> {
             ..JobFilter::default()
         })?;
         for job in &page {
-            if to.import_job(job)? {
-                copied.jobs += 1;
-            } else {
-                copied.jobs_there += 1;
+            let what = || format!("job {}", job.id);
+            match one(to, what, to.import_job(job), &mut copied.refused)? {
+                Some(true) => copied.jobs += 1,
+                Some(false) => copied.jobs_there += 1,
+                None => {}
             }
         }
         eprintln!(
@@ -138,14 +180,18 @@ fn copy(from: &dyn JobStore, to: &dyn JobStore) -> Result<Copied, StoreError> {
     }
     for note in from.list_notes(usize::MAX)? {
         if to.get_note(&note.id)?.is_none() {
-            to.record_note(&note)?;
-            copied.notes += 1;
+            let what = || format!("note {}", note.id);
+            if one(to, what, to.record_note(&note), &mut copied.refused)?.is_some() {
+                copied.notes += 1;
+            }
         }
     }
     for batch in from.list_batches()? {
         if to.get_batch(&batch.id)?.is_none() {
-            to.put_batch(&batch)?;
-            copied.batches += 1;
+            let what = || format!("batch {}", batch.id);
+            if one(to, what, to.put_batch(&batch), &mut copied.refused)?.is_some() {
+                copied.batches += 1;
+            }
         }
     }
     eprintln!(

@@ -40,15 +40,21 @@ fn job(i: u64) -> Job {
     let image = |index: u32| SavedImage {
         index,
         path: PathBuf::from(format!("/srv/easel/out/cats/cat-{i}-{index}.png")),
-        url: (i % 2 == 0).then(|| format!("https://cdn.example/{i}/{index}.png")),
+        url: i
+            .is_multiple_of(2)
+            .then(|| format!("https://cdn.example/{i}/{index}.png")),
         mime: "image/png".into(),
         width: 1328,
         height: 1328,
         bytes: 1_000_000 + i,
         seed: Some(i * 1_000_003 + u64::from(index)),
-        revised_prompt: (i % 3 == 0).then(|| format!("a very fluffy cat {i}")),
-        usage: (i % 4 == 0).then(|| json!({"input_tokens": i, "output_tokens": 4096})),
-        media: if i % 11 == 0 {
+        revised_prompt: i
+            .is_multiple_of(3)
+            .then(|| format!("a very fluffy cat {i}")),
+        usage: i
+            .is_multiple_of(4)
+            .then(|| json!({"input_tokens": i, "output_tokens": 4096})),
+        media: if i.is_multiple_of(11) {
             MediaClass::Video
         } else {
             MediaClass::Still
@@ -61,7 +67,7 @@ fn job(i: u64) -> Job {
     };
     let request = serde_json::from_value(json!({
         "prompt": format!("一只猫 {i}: ünïcode, \"quotes\" and 100% _wild_ cards"),
-        "negative_prompt": (i % 2 == 0).then_some("blurry"),
+        "negative_prompt": i.is_multiple_of(2).then_some("blurry"),
         "model": (i % 3 != 2).then_some("Qwen/Qwen-Image"),
         "workflow": (i % 3 == 2).then_some("txt2img"),
         "size": {"width": 1328, "height": 1328},
@@ -69,7 +75,7 @@ fn job(i: u64) -> Job {
         "steps": (i % 2 == 1).then_some(30),
         "guidance": (i % 2 == 1).then_some(3.7),
         "count": 2,
-        "params": if i % 6 == 0 { json!({"sampler": "euler", "denoise": 0.35}) } else { json!({}) },
+        "params": if i.is_multiple_of(6) { json!({"sampler": "euler", "denoise": 0.35}) } else { json!({}) },
     }))
     .expect("request");
     let finished = status.is_terminal();
@@ -78,8 +84,8 @@ fn job(i: u64) -> Job {
         backend: if i % 3 == 2 { "comfyui" } else { "modelscope" }.into(),
         request,
         output: OutputSpec {
-            dir: (i % 2 == 0).then(|| "cats".into()),
-            stem: (i % 4 == 0).then(|| format!("cat-{i}")),
+            dir: i.is_multiple_of(2).then(|| "cats".into()),
+            stem: i.is_multiple_of(4).then(|| format!("cat-{i}")),
             format: Default::default(),
         },
         status,
@@ -118,7 +124,7 @@ fn job(i: u64) -> Job {
             JobStatus::Cancelled => Some(BackendError::new(ErrorKind::Cancelled, "cancelled")),
             _ => None,
         },
-        warnings: if i % 7 == 0 {
+        warnings: if i.is_multiple_of(7) {
             vec![format!("the workflow has no place for steps ({i})")]
         } else {
             Vec::new()

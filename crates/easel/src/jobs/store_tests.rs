@@ -530,8 +530,7 @@ fn postgres_says_why_it_refused_a_statement() {
     let store = super::PgStore::open(&url).expect("open");
     let e = store
         .put(&keyed("k", Some("a key\u{0}with a NUL")))
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(e.contains("0x00") && e.contains(store.shown_url()), "{e}");
 }

@@ -29,6 +29,7 @@ mod jobs_wait;
 mod mcp_app;
 mod providers_and_edits;
 mod publish;
+mod shared_store;
 mod store_migrate;
 mod surface;
 mod tasks;

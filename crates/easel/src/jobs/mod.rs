@@ -13,6 +13,7 @@ mod model;
 mod notes;
 mod postgres;
 mod query;
+mod remote;
 mod run;
 mod slots;
 mod sqlite;
@@ -136,6 +137,9 @@ pub enum RetrySave {
 struct Live {
     tx: watch::Sender<Job>,
     cancel: CancellationToken,
+    /// Cancelled when another process took the job over (this one's lease lapsed, e.g. while
+    /// the store was away): the job stops here without writing anything.
+    abandon: CancellationToken,
 }
 
 struct Inner {
@@ -312,6 +316,7 @@ impl Jobs {
 
     fn start(&self, job: Job, backend: Arc<dyn Backend>) {
         let cancel = CancellationToken::new();
+        let abandon = CancellationToken::new();
         let (tx, _) = watch::channel(job.clone());
         if let Ok(mut live) = self.inner.live.lock() {
             if live.contains_key(&job.id) {
@@ -322,13 +327,49 @@ impl Jobs {
                 Live {
                     tx,
                     cancel: cancel.clone(),
+                    abandon: abandon.clone(),
                 },
             );
         }
         self.inner.changes.send(&job);
         // Taking the slot (or a place in line) here, not in the task, keeps queue counts exact.
         let slot = self.inner.slots.try_take(backend.name(), &job.id);
-        tokio::spawn(run::run(self.clone(), job.id, backend, slot, cancel));
+        let (jobs, id) = (self.clone(), job.id.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                () = run::run(jobs.clone(), id.clone(), backend, slot, cancel) => {}
+                () = abandon.cancelled() => {
+                    tracing::warn!(job = %id, "another easel took this job over (this one's lease lapsed); stopped here without writing");
+                    jobs.forget(&id);
+                }
+            }
+        });
+    }
+
+    /// The ids of the jobs running here, to compare with what a renewal says is held.
+    fn running_here(&self) -> Vec<String> {
+        self.inner
+            .live
+            .lock()
+            .map(|live| live.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Stops, without writing, the jobs of `before` (running here before the renewal) that
+    /// `held` (what the store says this process holds) no longer has: another process
+    /// claimed them after this one's lease lapsed, and resumes them from their stored state.
+    /// Jobs started since are not judged by a renewal that could not have seen them.
+    fn abandon_lost(&self, before: &[String], held: &[String]) {
+        let Ok(live) = self.inner.live.lock() else {
+            return;
+        };
+        for id in before.iter().filter(|id| !held.contains(id)) {
+            if let Some(l) = live.get(id)
+                && !l.tx.borrow().status.is_terminal()
+            {
+                l.abandon.cancel();
+            }
+        }
     }
 
     /// Renews this process's leases and resumes unfinished jobs nobody else runs, now and
@@ -338,18 +379,25 @@ impl Jobs {
         if resume {
             // What a killed easel was writing when it died; walking the output root is
             // plain disk work, kept off the runtime's threads.
-            let outputs = self.inner.outputs.clone();
-            tokio::task::spawn_blocking(move || {
-                let removed = outputs.remove_abandoned_temp_files();
-                if removed > 0 {
-                    tracing::info!(
-                        removed,
-                        "removed temporary files left by easel processes that were killed"
-                    );
-                }
-            });
+            self.sweep_temp_files();
         }
         tokio::spawn(lease::maintain(self.clone(), resume));
+        tokio::spawn(remote::follow_store(self.clone()));
+    }
+
+    /// Removes, off the runtime's threads, the temporary files killed easel processes left
+    /// in the output root (at start, and when a replica sharing the root is found dead).
+    fn sweep_temp_files(&self) {
+        let outputs = self.inner.outputs.clone();
+        tokio::task::spawn_blocking(move || {
+            let removed = outputs.remove_abandoned_temp_files();
+            if removed > 0 {
+                tracing::info!(
+                    removed,
+                    "removed temporary files left by easel processes that were killed"
+                );
+            }
+        });
     }
 
     /// The job as it is now.

@@ -496,14 +496,14 @@ impl JobStore for SqliteStore {
         })
     }
 
-    fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<(), StoreError> {
+    fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<Vec<String>, StoreError> {
         self.with(|conn| {
-            conn.execute(
-                "UPDATE jobs SET lease_until_ms = ?2 WHERE owner = ?1 AND finished_at_ms IS NULL",
-                params![owner, lease_until_ms as i64],
-            )
-        })?;
-        Ok(())
+            let mut stmt = conn.prepare_cached(
+                "UPDATE jobs SET lease_until_ms = ?2 WHERE owner = ?1 AND finished_at_ms IS NULL RETURNING id",
+            )?;
+            let rows = stmt.query_map(params![owner, lease_until_ms as i64], |r| r.get(0))?;
+            rows.collect()
+        })
     }
 
     fn prune(&self, finished_before_ms: u64) -> Result<usize, StoreError> {

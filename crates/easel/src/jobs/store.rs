@@ -141,8 +141,9 @@ pub trait JobStore: Send + Sync {
     /// Replaces a finished job with `job` (unfinished again), leased to `owner`; false, and
     /// nothing written, if the stored job is not finished (someone reopened it first).
     fn reopen(&self, job: &Job, owner: &str, lease_until_ms: u64) -> Result<bool, StoreError>;
-    /// Extends the lease on every unfinished job `owner` runs.
-    fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<(), StoreError>;
+    /// Extends the lease on every unfinished job `owner` holds; returns their ids (a job
+    /// missing from them was taken over by another process while `owner`'s lease lapsed).
+    fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<Vec<String>, StoreError>;
     /// Deletes finished jobs that finished before the given time; returns how many.
     fn prune(&self, finished_before_ms: u64) -> Result<usize, StoreError>;
     /// Inserts a published note, or replaces the record with the same id (its outcome).
@@ -353,13 +354,15 @@ impl JobStore for MemoryStore {
         }
     }
 
-    fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<(), StoreError> {
+    fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<Vec<String>, StoreError> {
+        let mut held = Vec::new();
         for e in self.lock()?.values_mut() {
             if e.owner.as_deref() == Some(owner) && e.job.finished_at_ms.is_none() {
                 e.lease_until_ms = lease_until_ms;
+                held.push(e.job.id.clone());
             }
         }
-        Ok(())
+        Ok(held)
     }
 
     fn prune(&self, finished_before_ms: u64) -> Result<usize, StoreError> {

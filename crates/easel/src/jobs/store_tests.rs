@@ -118,7 +118,7 @@ fn all_pages(store: &dyn JobStore, filter: &JobFilter, size: usize) -> Vec<Strin
 }
 
 #[test]
-fn every_store_filter_and_page_alike() {
+fn every_store_filters_and_pages_alike() {
     let (_dir, stores) = stores();
     let all: Vec<Job> = (0..100).map(job).collect();
     let cases: Vec<(&str, JobFilter)> = vec![
@@ -235,7 +235,7 @@ fn every_store_filter_and_page_alike() {
 }
 
 #[test]
-fn every_store_report_changes_in_update_order() {
+fn every_store_reports_changes_in_update_order() {
     let (_dir, stores) = stores();
     for (name, store) in &stores {
         let changed = store.changed_since(5090, 5).expect("changed");
@@ -249,7 +249,7 @@ fn every_store_report_changes_in_update_order() {
 }
 
 #[test]
-fn every_store_give_the_same_facets() {
+fn every_store_gives_the_same_facets() {
     let (_dir, stores) = stores();
     let facets: Vec<_> = stores
         .iter()
@@ -563,4 +563,42 @@ fn every_store_keeps_a_services_text_exactly_nul_included() {
             "{name}"
         );
     }
+}
+
+/// PostgreSQL tells every handle (replica) of a job another one wrote, as it commits;
+/// SQLite and memory say they do not tell (their waiters poll).
+#[test]
+fn a_store_that_tells_tells_every_handle_of_another_ones_writes() {
+    for home in Home::all() {
+        let (mine, theirs) = (home.open(), home.open());
+        let Some(mut told) = mine.changes() else {
+            assert_eq!(home.name(), "sqlite", "only SQLite (and memory) poll");
+            continue;
+        };
+        let job = keyed("told", None);
+        theirs.insert(&job, "them", 1).expect("insert");
+        let mut update = job.clone();
+        update.status = JobStatus::Succeeded;
+        theirs.put(&update).expect("put");
+        // Both writes arrive, in order; lease renewals are not changes anyone waits for.
+        theirs.renew("them", 5).expect("renew");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("rt");
+        let got: Vec<String> = runtime.block_on(async {
+            let mut got = Vec::new();
+            while got.len() < 2 {
+                let id = tokio::time::timeout(std::time::Duration::from_secs(10), told.recv())
+                    .await
+                    .expect("told within 10 s")
+                    .expect("open");
+                got.push(id);
+            }
+            got
+        });
+        assert_eq!(got, ["told", "told"], "{}", home.name());
+        assert!(told.try_recv().is_err(), "the renewal told nobody");
+    }
+    assert!(MemoryStore::default().changes().is_none());
 }

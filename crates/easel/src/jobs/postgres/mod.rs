@@ -36,6 +36,9 @@ pub fn shown_database_url(url: &str) -> String {
     }
 }
 
+/// How long `open` waits for the listener to listen.
+const LISTEN_READY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Changes a slow waiter may fall behind by (it then reads the store again).
 const CHANGES: usize = 1024;
 
@@ -67,8 +70,17 @@ impl PgStore {
             }
         }
         let changes = Arc::new(broadcast::channel(CHANGES).0);
-        listen::spawn(target.clone(), Arc::downgrade(&changes))
+        let (ready, listening) = std::sync::mpsc::channel();
+        listen::spawn(target.clone(), Arc::downgrade(&changes), ready)
             .map_err(|e| target.error("starting its listener", &e))?;
+        // Changes are told from the moment `open` returns; a listener that cannot connect
+        // in time keeps trying, and waiters poll meanwhile.
+        if listening.recv_timeout(LISTEN_READY).is_err() {
+            tracing::warn!(
+                store = target.shown(),
+                "not yet listening to the job store's changes; waiters poll until it does"
+            );
+        }
         Ok(PgStore { pool, changes })
     }
 
@@ -390,14 +402,16 @@ impl JobStore for PgStore {
         })
     }
 
-    fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<(), StoreError> {
+    fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<Vec<String>, StoreError> {
         let (owner, lease) = (owner.to_string(), ms(lease_until_ms));
         self.pool.call(move |c| {
-            c.execute(
-                "UPDATE jobs SET lease_until_ms = $2 WHERE owner = $1 AND finished_at_ms IS NULL",
+            Ok(c.query(
+                "UPDATE jobs SET lease_until_ms = $2 WHERE owner = $1 AND finished_at_ms IS NULL RETURNING id",
                 &[&owner, &lease],
-            )
-            .map(|_| ())
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
         })
     }
 
@@ -628,5 +642,46 @@ mod tests {
             numbered("a = ? AND (b, c) < (?, ?)", 3),
             "a = $3 AND (b, c) < ($4, $5)"
         );
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    /// A superuser connection to a test database, off the runtime (there is none here).
+    fn admin(url: &str) -> postgres::Client {
+        url.parse::<postgres::Config>()
+            .expect("url")
+            .connect(postgres::NoTls)
+            .expect("connect")
+    }
+
+    #[test]
+    fn replicas_starting_together_migrate_once_and_a_newer_schema_is_refused() {
+        let Some(url) = pg_test_database() else {
+            return;
+        };
+        let opened: Vec<_> = (0..4)
+            .map(|_| {
+                let url = url.clone();
+                std::thread::spawn(move || PgStore::open(&url).map(|_| ()))
+            })
+            .collect();
+        for o in opened {
+            o.join().expect("thread").expect("every replica opens");
+        }
+        let version: i32 = admin(&url)
+            .query_one("SELECT version FROM easel_schema", &[])
+            .expect("version")
+            .get(0);
+        assert_eq!(version as usize, schema::MIGRATIONS.len());
+
+        admin(&url)
+            .execute("UPDATE easel_schema SET version = 999", &[])
+            .expect("newer");
+        let e = PgStore::open(&url).err().expect("refused");
+        assert!(e.0.contains("schema version 999 is newer"), "{}", e.0);
+        assert!(e.0.contains("Upgrade this easel"), "{}", e.0);
     }
 }

@@ -6,7 +6,7 @@
 
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postgres::Client;
 
@@ -22,11 +22,25 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 type Task = Box<dyn FnOnce(&mut Slot) + Send>;
 
+/// After a failed connection, calls fail at once with its error for this long instead of
+/// each waiting out a connection attempt of its own: callers wait on these threads from
+/// easel's runtime, which must not stall while the database is away.
+const REST_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
 /// One thread's connection, made when first needed.
 pub(crate) struct Slot {
     target: Target,
     client: Option<Client>,
+    /// The last failure to connect, and until when it answers for new attempts.
+    resting: Option<(Instant, String)>,
+    /// When the connection last answered.
+    used: Instant,
 }
+
+/// A connection idle this long is checked before use: a database restarted meanwhile closed
+/// it, and the call would otherwise fail on it instead of on a fresh one.
+const CHECK_AFTER_IDLE: Duration = Duration::from_secs(1);
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Slot {
     /// Runs `op` on this slot's connection (connecting first if needed). A connection that
@@ -35,14 +49,37 @@ impl Slot {
         &mut self,
         op: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
+        if self.used.elapsed() > CHECK_AFTER_IDLE
+            && let Some(client) = self.client.as_mut()
+            && client.is_valid(CHECK_TIMEOUT).is_err()
+        {
+            self.client = None;
+        }
         if self.client.as_ref().is_none_or(Client::is_closed) {
-            self.client = Some(self.target.connect()?);
+            if let Some((until, error)) = &self.resting
+                && Instant::now() < *until
+            {
+                return Err(StoreError(error.clone()));
+            }
+            match self.target.connect() {
+                Ok(client) => {
+                    self.client = Some(client);
+                    self.resting = None;
+                }
+                Err(e) => {
+                    self.resting = Some((Instant::now() + REST_AFTER_FAILURE, e.0.clone()));
+                    return Err(e);
+                }
+            }
         }
         let Some(client) = self.client.as_mut() else {
             return Err(self.target.error("connecting", &"no connection"));
         };
         match op(client) {
-            Ok(v) => Ok(v),
+            Ok(v) => {
+                self.used = Instant::now();
+                Ok(v)
+            }
             Err(e) => {
                 let broken = client.is_closed() || e.as_db_error().is_none();
                 if broken {
@@ -69,6 +106,8 @@ impl Pool {
             let slot = Slot {
                 target: target.clone(),
                 client: None,
+                resting: None,
+                used: Instant::now(),
             };
             std::thread::Builder::new()
                 .name(format!("easel-pg-{i}"))

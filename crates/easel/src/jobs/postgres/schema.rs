@@ -5,7 +5,7 @@
 use postgres::Client;
 
 /// Migrations in order; `easel_schema.version` counts how many have run.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
 CREATE TABLE jobs (
     id              TEXT PRIMARY KEY,

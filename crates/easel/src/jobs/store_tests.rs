@@ -602,3 +602,32 @@ fn a_store_that_tells_tells_every_handle_of_another_ones_writes() {
     }
     assert!(MemoryStore::default().changes().is_none());
 }
+
+/// A filter holding a NUL (a gallery query with %00) matches nothing, on every store,
+/// rather than failing (PostgreSQL refuses NUL in a query's text).
+#[test]
+fn every_store_answers_a_filter_with_a_nul_with_nothing() {
+    let (_homes, stores) = stores();
+    for (name, store) in &stores {
+        for filter in [
+            JobFilter {
+                model: Some("FLUX\0".into()),
+                ..JobFilter::default()
+            },
+            JobFilter {
+                text: Some("dog\0".into()),
+                ..JobFilter::default()
+            },
+            JobFilter {
+                batch: Some("autumn\0".into()),
+                ..JobFilter::default()
+            },
+        ] {
+            assert_eq!(
+                store.list(&filter).expect("no error"),
+                [],
+                "{name}: {filter:?}"
+            );
+        }
+    }
+}

@@ -257,6 +257,14 @@ impl JobStore for PgStore {
 
     fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
         let (where_, params) = conditions(filter);
+        // No stored value holds a NUL (requests with one are refused), and PostgreSQL refuses
+        // a NUL in a query's text: such a filter matches nothing, as it does in SQLite.
+        if params
+            .iter()
+            .any(|p| matches!(p, Param::Text(t) if t.contains('\0')))
+        {
+            return Ok(Vec::new());
+        }
         let n = params.len();
         let sql = format!(
             "SELECT job::text FROM jobs WHERE {} ORDER BY created_at_ms DESC, id DESC LIMIT ${} OFFSET ${}",

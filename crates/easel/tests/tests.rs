@@ -31,6 +31,7 @@ mod providers_and_edits;
 mod publish;
 mod replica;
 mod shared_store;
+mod store_migrate;
 mod surface;
 mod tasks;
 mod tasks_durable;

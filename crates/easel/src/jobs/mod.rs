@@ -258,6 +258,18 @@ impl Jobs {
             )
             .into());
         }
+        // A key is matched exactly by every store; a control character (which PostgreSQL
+        // cannot even store, in the case of NUL) is never part of a real one.
+        if let Some(key) = &idempotency_key
+            && key.chars().any(char::is_control)
+        {
+            return Err(InvalidInput::new(
+                "idempotency_key",
+                "contains a control character",
+                "Use printable characters, e.g. a hash of the request or a batch line id.",
+            )
+            .into());
+        }
         backend.preflight()?;
         let waiting = self.queued_here();
         if waiting >= self.inner.settings.max_queued {

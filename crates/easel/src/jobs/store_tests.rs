@@ -520,6 +520,51 @@ fn two_handles_claiming_together_never_both_take_a_job() {
     }
 }
 
+/// A statement PostgreSQL refuses is reported in its words, not as the client's bare "db
+/// error": here a key with a NUL, which no text column of PostgreSQL can hold.
+#[test]
+fn postgres_says_why_it_refused_a_statement() {
+    let Some(url) = super::pg_test_database() else {
+        return;
+    };
+    let store = super::PgStore::open(&url).expect("open");
+    let e = store
+        .put(&keyed("k", Some("a key\u{0}with a NUL")))
+        .expect_err("refused")
+        .to_string();
+    assert!(e.contains("0x00") && e.contains(store.shown_url()), "{e}");
+}
+
+/// Services answer any text, NUL included (an error message, a ComfyUI error's details, a
+/// rewritten prompt), and a job keeps it: every store takes and returns it exactly.
+#[test]
+fn every_store_keeps_a_services_text_exactly_nul_included() {
+    let (_homes, stores) = every_store();
+    for (name, store) in &stores {
+        let mut j = keyed("nul", None);
+        j.status = JobStatus::Failed;
+        j.finished_at_ms = Some(2);
+        j.error = Some(
+            crate::backend::BackendError::new(
+                crate::backend::ErrorKind::Failed,
+                "the service said: bad\u{0}byte",
+            )
+            .with_details(json!({"node_errors": {"3": ["x\u{0}y"]}})),
+        );
+        j.warnings = vec!["\u{0}".into()];
+        store.put(&j).expect("put");
+        assert_eq!(store.get("nul").expect("get"), Some(j.clone()), "{name}");
+        let mut imported = j.clone();
+        imported.id = "nul-imported".into();
+        assert!(store.import_job(&imported).expect("import"), "{name}");
+        assert_eq!(
+            store.get("nul-imported").expect("get"),
+            Some(imported),
+            "{name}"
+        );
+    }
+}
+
 /// PostgreSQL tells every handle (replica) of a job another one wrote, as it commits;
 /// SQLite and memory say they do not tell (their waiters poll).
 #[test]
@@ -556,4 +601,33 @@ fn a_store_that_tells_tells_every_handle_of_another_ones_writes() {
         assert!(told.try_recv().is_err(), "the renewal told nobody");
     }
     assert!(MemoryStore::default().changes().is_none());
+}
+
+/// A filter holding a NUL (a gallery query with %00) matches nothing, on every store,
+/// rather than failing (PostgreSQL refuses NUL in a query's text).
+#[test]
+fn every_store_answers_a_filter_with_a_nul_with_nothing() {
+    let (_homes, stores) = stores();
+    for (name, store) in &stores {
+        for filter in [
+            JobFilter {
+                model: Some("FLUX\0".into()),
+                ..JobFilter::default()
+            },
+            JobFilter {
+                text: Some("dog\0".into()),
+                ..JobFilter::default()
+            },
+            JobFilter {
+                batch: Some("autumn\0".into()),
+                ..JobFilter::default()
+            },
+        ] {
+            assert_eq!(
+                store.list(&filter).expect("no error"),
+                [],
+                "{name}: {filter:?}"
+            );
+        }
+    }
 }

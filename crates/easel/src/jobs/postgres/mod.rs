@@ -169,11 +169,11 @@ fn ms(v: u64) -> i64 {
 }
 
 const INSERT: &str = "INSERT INTO jobs (id, backend, status, model, workflow, batch_key, prompt_lower, idempotency_key, created_at_ms, updated_at_ms, finished_at_ms, job, owner, lease_until_ms)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb, $13, $14)";
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 
 /// An upsert of the job's state; the lease columns are left as they are.
 const PUT: &str = "INSERT INTO jobs (id, backend, status, model, workflow, batch_key, prompt_lower, idempotency_key, created_at_ms, updated_at_ms, finished_at_ms, job)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
      ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, updated_at_ms = EXCLUDED.updated_at_ms,
          finished_at_ms = EXCLUDED.finished_at_ms, job = EXCLUDED.job";
 
@@ -259,6 +259,14 @@ impl JobStore for PgStore {
 
     fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
         let (where_, params) = conditions(filter);
+        // No stored value holds a NUL (requests with one are refused), and PostgreSQL refuses
+        // a NUL in a query's text: such a filter matches nothing, as it does in SQLite.
+        if params
+            .iter()
+            .any(|p| matches!(p, Param::Text(t) if t.contains('\0')))
+        {
+            return Ok(Vec::new());
+        }
         let n = params.len();
         let sql = format!(
             "SELECT job::text FROM jobs WHERE {} ORDER BY created_at_ms DESC, id DESC LIMIT ${} OFFSET ${}",
@@ -388,7 +396,7 @@ impl JobStore for PgStore {
         self.pool.call(move |c| {
             let n = c.execute(
                 "UPDATE jobs SET status = $2, updated_at_ms = $3, finished_at_ms = $4,
-                     job = $5::text::jsonb, owner = $6, lease_until_ms = $7
+                     job = $5, owner = $6, lease_until_ms = $7
                  WHERE id = $1 AND finished_at_ms IS NOT NULL",
                 &[
                     &row.id,
@@ -441,7 +449,7 @@ impl JobStore for PgStore {
         self.pool.call(move |c| {
             c.execute(
                 "INSERT INTO notes (id, publisher, kind, outcome, note, message, answer, created_at_ms, updated_at_ms)
-                 VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, $7::text::jsonb, $8, $9)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                  ON CONFLICT (id) DO UPDATE SET outcome = EXCLUDED.outcome, message = EXCLUDED.message,
                      answer = EXCLUDED.answer, updated_at_ms = EXCLUDED.updated_at_ms",
                 &[&id, &publisher, &kind, &outcome, &content, &message, &answer, &created, &updated],
@@ -495,7 +503,7 @@ impl JobStore for PgStore {
         self.pool.call(move |c| {
             c.execute(
                 "INSERT INTO batches (id, batch_key, spec, cancelled, result, created_at_ms, updated_at_ms)
-                 VALUES ($1, $2, $3::text::jsonb, $4, $5::text::jsonb, $6, $7)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (id) DO UPDATE SET spec = EXCLUDED.spec,
                      cancelled = batches.cancelled OR EXCLUDED.cancelled,
                      result = COALESCE(EXCLUDED.result, batches.result),

@@ -97,7 +97,7 @@ impl Slot {
                     self.client = None;
                     return Err(self.target.unreachable(&e));
                 }
-                Err(self.target.error("statement failed", &e))
+                Err(self.target.refused(&e))
             }
         }
     }

@@ -220,10 +220,12 @@ fn all_batches(store: &dyn JobStore) -> Vec<BatchRecord> {
 
 #[test]
 fn a_sqlite_store_of_1000_jobs_is_copied_whole_and_a_second_run_changes_nothing() {
-    // Without EASEL_TEST_DATABASE_URL the helper says on stderr that this is skipped.
-    let Some(url) = easel::jobs::pg_test_database() else {
+    // Without EASEL_TEST_DATABASE_URL the helper says on stderr that this is skipped. Held
+    // to the end: no other test stops the cluster meanwhile (common::pg).
+    let Some(db) = crate::common::pg::database_blocking() else {
         return;
     };
+    let url = db.url.clone();
     let dir = tempfile::tempdir().expect("dir");
     let from = dir.path().join("data").join(easel::app::JOB_STORE_FILE);
     let sqlite = SqliteStore::open(&from).expect("sqlite");
@@ -343,9 +345,11 @@ fn a_sqlite_store_of_1000_jobs_is_copied_whole_and_a_second_run_changes_nothing(
 /// chose). That job is named with the database's reason, and every other one is copied.
 #[test]
 fn a_job_the_database_refuses_is_named_and_the_others_are_copied() {
-    let Some(url) = easel::jobs::pg_test_database() else {
+    // Held to the end: no other test stops the cluster meanwhile (common::pg).
+    let Some(db) = crate::common::pg::database_blocking() else {
         return;
     };
+    let url = db.url.clone();
     let (dir, from) = with_store();
     let sqlite = SqliteStore::open(&from).expect("sqlite");
     let mut refused = job(3);

@@ -2,11 +2,12 @@
 //! cluster of `scripts/pg-cluster` (its URL in `EASEL_TEST_DATABASE_URL`), and that cluster's
 //! control (`EASEL_TEST_PG_CLUSTER`) for the tests that stop and start the server.
 //!
-//! Every test here that uses PostgreSQL takes its database through [`database`], which holds
-//! one process-wide turn for as long as the test keeps the [`PgDatabase`]: a test that stops
-//! the shared cluster must not pull it from under another test of this binary. The library's
-//! own store tests run in another test binary, which cargo runs only after this one has ended
-//! (cargo runs test binaries one after another), so they never see a stopped cluster.
+//! Every test here that uses PostgreSQL takes its database through [`database`] (or
+//! [`database_blocking`] without a runtime), which holds one process-wide turn for as long as
+//! the test keeps the [`PgDatabase`]: a test that stops the shared cluster must not pull it
+//! from under another test of this binary. The library's own store tests are another test
+//! binary, and cargo runs test binaries one after another, never side by side, so they never
+//! see the cluster stopped.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -47,6 +48,13 @@ pub async fn database() -> Option<PgDatabase> {
     let url = tokio::task::spawn_blocking(easel::jobs::pg_test_database)
         .await
         .expect("creating the test database")?;
+    Some(PgDatabase { url, _turn: turn })
+}
+
+/// [`database`] for a test without a runtime (a plain `#[test]`).
+pub fn database_blocking() -> Option<PgDatabase> {
+    let turn = TURN.blocking_lock();
+    let url = easel::jobs::pg_test_database()?;
     Some(PgDatabase { url, _turn: turn })
 }
 

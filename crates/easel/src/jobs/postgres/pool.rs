@@ -27,17 +27,27 @@ type Task = Box<dyn FnOnce(&mut Slot) + Send>;
 /// easel's runtime, which must not stall while the database is away.
 const REST_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
-/// The last failure to connect, and until when it answers for new attempts. One for the whole
-/// pool: the database is away for every connection alike, and back for all of them as soon
-/// as one gets through (a per-connection pause went on failing calls with the outage's error
-/// after the database, and /healthz, answered again).
-type Resting = Arc<Mutex<Option<(Instant, String)>>>;
+/// What the pool's connections learn of the database, shared: it is away (or restarted) for
+/// every connection alike.
+#[derive(Default)]
+struct Shared {
+    /// The last failure to connect, and until when it answers for new attempts. The pool's,
+    /// and over as soon as any connection gets through (one pause per connection went on
+    /// failing calls with the outage's error after the database, and /healthz, answered).
+    resting: Option<(Instant, String)>,
+    /// How often a connection was found broken or could not be made. A connection made
+    /// before the latest such news is checked before use: what broke the other (a restart
+    /// of the database) broke it too, and a call on it would fail.
+    breaks: u64,
+}
 
 /// One thread's connection, made when first needed.
 pub(crate) struct Slot {
     target: Target,
     client: Option<Client>,
-    resting: Resting,
+    shared: Arc<Mutex<Shared>>,
+    /// `breaks` when this connection was made (or last checked).
+    epoch: u64,
     /// When the connection last answered.
     used: Instant,
 }
@@ -48,10 +58,15 @@ const CHECK_AFTER_IDLE: Duration = Duration::from_secs(1);
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Slot {
-    fn resting(&self) -> std::sync::MutexGuard<'_, Option<(Instant, String)>> {
-        self.resting
+    fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records that a connection broke or could not be made.
+    fn broke(&self) {
+        self.shared().breaks += 1;
     }
 
     /// Runs `op` on this slot's connection (connecting first if needed). A connection that
@@ -60,14 +75,18 @@ impl Slot {
         &mut self,
         op: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
-        if self.used.elapsed() > CHECK_AFTER_IDLE
+        let breaks = self.shared().breaks;
+        if (self.epoch < breaks || self.used.elapsed() > CHECK_AFTER_IDLE)
             && let Some(client) = self.client.as_mut()
-            && client.is_valid(CHECK_TIMEOUT).is_err()
         {
-            self.client = None;
+            if client.is_valid(CHECK_TIMEOUT).is_err() {
+                self.client = None;
+                self.broke();
+            }
+            self.epoch = breaks;
         }
         if self.client.as_ref().is_none_or(Client::is_closed) {
-            if let Some((until, error)) = &*self.resting()
+            if let Some((until, error)) = &self.shared().resting
                 && Instant::now() < *until
             {
                 return Err(StoreError(error.clone()));
@@ -75,10 +94,16 @@ impl Slot {
             match self.target.connect() {
                 Ok(client) => {
                     self.client = Some(client);
-                    *self.resting() = None;
+                    self.epoch = {
+                        let mut shared = self.shared();
+                        shared.resting = None;
+                        shared.breaks
+                    };
                 }
                 Err(e) => {
-                    *self.resting() = Some((Instant::now() + REST_AFTER_FAILURE, e.0.clone()));
+                    let mut shared = self.shared();
+                    shared.resting = Some((Instant::now() + REST_AFTER_FAILURE, e.0.clone()));
+                    shared.breaks += 1;
                     return Err(e);
                 }
             }
@@ -95,6 +120,7 @@ impl Slot {
                 let broken = client.is_closed() || e.as_db_error().is_none();
                 if broken {
                     self.client = None;
+                    self.broke();
                     return Err(self.target.unreachable(&e));
                 }
                 Err(self.target.refused(&e))
@@ -112,13 +138,14 @@ impl Pool {
     pub(crate) fn new(target: Target) -> Result<Pool, StoreError> {
         let (tx, rx) = mpsc::channel::<Task>();
         let rx = Arc::new(Mutex::new(rx));
-        let resting = Resting::default();
+        let shared = Arc::new(Mutex::new(Shared::default()));
         for i in 0..CONNECTIONS {
             let rx = rx.clone();
             let slot = Slot {
                 target: target.clone(),
                 client: None,
-                resting: resting.clone(),
+                shared: shared.clone(),
+                epoch: 0,
                 used: Instant::now(),
             };
             std::thread::Builder::new()

@@ -44,7 +44,7 @@ impl PgDatabase {
 /// early) when `EASEL_TEST_DATABASE_URL` is unset, except in CI, where that panics.
 pub async fn database() -> Option<PgDatabase> {
     let turn = TURN.lock().await;
-    // The library's helper uses the synchronous client, which must not run on the runtime.
+    // The library's helper blocks while it creates the database: off the runtime's thread.
     let url = tokio::task::spawn_blocking(easel::jobs::pg_test_database)
         .await
         .expect("creating the test database")?;

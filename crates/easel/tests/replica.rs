@@ -255,6 +255,22 @@ async fn replica_killed(when: KillWhile) {
         (sim.prompts().len() == JOBS && sim.executions() >= 10).then_some(())
     })
     .await;
+    if matches!(when, KillWhile::Tracking) {
+        // And the replica to be killed has saved some of its jobs' images: it may be saving
+        // others when it dies.
+        let mine: HashSet<&String> = ids.iter().step_by(2).collect();
+        eventually(PATIENCE, "a job of the replica to kill saved", || async {
+            let listed = call(&a.client, "list_jobs", json!({"status": "succeeded"})).await;
+            structured(&listed)["jobs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|j| j["job_id"].as_str())
+                .any(|id| mine.contains(&id.to_string()))
+                .then_some(())
+        })
+        .await;
+    }
 
     let Replica {
         process: mut victim,

@@ -123,8 +123,21 @@ async fn a_cancel_through_one_replica_stops_the_job_running_on_the_other() {
 
 /// A replica whose lease lapsed (the store was away longer than a lease) and whose job
 /// another took over stops running it, writing nothing: one replica tracks a job at a time.
+/// Found at its next renewal (a short lease here)...
 #[tokio::test]
 async fn a_replica_whose_job_was_taken_over_stops_it_without_writing() {
+    taken_over_while_running("1").await;
+}
+
+/// ...or, before that renewal, by its first write after the takeover: the store refuses a
+/// write from a process that no longer holds the job (the file's name is recorded before the
+/// file takes it, so the refused record keeps the file from being saved).
+#[tokio::test]
+async fn a_replica_that_lost_its_job_cannot_write_it_before_its_next_renewal() {
+    taken_over_while_running("300").await;
+}
+
+async fn taken_over_while_running(lease_secs: &str) {
     let sim = ModelScopeSim::start(ModelScopeConfig {
         latency: Duration::from_secs(5),
         ..Default::default()
@@ -133,7 +146,7 @@ async fn a_replica_whose_job_was_taken_over_stops_it_without_writing() {
     .expect("sim");
     let dir = tempfile::tempdir().expect("dir");
     let out = dir.path().join("out");
-    let env = test_env(&sim, &out, &[("EASEL_JOBS_LEASE_SECS", "1")]);
+    let env = test_env(&sim, &out, &[("EASEL_JOBS_LEASE_SECS", lease_secs)]);
     let h = start_with_env(dir.path(), &env).await;
     let r = call(&h, "generate_image", gen_args(json!({"wait_seconds": 0}))).await;
     let id = structured(&r)["job_id"].as_str().expect("id").to_string();

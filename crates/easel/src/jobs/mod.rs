@@ -611,10 +611,28 @@ impl Jobs {
             l.tx.borrow().clone()
         };
         self.inner.changes.send(&job);
-        if persist && let Err(e) = self.inner.store.put(&job) {
+        if persist && let Err(e) = self.store_held(&job) {
             tracing::error!(job = id, error = %e, "could not store job update");
         }
         Some(job)
+    }
+
+    /// Stores the state of a job running here, only while this process holds its lease
+    /// (`JobStore::put_held`). A job another process took over meanwhile is stopped here
+    /// (without writing): the error says so.
+    fn store_held(&self, job: &Job) -> Result<(), StoreError> {
+        if self.inner.store.put_held(job, &self.inner.owner)? {
+            return Ok(());
+        }
+        if let Ok(live) = self.inner.live.lock()
+            && let Some(l) = live.get(&job.id)
+        {
+            l.abandon.cancel();
+        }
+        Err(StoreError(format!(
+            "another easel process took job {} over; it stops here and continues there",
+            job.id
+        )))
     }
 
     /// Whether another process marked this running job cancelled in the store; if so, it is
@@ -653,8 +671,9 @@ impl Jobs {
         let mut wait = Duration::from_millis(100);
         let give_up = std::time::Instant::now() + PENDING_PATIENCE;
         loop {
-            match self.inner.store.put(&job) {
+            match self.store_held(&job) {
                 Ok(()) => return Ok(()),
+                Err(e) if self.is_abandoned(id) => return Err(e.to_string()),
                 Err(e) if std::time::Instant::now() + wait > give_up => return Err(e.to_string()),
                 Err(e) => {
                     tracing::warn!(job = id, error = %e, "could not record the file being saved; trying again");
@@ -687,13 +706,27 @@ impl Jobs {
                 images = job.images.len(),
                 "job finished"
             );
-            if let Err(e) = self.inner.store.put(&job) {
-                tracing::warn!(job = id, error = %e, "could not store the finished job; trying again until the store answers");
-                tokio::spawn(store_final(self.clone(), job));
-                return;
+            match self.store_held(&job) {
+                Ok(()) => {}
+                Err(e) if self.is_abandoned(id) => {
+                    tracing::warn!(job = id, error = %e, "not storing the finished job");
+                }
+                Err(e) => {
+                    tracing::warn!(job = id, error = %e, "could not store the finished job; trying again until the store answers");
+                    tokio::spawn(store_final(self.clone(), job));
+                    return;
+                }
             }
         }
         self.forget(id);
+    }
+
+    /// Whether the job running here was found taken over by another process.
+    fn is_abandoned(&self, id: &str) -> bool {
+        self.inner
+            .live
+            .lock()
+            .is_ok_and(|live| live.get(id).is_some_and(|l| l.abandon.is_cancelled()))
     }
 
     fn forget(&self, id: &str) {
@@ -711,10 +744,15 @@ async fn store_final(jobs: Jobs, job: Job) {
     let mut wait = Duration::from_millis(250);
     loop {
         tokio::time::sleep(wait).await;
-        let (store, state) = (jobs.inner.store.clone(), job.clone());
-        match tokio::task::spawn_blocking(move || store.put(&state)).await {
+        let (here, state) = (jobs.clone(), job.clone());
+        match tokio::task::spawn_blocking(move || here.store_held(&state)).await {
             Ok(Ok(())) => {
                 tracing::info!(job = %job.id, "stored the finished job");
+                jobs.forget(&job.id);
+                return;
+            }
+            Ok(Err(e)) if jobs.is_abandoned(&job.id) => {
+                tracing::warn!(job = %job.id, error = %e, "not storing the finished job");
                 jobs.forget(&job.id);
                 return;
             }

@@ -367,6 +367,21 @@ impl JobStore for SqliteStore {
         self.with(|conn| write(conn, job))
     }
 
+    fn put_held(&self, job: &Job, owner: &str) -> Result<bool, StoreError> {
+        self.write_tx(|tx| {
+            let held: Option<Option<String>> = tx
+                .query_row("SELECT owner FROM jobs WHERE id = ?1", [&job.id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if held.flatten().as_deref() != Some(owner) {
+                return Ok(false);
+            }
+            write(tx, job)?;
+            Ok(true)
+        })
+    }
+
     fn get(&self, id: &str) -> Result<Option<Job>, StoreError> {
         self.with(|conn| {
             conn.query_row(

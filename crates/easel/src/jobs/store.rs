@@ -120,6 +120,11 @@ pub trait JobStore: Send + Sync {
     fn insert(&self, job: &Job, owner: &str, lease_until_ms: u64) -> Result<Inserted, StoreError>;
     /// Replaces the stored state of an existing job.
     fn put(&self, job: &Job) -> Result<(), StoreError>;
+    /// Replaces the stored state of a job `owner` runs, only while `owner` holds its lease;
+    /// false, and nothing written, once another process took the job over. Every write of
+    /// the process running a job goes through this, so one whose lease lapsed can never
+    /// overwrite the state of the process that resumed the job.
+    fn put_held(&self, job: &Job, owner: &str) -> Result<bool, StoreError>;
     fn get(&self, id: &str) -> Result<Option<Job>, StoreError>;
     fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
     /// Jobs updated after `updated_after_ms`, oldest update first, at most `limit`: how one
@@ -238,6 +243,17 @@ impl JobStore for MemoryStore {
             }
         }
         Ok(())
+    }
+
+    fn put_held(&self, job: &Job, owner: &str) -> Result<bool, StoreError> {
+        let mut jobs = self.lock()?;
+        match jobs.get_mut(&job.id) {
+            Some(e) if e.owner.as_deref() == Some(owner) => {
+                e.job = job.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     fn get(&self, id: &str) -> Result<Option<Job>, StoreError> {

@@ -631,3 +631,49 @@ fn every_store_answers_a_filter_with_a_nul_with_nothing() {
         }
     }
 }
+
+/// The fenced write of a running job: only while its writer holds the lease.
+#[test]
+fn every_store_writes_a_held_job_only_for_its_holder() {
+    let (_homes, stores) = every_store();
+    for (name, store) in &stores {
+        store
+            .insert(&keyed("held", None), "me", 1_000)
+            .expect("insert");
+        let mut update = keyed("held", None);
+        update.status = JobStatus::Running;
+        assert!(
+            store.put_held(&update, "me").expect("put"),
+            "{name}: the holder writes"
+        );
+        assert_eq!(
+            store.get("held").expect("get").map(|j| j.status),
+            Some(JobStatus::Running),
+            "{name}"
+        );
+        // Another process takes it over (the lease lapsed).
+        assert_eq!(
+            ids(&store
+                .claim_unfinished("other", 2_000, 9_000, &[])
+                .expect("claim")),
+            ["held"],
+            "{name}"
+        );
+        let mut late = update.clone();
+        late.status = JobStatus::Succeeded;
+        assert!(
+            !store.put_held(&late, "me").expect("put"),
+            "{name}: the former holder is refused"
+        );
+        assert_eq!(
+            store.get("held").expect("get").map(|j| j.status),
+            Some(JobStatus::Running),
+            "{name}: nothing written"
+        );
+        assert!(
+            !store.put_held(&keyed("absent", None), "me").expect("put"),
+            "{name}: no such job"
+        );
+        assert_eq!(store.get("absent").expect("get"), None, "{name}");
+    }
+}

@@ -253,6 +253,26 @@ impl JobStore for PgStore {
             .call(move |c| c.execute(PUT, &row.params()).map(|_| ()))
     }
 
+    fn put_held(&self, job: &Job, owner: &str) -> Result<bool, StoreError> {
+        let row = JobRow::of(job)?;
+        let owner = owner.to_string();
+        self.pool.call(move |c| {
+            let n = c.execute(
+                "UPDATE jobs SET status = $2, updated_at_ms = $3, finished_at_ms = $4, job = $5
+                 WHERE id = $1 AND owner = $6",
+                &[
+                    &row.id,
+                    &row.status,
+                    &row.updated_at_ms,
+                    &row.finished_at_ms,
+                    &row.job,
+                    &owner,
+                ],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
     fn get(&self, id: &str) -> Result<Option<Job>, StoreError> {
         self.one_job("SELECT job::text FROM jobs WHERE id = $1", id.to_string())
     }

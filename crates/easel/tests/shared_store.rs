@@ -11,6 +11,38 @@ use serde_json::json;
 
 use crate::common::*;
 
+type Client = rmcp::service::RunningService<rmcp::RoleClient, Recorder>;
+
+/// What each test here stands on: a fresh database (held: no other test stops the cluster
+/// meanwhile, see common::pg), a ModelScope simulator answering after `latency`, and two
+/// replicas sharing both and one output root. `None` without a test cluster.
+struct Setting {
+    _db: crate::common::pg::PgDatabase,
+    sim: ModelScopeSim,
+    dir: tempfile::TempDir,
+    a: Client,
+    b: Client,
+}
+
+async fn setting(latency: Duration) -> Option<Setting> {
+    let db = crate::common::pg::database().await?;
+    let sim = ModelScopeSim::start(ModelScopeConfig {
+        latency,
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    let dir = tempfile::tempdir().expect("dir");
+    let [a, b] = replicas(&sim, dir.path(), &db.url).await;
+    Some(Setting {
+        _db: db,
+        sim,
+        dir,
+        a,
+        b,
+    })
+}
+
 /// Two replicas' clients: same database and output root, each its own data dir.
 async fn replicas(
     sim: &ModelScopeSim,
@@ -41,19 +73,10 @@ async fn replicas(
 
 #[tokio::test]
 async fn a_job_run_by_one_replica_is_followed_and_read_through_the_other() {
-    // Held to the end: no other test stops the cluster meanwhile (common::pg).
-    let Some(db) = crate::common::pg::database().await else {
+    let Some(s) = setting(Duration::from_millis(800)).await else {
         return;
     };
-    let url = &db.url;
-    let sim = ModelScopeSim::start(ModelScopeConfig {
-        latency: Duration::from_millis(800),
-        ..Default::default()
-    })
-    .await
-    .expect("sim");
-    let dir = tempfile::tempdir().expect("dir");
-    let [a, b] = replicas(&sim, dir.path(), url).await;
+    let (sim, a, b) = (&s.sim, &s.a, &s.b);
 
     let r = call(&a, "generate_image", gen_args(json!({"wait_seconds": 0}))).await;
     let id = structured(&r)["job_id"].as_str().expect("id").to_string();
@@ -90,20 +113,11 @@ async fn a_job_run_by_one_replica_is_followed_and_read_through_the_other() {
 
 #[tokio::test]
 async fn a_cancel_through_one_replica_stops_the_job_running_on_the_other() {
-    // Held to the end: no other test stops the cluster meanwhile (common::pg).
-    let Some(db) = crate::common::pg::database().await else {
+    // Far longer than the test: only the cancel can end this job in time.
+    let Some(s) = setting(Duration::from_secs(600)).await else {
         return;
     };
-    let url = &db.url;
-    // Far longer than the test: only the cancel can end this job in time.
-    let sim = ModelScopeSim::start(ModelScopeConfig {
-        latency: Duration::from_secs(600),
-        ..Default::default()
-    })
-    .await
-    .expect("sim");
-    let dir = tempfile::tempdir().expect("dir");
-    let [a, b] = replicas(&sim, dir.path(), url).await;
+    let (dir, a, b) = (&s.dir, &s.a, &s.b);
 
     let r = call(&a, "generate_image", gen_args(json!({"wait_seconds": 0}))).await;
     let id = structured(&r)["job_id"].as_str().expect("id").to_string();

@@ -78,9 +78,9 @@ async fn a_job_run_by_one_replica_is_followed_and_read_through_the_other() {
     };
     let (sim, a, b) = (&s.sim, &s.a, &s.b);
 
-    let r = call(&a, "generate_image", gen_args(json!({"wait_seconds": 0}))).await;
+    let r = call(a, "generate_image", gen_args(json!({"wait_seconds": 0}))).await;
     let id = structured(&r)["job_id"].as_str().expect("id").to_string();
-    let done = call(&b, "get_job", json!({"job_id": id, "wait_seconds": 60})).await;
+    let done = call(b, "get_job", json!({"job_id": id, "wait_seconds": 60})).await;
     let s = structured(&done);
     assert_eq!(s["status"], "succeeded", "{}", text(&done));
     assert_eq!(
@@ -106,8 +106,8 @@ async fn a_job_run_by_one_replica_is_followed_and_read_through_the_other() {
 
     // The same idempotency key through either replica names the same job.
     let keyed = gen_args(json!({"wait_seconds": 0, "idempotency_key": "same-on-both"}));
-    let first = structured(&call(&a, "generate_image", keyed.clone()).await)["job_id"].clone();
-    let second = structured(&call(&b, "generate_image", keyed).await)["job_id"].clone();
+    let first = structured(&call(a, "generate_image", keyed.clone()).await)["job_id"].clone();
+    let second = structured(&call(b, "generate_image", keyed).await)["job_id"].clone();
     assert_eq!(first, second, "one job per key across replicas");
 }
 
@@ -119,15 +119,15 @@ async fn a_cancel_through_one_replica_stops_the_job_running_on_the_other() {
     };
     let (dir, a, b) = (&s.dir, &s.a, &s.b);
 
-    let r = call(&a, "generate_image", gen_args(json!({"wait_seconds": 0}))).await;
+    let r = call(a, "generate_image", gen_args(json!({"wait_seconds": 0}))).await;
     let id = structured(&r)["job_id"].as_str().expect("id").to_string();
-    until_submitted(&a, &id).await;
-    let c = call(&b, "cancel_job", json!({"job_id": id})).await;
+    until_submitted(a, &id).await;
+    let c = call(b, "cancel_job", json!({"job_id": id})).await;
     assert!(!is_error(&c), "{}", text(&c));
 
     // A runs the job: it hears of the cancel from the store's notification, not at its
     // next stored update (which this job would reach only when the backend finishes).
-    let on_a = call(&a, "get_job", json!({"job_id": id, "wait_seconds": 30})).await;
+    let on_a = call(a, "get_job", json!({"job_id": id, "wait_seconds": 30})).await;
     assert_eq!(structured(&on_a)["status"], "cancelled", "{}", text(&on_a));
     assert!(
         std::fs::read_dir(dir.path().join("out")).map_or(true, |mut d| d.next().is_none()),

@@ -52,7 +52,8 @@ pub async fn start(
     Ok((child, addr))
 }
 
-/// One HTTP/1.1 request; the status, the headers (lowercased) and the body.
+/// One HTTP/1.1 request; the status, the headers (lowercased) and the body (a chunked one
+/// decoded).
 pub async fn request(
     addr: &str,
     method: &str,
@@ -84,7 +85,38 @@ pub async fn request(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    Ok((status, head, answer[split + 4..].to_vec()))
+    let body = &answer[split + 4..];
+    let body = if head.contains("transfer-encoding: chunked") {
+        dechunk(body)?
+    } else {
+        body.to_vec()
+    };
+    Ok((status, head, body))
+}
+
+/// The payload of a `Transfer-Encoding: chunked` body (sizes in hex, each chunk followed by
+/// CRLF, a zero-size chunk last).
+fn dechunk(mut body: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(body.len());
+    loop {
+        let line_end = body
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .context("a chunk size line without CRLF")?;
+        let line = std::str::from_utf8(&body[..line_end]).context("a chunk size")?;
+        let hex = line.split(';').next().unwrap_or("").trim();
+        let size = usize::from_str_radix(hex, 16)
+            .with_context(|| format!("chunk size {hex:?}"))?;
+        body = &body[line_end + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        if body.len() < size + 2 {
+            bail!("a chunk of {size} bytes is cut short");
+        }
+        out.extend_from_slice(&body[..size]);
+        body = &body[size + 2..];
+    }
 }
 
 /// `tools/call` of `tool` on a `--stateless` easel at `addr` (no session, no `initialize`:
@@ -94,7 +126,7 @@ pub async fn call_tool(addr: &str, tool: &str, arguments: Value) -> anyhow::Resu
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
         "params": {"name": tool, "arguments": arguments}})
     .to_string();
-    let (status, head, answer) = request(
+    let (status, _, answer) = request(
         addr,
         "POST",
         "/mcp",
@@ -113,9 +145,6 @@ pub async fn call_tool(addr: &str, tool: &str, arguments: Value) -> anyhow::Resu
             String::from_utf8_lossy(&answer)
         );
     }
-    if head.contains("transfer-encoding: chunked") {
-        bail!("{tool} on {addr}: a chunked answer; --stateless answers plain JSON");
-    }
     let answer: Value = serde_json::from_slice(&answer)
         .with_context(|| format!("{tool} on {addr}: the answer is not JSON"))?;
     let result = &answer["result"];
@@ -123,4 +152,17 @@ pub async fn call_tool(addr: &str, tool: &str, arguments: Value) -> anyhow::Resu
         bail!("{tool} on {addr} failed: {answer}");
     }
     Ok(result["structuredContent"].clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_bodies_are_decoded() {
+        let body = b"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n";
+        assert_eq!(dechunk(body).expect("decoded"), b"hello, world");
+        assert!(dechunk(b"5\r\nhel").is_err());
+        assert!(dechunk(b"zz\r\n").is_err());
+    }
 }

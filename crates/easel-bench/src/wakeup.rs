@@ -17,8 +17,13 @@ use crate::replicas::{Replicas, Store, simulator};
 use crate::report::{Figure, max, median, quantile, round};
 use crate::server::{Sandbox, epoch_ms_now};
 
-/// The simulator's time per job: long enough that both waiters are waiting when A finishes.
-const JOB_TIME: Duration = Duration::from_millis(300);
+/// The simulator's time per job: long enough that both waiters are waiting when A finishes,
+/// even when B's call starts up to [`SPREAD_MS`] late.
+const JOB_TIME: Duration = Duration::from_millis(400);
+/// B's call starts 0 to this many ms after the job, a different offset each sample: a
+/// waiter that polls (SQLite, every 250 ms) would otherwise meet every job's end at the
+/// same phase of its polls, and show one lag instead of their spread.
+const SPREAD_MS: u64 = 250;
 /// A sample whose job finished sooner than this after B's call was sent may have been read
 /// by B directly rather than woken: it is left out (and counted).
 const MIN_WAITING_MS: f64 = 20.0;
@@ -79,7 +84,13 @@ async fn samples(
             .as_str()
             .with_context(|| format!("generate_image gave no job_id: {started}"))?
             .to_owned();
-        let (on_b, on_a) = tokio::join!(wait_for(b, &job), wait_for(a, &job));
+        // Offsets 0, 101, 202, 53, … ms (a stride coprime to the spread covers it evenly).
+        let offset = Duration::from_millis((i as u64 * 101) % SPREAD_MS);
+        let late_b = async {
+            tokio::time::sleep(offset).await;
+            wait_for(b, &job).await
+        };
+        let (on_b, on_a) = tokio::join!(late_b, wait_for(a, &job));
         let (on_b, on_a) = (on_b?, on_a?);
         for (who, answer) in [("B", &on_b), ("A", &on_a)] {
             if answer.result["status"] != "succeeded" {
@@ -139,7 +150,7 @@ pub async fn wakeup(easel: &Path, opts: &Opts, emit: &mut impl FnMut(Figure)) ->
             "samples": remote.len(), "left_out": left_out,
             "remote_ms": {"p50": round(median(&remote)), "p90": round(quantile(&remote, 0.9)), "p99": round(quantile(&remote, 0.99)), "max": round(max(&remote))},
             "local_ms": {"p50": round(median(&local)), "p99": round(quantile(&local, 0.99)), "max": round(max(&local))},
-            "job_ms": JOB_TIME.as_millis(), "how": how,
+            "job_ms": JOB_TIME.as_millis(), "b_call_offset_ms": format!("0..{SPREAD_MS}, stride 101"), "how": how,
             "measured": "B's answer arrives at the caller − the job's finished_at_ms (A's clock, the same machine's); get_job with wait_seconds 30, preview none, over sessionless HTTP",
         });
         let p99 = Figure::new(

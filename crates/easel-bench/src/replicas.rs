@@ -14,6 +14,7 @@ use tokio::process::Child;
 use crate::Opts;
 use crate::http;
 use crate::pgdb::FreshDb;
+use crate::procfs;
 use crate::report::{Figure, max, median, quantile, round};
 use crate::server::Sandbox;
 
@@ -74,6 +75,16 @@ impl Replicas {
         Ok(Replicas { addrs, children })
     }
 
+    /// CPU time the replicas used so far, all together, in ms.
+    pub fn cpu_ms(&self) -> f64 {
+        let ticks: u64 = self
+            .children
+            .iter()
+            .filter_map(|c| c.id().and_then(procfs::cpu_ticks))
+            .sum();
+        ticks as f64 * procfs::tick().as_secs_f64() * 1000.0
+    }
+
     pub async fn stop(mut self) {
         for child in &mut self.children {
             let _ = child.start_kill();
@@ -101,6 +112,10 @@ const JOB_TIME: Duration = Duration::from_secs(1);
 /// Small images, so that a job is its 1 s and not the simulator's PNG encoding on the two
 /// cores the replicas share.
 const BURST_SIZE: &str = "256x256";
+
+fn own_cpu_ms() -> f64 {
+    procfs::own_cpu_ticks().unwrap_or(0) as f64 * procfs::tick().as_secs_f64() * 1000.0
+}
 
 fn generate(seed: u64) -> Value {
     json!({"prompt": "a lighthouse on a cliff at dawn, watercolor", "size": BURST_SIZE,
@@ -152,6 +167,7 @@ pub async fn replicas(
             }
         }
         let before = sim.submissions();
+        let (easel_cpu0, own_cpu0) = (replicas.cpu_ms(), own_cpu_ms());
         let addrs = &replicas.addrs;
         let t0 = Instant::now();
         let results = join_all((0..burst).map(|i| async move {
@@ -172,12 +188,19 @@ pub async fn replicas(
         }))
         .await;
         let total = t0.elapsed();
+        let (easel_cpu, own_cpu) = (
+            replicas.cpu_ms() - easel_cpu0,
+            own_cpu_ms() - own_cpu0,
+        );
         let submitted = sim.submissions() - before;
         let per_call: Vec<f64> = results.iter().map(|(d, _)| *d).collect();
         let errors: Vec<&String> = results.iter().filter_map(|(_, o)| o.as_ref().err()).collect();
         let detail = json!({
             "replicas": n, "store": kind, "jobs": burst, "job_secs": JOB_TIME.as_secs(),
             "size": BURST_SIZE, "simulator_submissions": submitted,
+            "easel_cpu_ms (all replicas)": round(easel_cpu),
+            "bench_process_cpu_ms (simulator + client)": round(own_cpu),
+            "cpu_ms_per_wall_s": round((easel_cpu + own_cpu) / total.as_secs_f64()),
             "per_call_ms": {"p50": round(median(&per_call)), "p99": round(quantile(&per_call, 0.99)), "max": round(max(&per_call))},
             "errors": errors.len(), "first_error": errors.first(),
             "how": "all calls at once over sessionless HTTP (generate_image, wait_seconds 60), call i to replica i mod N, after one warm-up job per replica; wall time from the first call to the last answer",

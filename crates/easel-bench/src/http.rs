@@ -105,8 +105,7 @@ fn dechunk(mut body: &[u8]) -> anyhow::Result<Vec<u8>> {
             .context("a chunk size line without CRLF")?;
         let line = std::str::from_utf8(&body[..line_end]).context("a chunk size")?;
         let hex = line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(hex, 16)
-            .with_context(|| format!("chunk size {hex:?}"))?;
+        let size = usize::from_str_radix(hex, 16).with_context(|| format!("chunk size {hex:?}"))?;
         body = &body[line_end + 2..];
         if size == 0 {
             return Ok(out);

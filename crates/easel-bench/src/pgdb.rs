@@ -39,6 +39,13 @@ impl FreshDb {
         Ok(FreshDb { admin, name, url })
     }
 
+    /// CPU time so far of the server processes connected to this database, in ms (the
+    /// cluster must run on this machine; its shared background processes are not counted).
+    pub fn backends_cpu_ms(&self) -> f64 {
+        let ticks = crate::procfs::cpu_ticks_matching(&format!(" {} ", self.name));
+        ticks as f64 * crate::procfs::tick().as_secs_f64() * 1000.0
+    }
+
     /// The cluster's durability settings, as the figures' detail states them.
     pub fn settings(&self) -> anyhow::Result<serde_json::Value> {
         let admin = self.admin.clone();
@@ -96,7 +103,9 @@ fn with_database(url: &str, name: &str) -> anyhow::Result<String> {
         Some((b, q)) => (b, Some(q)),
         None => (rest, None),
     };
-    let authority = before_query.split_once('/').map_or(before_query, |(a, _)| a);
+    let authority = before_query
+        .split_once('/')
+        .map_or(before_query, |(a, _)| a);
     let mut out = format!("{scheme}://{authority}/{name}");
     if let Some(q) = query {
         out.push('?');

@@ -167,7 +167,8 @@ pub async fn replicas(
             }
         }
         let before = sim.submissions();
-        let (easel_cpu0, own_cpu0) = (replicas.cpu_ms(), own_cpu_ms());
+        let pg_cpu_now = || db.as_ref().map_or(0.0, FreshDb::backends_cpu_ms);
+        let (easel_cpu0, own_cpu0, pg_cpu0) = (replicas.cpu_ms(), own_cpu_ms(), pg_cpu_now());
         let addrs = &replicas.addrs;
         let t0 = Instant::now();
         let results = join_all((0..burst).map(|i| async move {
@@ -188,19 +189,24 @@ pub async fn replicas(
         }))
         .await;
         let total = t0.elapsed();
-        let (easel_cpu, own_cpu) = (
+        let (easel_cpu, own_cpu, pg_cpu) = (
             replicas.cpu_ms() - easel_cpu0,
             own_cpu_ms() - own_cpu0,
+            pg_cpu_now() - pg_cpu0,
         );
         let submitted = sim.submissions() - before;
         let per_call: Vec<f64> = results.iter().map(|(d, _)| *d).collect();
-        let errors: Vec<&String> = results.iter().filter_map(|(_, o)| o.as_ref().err()).collect();
+        let errors: Vec<&String> = results
+            .iter()
+            .filter_map(|(_, o)| o.as_ref().err())
+            .collect();
         let detail = json!({
             "replicas": n, "store": kind, "jobs": burst, "job_secs": JOB_TIME.as_secs(),
             "size": BURST_SIZE, "simulator_submissions": submitted,
             "easel_cpu_ms (all replicas)": round(easel_cpu),
             "bench_process_cpu_ms (simulator + client)": round(own_cpu),
-            "cpu_ms_per_wall_s": round((easel_cpu + own_cpu) / total.as_secs_f64()),
+            "postgres_backends_cpu_ms": round(pg_cpu),
+            "cpu_ms_per_wall_s": round((easel_cpu + own_cpu + pg_cpu) / total.as_secs_f64()),
             "per_call_ms": {"p50": round(median(&per_call)), "p99": round(quantile(&per_call, 0.99)), "max": round(max(&per_call))},
             "errors": errors.len(), "first_error": errors.first(),
             "how": "all calls at once over sessionless HTTP (generate_image, wait_seconds 60), call i to replica i mod N, after one warm-up job per replica; wall time from the first call to the last answer",

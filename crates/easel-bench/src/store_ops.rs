@@ -62,7 +62,9 @@ fn running_job(id: String, now_ms: u64) -> anyhow::Result<Job> {
             message: "generating".into(),
             queue_position: None,
         },
-        ticket: Some(Ticket(json!({"task_id": "3f2a9c1e-5b7d-4e8a-9c0b-1d2e3f4a5b6c"}))),
+        ticket: Some(Ticket(
+            json!({"task_id": "3f2a9c1e-5b7d-4e8a-9c0b-1d2e3f4a5b6c"}),
+        )),
         images: Vec::new(),
         pending_files: Vec::new(),
         failures: Vec::new(),
@@ -73,6 +75,15 @@ fn running_job(id: String, now_ms: u64) -> anyhow::Result<Job> {
         updated_at_ms: now_ms,
         finished_at_ms: None,
     })
+}
+
+/// How long each operation runs: `rounds` times `each`, the rounds of all operations
+/// interleaved, so that a slow moment of the shared machine (another engineer's build, a
+/// burst of disk writes) lands in one round of each rather than in all of one figure.
+#[derive(Clone, Copy)]
+struct Timing {
+    rounds: usize,
+    each: Duration,
 }
 
 /// Operations done and their latencies, all threads together.
@@ -133,7 +144,9 @@ fn durability(kind: &str, pg_settings: &Value) -> Value {
         "sqlite" => json!(
             "WAL, synchronous=NORMAL (easel's setting): a commit is written to the WAL but not fsynced; the WAL is fsynced at checkpoints. A power loss may lose the last commits, never the file's consistency; a crash of easel loses nothing"
         ),
-        _ => json!({"cluster": pg_settings, "meaning": "the cluster's defaults: each commit waits for its WAL to be flushed to disk (fdatasync) before it returns"}),
+        _ => {
+            json!({"cluster": pg_settings, "meaning": "the cluster's defaults: each commit waits for its WAL to be flushed to disk (fdatasync) before it returns"})
+        }
     }
 }
 
@@ -141,7 +154,7 @@ fn durability(kind: &str, pg_settings: &Value) -> Value {
 fn measure(
     kind: &'static str,
     store: Arc<dyn JobStore>,
-    time: Duration,
+    time: Timing,
     takeover_jobs: usize,
     durability: &Value,
     emit: &mut dyn FnMut(Figure),
@@ -151,98 +164,115 @@ fn measure(
     } else {
         "PostgreSQL"
     };
-    let mut figure = |op: &str, what: &str, threads: usize, r: &Run, how: &str| {
-        let per_sec = r.ops as f64 / r.wall.as_secs_f64();
+    // (op, threads) → its rounds, in the order first measured.
+    let mut rounds: Vec<(String, String, usize, &'static str, Vec<Run>)> = Vec::new();
+    let mut record = |op: &str, what: &str, threads: usize, r: Run, how: &'static str| match rounds
+        .iter_mut()
+        .find(|(o, _, t, _, _)| o == op && *t == threads)
+    {
+        Some(entry) => entry.4.push(r),
+        None => rounds.push((op.to_owned(), what.to_owned(), threads, how, vec![r])),
+    };
+    for round in 0..time.rounds {
+        for threads in THREADS {
+            let now = easel::clock::now_ms();
+            let id = |t: usize, n: usize| format!("r{round}-t{threads}-{t}-{n:09}");
+            let owner = |t: usize| format!("bench-r{round}-t{threads}-{t}");
+            // Jobs each thread created, for the updates and reads that follow.
+            let made: Vec<AtomicUsize> = (0..threads).map(|_| AtomicUsize::new(0)).collect();
+            let r = run(threads, time.each, &|t, n| {
+                let job = running_job(id(t, n), now).map_err(|e| StoreError(e.to_string()))?;
+                store.insert(&job, &owner(t), now + LEASE_MS)?;
+                made[t].store(n + 1, Ordering::Relaxed);
+                Ok(())
+            })?;
+            record(
+                "create",
+                "create (insert)",
+                threads,
+                r,
+                "insert of a new running job leased to the thread's owner",
+            );
+            let made: Vec<usize> = made.iter().map(|m| m.load(Ordering::Relaxed)).collect();
+            if made.contains(&0) {
+                bail!("{label}: a thread created no job in {} ms", ms(time.each));
+            }
+            let r = run(threads, time.each, &|t, n| {
+                let mut job =
+                    running_job(id(t, n % made[t]), now).map_err(|e| StoreError(e.to_string()))?;
+                job.progress.fraction = (n % 100) as f64 / 100.0;
+                job.updated_at_ms = now + n as u64;
+                store.put(&job)
+            })?;
+            record(
+                "update",
+                "update (put)",
+                threads,
+                r,
+                "put of one of the thread's jobs with new progress (a running job's progress, a file saved)",
+            );
+            let total: usize = made.iter().sum();
+            let r = run(threads, time.each, &|t, n| {
+                // A stride across every thread's jobs, so reads do not hit one page.
+                let k = (n * 7919 + t * 104_729) % total;
+                let (mut owner_t, mut k) = (0, k);
+                while k >= made[owner_t] {
+                    k -= made[owner_t];
+                    owner_t += 1;
+                }
+                match store.get(&id(owner_t, k))? {
+                    Some(_) => Ok(()),
+                    None => Err(StoreError(format!("job {} is missing", id(owner_t, k)))),
+                }
+            })?;
+            record(
+                "get",
+                "get",
+                threads,
+                r,
+                "get of a stored job by id, stride across all created jobs",
+            );
+            let holder = |t: usize| format!("renew-r{round}-t{threads}-{t}");
+            for t in 0..threads {
+                for n in 0..HELD {
+                    let job = running_job(format!("renew-r{round}-t{threads}-{t}-{n}"), now)?;
+                    store
+                        .insert(&job, &holder(t), now + LEASE_MS)
+                        .map_err(err)?;
+                }
+            }
+            let r = run(threads, time.each, &|t, _| {
+                store.renew(&holder(t), easel::clock::now_ms() + LEASE_MS)
+            })?;
+            record(
+                "renew",
+                "lease renew",
+                threads,
+                r,
+                "renew of one owner's leases (8 unfinished jobs), as each replica does every lease/3",
+            );
+        }
+    }
+    for (op, what, threads, how, runs) in rounds {
+        let rates: Vec<f64> = runs
+            .iter()
+            .map(|r| r.ops as f64 / r.wall.as_secs_f64())
+            .collect();
+        let latencies: Vec<f64> = runs.iter().flat_map(|r| r.latencies.clone()).collect();
         emit(
             Figure::new(
                 &format!("store.{kind}.{op}.t{threads}"),
                 &format!("{label} store: {what}, {threads} thread(s)"),
-                per_sec,
+                median(&rates),
                 "ops/s",
             )
             .detail(json!({
-                "ops": r.ops, "wall_ms": round(ms(r.wall)), "threads": threads,
-                "latency_ms": {"p50": round(median(&r.latencies)), "p99": round(quantile(&r.latencies, 0.99))},
+                "rounds_ops_per_s": rates.iter().map(|v| round(*v)).collect::<Vec<_>>(),
+                "ops": runs.iter().map(|r| r.ops).sum::<usize>(), "round_ms": round(ms(time.each)),
+                "threads": threads,
+                "latency_ms": {"p50": round(median(&latencies)), "p99": round(quantile(&latencies, 0.99))},
                 "how": how, "durability": durability,
             })),
-        );
-    };
-    for threads in THREADS {
-        let now = easel::clock::now_ms();
-        let id = |t: usize, n: usize| format!("t{threads}-{t}-{n:09}");
-        let owner = |t: usize| format!("bench-t{threads}-{t}");
-        // Jobs each thread created, for the updates and reads that follow.
-        let made: Vec<AtomicUsize> = (0..threads).map(|_| AtomicUsize::new(0)).collect();
-        let r = run(threads, time, &|t, n| {
-            let job = running_job(id(t, n), now).map_err(|e| StoreError(e.to_string()))?;
-            store.insert(&job, &owner(t), now + LEASE_MS)?;
-            made[t].store(n + 1, Ordering::Relaxed);
-            Ok(())
-        })?;
-        figure(
-            "create",
-            "create (insert)",
-            threads,
-            &r,
-            "insert of a new running job leased to the thread's owner",
-        );
-        let made: Vec<usize> = made.iter().map(|m| m.load(Ordering::Relaxed)).collect();
-        if made.contains(&0) {
-            bail!("{label}: a thread created no job in {} ms", ms(time));
-        }
-        let r = run(threads, time, &|t, n| {
-            let mut job =
-                running_job(id(t, n % made[t]), now).map_err(|e| StoreError(e.to_string()))?;
-            job.progress.fraction = (n % 100) as f64 / 100.0;
-            job.updated_at_ms = now + n as u64;
-            store.put(&job)
-        })?;
-        figure(
-            "update",
-            "update (put)",
-            threads,
-            &r,
-            "put of one of the thread's jobs with new progress (a running job's progress, a file saved)",
-        );
-        let total: usize = made.iter().sum();
-        let r = run(threads, time, &|t, n| {
-            // A stride across every thread's jobs, so reads do not hit one page.
-            let k = (n * 7919 + t * 104_729) % total;
-            let (mut owner_t, mut k) = (0, k);
-            while k >= made[owner_t] {
-                k -= made[owner_t];
-                owner_t += 1;
-            }
-            match store.get(&id(owner_t, k))? {
-                Some(_) => Ok(()),
-                None => Err(StoreError(format!("job {} is missing", id(owner_t, k)))),
-            }
-        })?;
-        figure(
-            "get",
-            "get",
-            threads,
-            &r,
-            "get of a stored job by id, stride across all created jobs",
-        );
-        let holder = |t: usize| format!("renew-t{threads}-{t}");
-        for t in 0..threads {
-            for n in 0..HELD {
-                let job = running_job(format!("renew-t{threads}-{t}-{n}"), now)?;
-                store
-                    .insert(&job, &holder(t), now + LEASE_MS)
-                    .map_err(err)?;
-            }
-        }
-        let r = run(threads, time, &|t, _| {
-            store.renew(&holder(t), easel::clock::now_ms() + LEASE_MS)
-        })?;
-        figure(
-            "renew",
-            "lease renew",
-            threads,
-            &r,
-            "renew of one owner's leases (8 unfinished jobs), as each replica does every lease/3",
         );
     }
     // A takeover: a replica died holding jobs; one claim call moves them all.
@@ -277,7 +307,17 @@ fn measure(
 }
 
 pub async fn store_ops(opts: &Opts, emit: &mut impl FnMut(Figure)) -> anyhow::Result<()> {
-    let time = Duration::from_millis(if opts.quick { 500 } else { 3000 });
+    let time = if opts.quick {
+        Timing {
+            rounds: 1,
+            each: Duration::from_millis(500),
+        }
+    } else {
+        Timing {
+            rounds: 3,
+            each: Duration::from_secs(1),
+        }
+    };
     let takeover = if opts.quick { 200 } else { 1000 };
     let database_url = opts.database_url.clone();
     // The stores' calls block (they wait for the disk, or for a PostgreSQL connection's
@@ -291,7 +331,9 @@ pub async fn store_ops(opts: &Opts, emit: &mut impl FnMut(Figure)) -> anyhow::Re
         let sqlite: Arc<dyn JobStore> =
             Arc::new(SqliteStore::open(&dir.path().join("jobs.db")).map_err(err)?);
         let d = durability("sqlite", &Value::Null);
-        measure("sqlite", sqlite, time, takeover, &d, &mut |f| figures.push(f))?;
+        measure("sqlite", sqlite, time, takeover, &d, &mut |f| {
+            figures.push(f)
+        })?;
         match database_url {
             Some(url) => {
                 let db = FreshDb::create(&url)?;

@@ -116,7 +116,11 @@ async fn samples(
     Ok((remote, local, left_out))
 }
 
-pub async fn wakeup(easel: &Path, opts: &Opts, emit: &mut impl FnMut(Figure)) -> anyhow::Result<()> {
+pub async fn wakeup(
+    easel: &Path,
+    opts: &Opts,
+    emit: &mut impl FnMut(Figure),
+) -> anyhow::Result<()> {
     let n = if opts.quick { 10 } else { 120 };
     let db = match opts.database_url.as_deref() {
         Some(url) => Some(FreshDb::create(url)?),

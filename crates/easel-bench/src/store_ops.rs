@@ -197,20 +197,38 @@ fn measure(
             if made.contains(&0) {
                 bail!("{label}: a thread created no job in {} ms", ms(time.each));
             }
-            let r = run(threads, time.each, &|t, n| {
-                let mut job =
-                    running_job(id(t, n % made[t]), now).map_err(|e| StoreError(e.to_string()))?;
-                job.progress.fraction = (n % 100) as f64 / 100.0;
+            // Each thread stores its jobs' final state (succeeded), one job after another,
+            // round and round: the write that wakes waiters on other replicas.
+            let updated: Vec<AtomicUsize> = (0..threads).map(|_| AtomicUsize::new(0)).collect();
+            let finished = |t: usize, k: usize, n: usize| -> Result<Job, StoreError> {
+                let mut job = running_job(id(t, k), now).map_err(|e| StoreError(e.to_string()))?;
+                job.status = JobStatus::Succeeded;
+                job.progress.fraction = 1.0;
+                job.progress.message = "done".into();
                 job.updated_at_ms = now + n as u64;
-                store.put(&job)
+                job.finished_at_ms = Some(now + n as u64);
+                Ok(job)
+            };
+            let r = run(threads, time.each, &|t, n| {
+                store.put(&finished(t, n % made[t], n)?)?;
+                updated[t].fetch_max(n + 1, Ordering::Relaxed);
+                Ok(())
             })?;
             record(
                 "update",
                 "update (put)",
                 threads,
                 r,
-                "put of one of the thread's jobs with new progress (a running job's progress, a file saved)",
+                "put of one of the thread's jobs in its final state (succeeded, finished_at_ms set), the thread's jobs in turn",
             );
+            // Jobs the updates did not reach are finished too (untimed): a store where
+            // thousands of jobs stay unfinished would make the lease figures scan them all,
+            // which no running easel has.
+            for (t, m) in made.iter().enumerate() {
+                for k in updated[t].load(Ordering::Relaxed)..*m {
+                    store.put(&finished(t, k, k).map_err(err)?).map_err(err)?;
+                }
+            }
             let total: usize = made.iter().sum();
             let r = run(threads, time.each, &|t, n| {
                 // A stride across every thread's jobs, so reads do not hit one page.

@@ -86,6 +86,15 @@ struct Timing {
     each: Duration,
 }
 
+/// The rounds of one operation on one number of threads.
+struct Series {
+    op: String,
+    what: String,
+    threads: usize,
+    how: &'static str,
+    runs: Vec<Run>,
+}
+
 /// Operations done and their latencies, all threads together.
 struct Run {
     ops: usize,
@@ -164,14 +173,20 @@ fn measure(
     } else {
         "PostgreSQL"
     };
-    // (op, threads) → its rounds, in the order first measured.
-    let mut rounds: Vec<(String, String, usize, &'static str, Vec<Run>)> = Vec::new();
-    let mut record = |op: &str, what: &str, threads: usize, r: Run, how: &'static str| match rounds
+    // Each (operation, threads) pair's rounds, in the order first measured.
+    let mut series: Vec<Series> = Vec::new();
+    let mut record = |op: &str, what: &str, threads: usize, r: Run, how: &'static str| match series
         .iter_mut()
-        .find(|(o, _, t, _, _)| o == op && *t == threads)
+        .find(|s| s.op == op && s.threads == threads)
     {
-        Some(entry) => entry.4.push(r),
-        None => rounds.push((op.to_owned(), what.to_owned(), threads, how, vec![r])),
+        Some(s) => s.runs.push(r),
+        None => series.push(Series {
+            op: op.to_owned(),
+            what: what.to_owned(),
+            threads,
+            how,
+            runs: vec![r],
+        }),
     };
     for round in 0..time.rounds {
         for threads in THREADS {
@@ -271,7 +286,14 @@ fn measure(
             );
         }
     }
-    for (op, what, threads, how, runs) in rounds {
+    for Series {
+        op,
+        what,
+        threads,
+        how,
+        runs,
+    } in series
+    {
         let rates: Vec<f64> = runs
             .iter()
             .map(|r| r.ops as f64 / r.wall.as_secs_f64())

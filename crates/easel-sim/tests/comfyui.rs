@@ -1058,6 +1058,37 @@ async fn history_is_empty_until_the_job_is_done() {
     assert_eq!(sim.queue_len(), 0);
 }
 
+/// `hold_answers`: the prompt is queued and runs at once; only the client's answer waits,
+/// until the knob is cleared.
+#[tokio::test]
+async fn a_held_answer_comes_after_the_job_was_queued_and_ran() {
+    let (sim, client) = start(ComfyConfig {
+        hold_answers: true,
+        ..ComfyConfig::default()
+    })
+    .await;
+    let prompt_id = "0b6b1d8e-2d4f-4a4c-9d3a-5f1f1c7e9a01";
+    let body = format!(
+        r#"{{"prompt": {}, "client_id": "{CLIENT}", "prompt_id": "{prompt_id}"}}"#,
+        success_graph(11, "held").0
+    );
+    let posting = tokio::spawn({
+        let client = Client::new(&sim);
+        async move { client.post_text("/prompt", body).await }
+    });
+    let history = client.poll_history(prompt_id).await;
+    assert_eq!(history["status"]["status_str"], "success");
+    assert_eq!(sim.prompts().len(), 1);
+    assert!(!posting.is_finished(), "the answer came while held");
+
+    sim.update(|c| c.hold_answers = false);
+    let answer = tokio::time::timeout(WAIT, posting)
+        .await
+        .expect("the held answer is sent")
+        .expect("the request task");
+    assert_eq!(answer.assert_json()["prompt_id"], prompt_id);
+}
+
 #[tokio::test]
 async fn sampler_reports_steps_with_previews_and_decodes_at_latent_size() {
     let (sim, client) = start(ComfyConfig::default()).await;

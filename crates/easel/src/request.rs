@@ -192,6 +192,19 @@ impl GenerateRequest {
         if let Some(loras) = &self.loras {
             check_loras(loras)?;
         }
+        // Names are compared and stored as they are; a control character in one is never
+        // a real model or workflow (and PostgreSQL cannot store a NUL).
+        for (field, name) in [("model", &self.model), ("workflow", &self.workflow)] {
+            if let Some(name) = name
+                && name.chars().any(char::is_control)
+            {
+                return Err(InvalidInput::new(
+                    field,
+                    "contains a control character",
+                    format!("Give the {field} name as it is listed, without control characters."),
+                ));
+            }
+        }
         Ok(())
     }
 }

@@ -63,6 +63,14 @@ async fn invalid_input_is_refused_before_anything_is_sent() {
         ),
         (json!({"prompt": "a", "filename": "../x"}), "filename"),
         (json!({"prompt": "a", "filename": "a\u{0}b"}), "filename"),
+        (
+            json!({"prompt": "a", "idempotency_key": "k\u{0}1"}),
+            "idempotency_key",
+        ),
+        (
+            json!({"prompt": "a", "model": "Qwen/Qwen-Image\u{1}"}),
+            "model",
+        ),
     ];
     for (args, field) in cases {
         let r = h.call("generate_image", args.clone()).await;

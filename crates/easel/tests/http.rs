@@ -4,7 +4,7 @@
 //! client, and the real binary where start-up and signals matter. `versions` also runs the
 //! protocol-version matrix over stdio, so that every transport is checked in one table.
 
-mod support;
+pub(crate) mod support;
 
 mod auth;
 mod connections;

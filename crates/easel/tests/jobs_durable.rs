@@ -105,7 +105,7 @@ async fn until_finished(jobs: &easel::jobs::Jobs, id: &str) -> easel::jobs::Job 
 
 /// A process that ran on this machine and has ended: its PID and start time.
 #[cfg(target_os = "linux")]
-fn a_dead_process() -> (u32, u64) {
+pub(crate) fn a_dead_process() -> (u32, u64) {
     let mut child = std::process::Command::new("true").spawn().expect("spawn");
     let pid = child.id();
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");

@@ -60,6 +60,11 @@ pub struct ComfyConfig {
     /// Jobs stay pending while this is set (the worker takes none), so a test can look at
     /// or delete queued jobs. Clearing it through `update` starts them.
     pub paused: bool,
+    /// Accepted prompts are queued (and run) at once, but the answers to their
+    /// `POST /prompt` wait while this is set, as behind a slow network or proxy: the
+    /// client cannot yet know that its prompt was queued. Clearing it through `update`
+    /// sends the held answers.
+    pub hold_answers: bool,
 }
 
 impl Default for ComfyConfig {
@@ -89,6 +94,7 @@ impl Default for ComfyConfig {
             previews: true,
             version: "0.27.0".to_owned(),
             paused: false,
+            hold_answers: false,
         }
     }
 }

@@ -32,7 +32,12 @@ pub async fn post_prompt(
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty())
         .map(str::to_owned);
-    submit(&shared, body, usage_source).unwrap_or_else(|Crash| wire::crash())
+    let answer = submit(&shared, body, usage_source).unwrap_or_else(|Crash| wire::crash());
+    if answer.status() == StatusCode::OK {
+        // The job is queued already; only its answer waits (`hold_answers`).
+        shared.answer_released().await;
+    }
+    answer
 }
 
 /// A Python exception escaped the handler: aiohttp answers 500.

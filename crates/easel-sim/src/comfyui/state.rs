@@ -49,6 +49,8 @@ pub struct Shared {
     interrupt_signal: Notify,
     /// Set when the simulator shuts down, so sockets and the worker stop.
     closing: watch::Sender<bool>,
+    /// Wakes the `POST /prompt` answers held by `hold_answers`.
+    answers: Notify,
 }
 
 #[derive(Debug)]
@@ -102,6 +104,7 @@ impl Shared {
             interrupted: AtomicBool::new(false),
             interrupt_signal: Notify::new(),
             closing: watch::Sender::new(false),
+            answers: Notify::new(),
         }
     }
 
@@ -114,6 +117,21 @@ impl Shared {
     pub fn update(&self, change: impl FnOnce(&mut ComfyConfig)) {
         change(&mut lock(&self.state).config);
         self.wake.notify_one();
+        self.answers.notify_waiters();
+    }
+
+    /// Returns once answers are not held (`hold_answers` clear) or the simulator shuts
+    /// down, whose graceful stop waits for every request.
+    pub async fn answer_released(&self) {
+        loop {
+            let mut released = std::pin::pin!(self.answers.notified());
+            // Registered before the check, so an `update` in between is not missed.
+            released.as_mut().enable();
+            if !self.config(|c| c.hold_answers) || *self.closing.borrow() {
+                return;
+            }
+            released.await;
+        }
     }
 
     /// The node registry as it is now (configured models, uploaded input files).
@@ -320,6 +338,7 @@ impl Shared {
     /// Tells the worker and every socket to stop.
     pub fn close(&self) {
         self.closing.send_replace(true);
+        self.answers.notify_waiters();
     }
 
     /// Waits for the next job the worker may run (none while paused), moves it to

@@ -13,6 +13,26 @@ pub async fn doctor(config: &Config) -> anyhow::Result<ExitCode> {
     println!("output root: {}", app.jobs.outputs().path().display());
     println!("data dir:    {}", config.data_dir.display());
     let mut all_ready = true;
+    // A shared store is a dependency like a backend: say whether it answers. (SQLite in
+    // the data dir is left alone: looking would create it.)
+    if let Some(url) = &config.jobs.database_url {
+        use secrecy::ExposeSecret;
+        let url = url.expose_secret().to_string();
+        let opened = tokio::task::spawn_blocking(move || {
+            crate::jobs::PgStore::open(&url).and_then(|s| {
+                use crate::jobs::JobStore;
+                s.ping().map(|()| s.shown_url().to_string())
+            })
+        })
+        .await?;
+        match opened {
+            Ok(shown) => println!("ok job store: {shown} (PostgreSQL) answers; schema up to date"),
+            Err(e) => {
+                all_ready = false;
+                println!("!! job store: {e}");
+            }
+        }
+    }
     for backend in app.jobs.backends() {
         let status = backend.status().await;
         all_ready &= status.ready;

@@ -1,5 +1,5 @@
 //! The command line: `easel serve`, `easel gallery`, `easel generate`, `easel config`,
-//! `easel demo`.
+//! `easel demo`, `easel store migrate`.
 
 mod batch;
 mod config_cmd;
@@ -11,6 +11,7 @@ mod jobs;
 mod progress;
 mod publish;
 mod serve_cmd;
+mod store_cmd;
 mod tools_cmd;
 
 use std::path::PathBuf;
@@ -49,6 +50,9 @@ enum Command {
     /// Inspect, wait for, cancel and prune jobs.
     #[command(subcommand)]
     Jobs(jobs::Command),
+    /// Manage the job store: copy a SQLite store into PostgreSQL (migrate).
+    #[command(subcommand)]
+    Store(store_cmd::Command),
     /// Check every backend: reachable, credentials, ComfyUI version, queue, workflows' nodes and models.
     Doctor,
     /// List ComfyUI workflows and their parameters.
@@ -104,6 +108,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Gallery(args) => gallery_cmd::run(&config, args).await,
         Command::Generate(args) => generate::run(&config, *args).await,
         Command::Jobs(command) => jobs::run(&config, command).await,
+        Command::Store(command) => store_cmd::run(&config, command).await,
         Command::Batch(args) => batch::run(&config, args).await,
         Command::Doctor => doctor::doctor(&config).await,
         Command::Workflows => doctor::workflows(&config),

@@ -19,13 +19,19 @@ pub(super) async fn maintain(jobs: Jobs, resume: bool) {
         tick.tick().await;
         let now = now_ms();
         let until = now + lease.as_millis() as u64;
-        if let Err(e) = jobs.inner.store.renew(&jobs.inner.owner, until) {
-            tracing::warn!(error = %e, "could not renew job leases");
+        let before = jobs.running_here();
+        match jobs.inner.store.renew(&jobs.inner.owner, until) {
+            Ok(held) => jobs.abandon_lost(&before, &held),
+            Err(e) => tracing::warn!(error = %e, "could not renew job leases"),
         }
         if !resume {
             continue;
         }
         let vacated = vacated(&jobs);
+        if !vacated.is_empty() {
+            // A holder that died may have died writing a file into the shared output root.
+            jobs.sweep_temp_files();
+        }
         match jobs
             .inner
             .store

@@ -13,6 +13,7 @@ mod model;
 mod notes;
 mod postgres;
 mod query;
+mod remote;
 mod run;
 mod slots;
 mod sqlite;
@@ -136,6 +137,9 @@ pub enum RetrySave {
 struct Live {
     tx: watch::Sender<Job>,
     cancel: CancellationToken,
+    /// Cancelled when another process took the job over (this one's lease lapsed, e.g. while
+    /// the store was away): the job stops here without writing anything.
+    abandon: CancellationToken,
 }
 
 struct Inner {
@@ -254,6 +258,18 @@ impl Jobs {
             )
             .into());
         }
+        // A key is matched exactly by every store; a control character (which PostgreSQL
+        // cannot even store, in the case of NUL) is never part of a real one.
+        if let Some(key) = &idempotency_key
+            && key.chars().any(char::is_control)
+        {
+            return Err(InvalidInput::new(
+                "idempotency_key",
+                "contains a control character",
+                "Use printable characters, e.g. a hash of the request or a batch line id.",
+            )
+            .into());
+        }
         backend.preflight()?;
         let waiting = self.queued_here();
         if waiting >= self.inner.settings.max_queued {
@@ -312,6 +328,7 @@ impl Jobs {
 
     fn start(&self, job: Job, backend: Arc<dyn Backend>) {
         let cancel = CancellationToken::new();
+        let abandon = CancellationToken::new();
         let (tx, _) = watch::channel(job.clone());
         if let Ok(mut live) = self.inner.live.lock() {
             if live.contains_key(&job.id) {
@@ -322,13 +339,49 @@ impl Jobs {
                 Live {
                     tx,
                     cancel: cancel.clone(),
+                    abandon: abandon.clone(),
                 },
             );
         }
         self.inner.changes.send(&job);
         // Taking the slot (or a place in line) here, not in the task, keeps queue counts exact.
         let slot = self.inner.slots.try_take(backend.name(), &job.id);
-        tokio::spawn(run::run(self.clone(), job.id, backend, slot, cancel));
+        let (jobs, id) = (self.clone(), job.id.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                () = run::run(jobs.clone(), id.clone(), backend, slot, cancel) => {}
+                () = abandon.cancelled() => {
+                    tracing::warn!(job = %id, "another easel took this job over (this one's lease lapsed); stopped here without writing");
+                    jobs.forget(&id);
+                }
+            }
+        });
+    }
+
+    /// The ids of the jobs running here, to compare with what a renewal says is held.
+    fn running_here(&self) -> Vec<String> {
+        self.inner
+            .live
+            .lock()
+            .map(|live| live.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Stops, without writing, the jobs of `before` (running here before the renewal) that
+    /// `held` (what the store says this process holds) no longer has: another process
+    /// claimed them after this one's lease lapsed, and resumes them from their stored state.
+    /// Jobs started since are not judged by a renewal that could not have seen them.
+    fn abandon_lost(&self, before: &[String], held: &[String]) {
+        let Ok(live) = self.inner.live.lock() else {
+            return;
+        };
+        for id in before.iter().filter(|id| !held.contains(id)) {
+            if let Some(l) = live.get(id)
+                && !l.tx.borrow().status.is_terminal()
+            {
+                l.abandon.cancel();
+            }
+        }
     }
 
     /// Renews this process's leases and resumes unfinished jobs nobody else runs, now and
@@ -338,18 +391,25 @@ impl Jobs {
         if resume {
             // What a killed easel was writing when it died; walking the output root is
             // plain disk work, kept off the runtime's threads.
-            let outputs = self.inner.outputs.clone();
-            tokio::task::spawn_blocking(move || {
-                let removed = outputs.remove_abandoned_temp_files();
-                if removed > 0 {
-                    tracing::info!(
-                        removed,
-                        "removed temporary files left by easel processes that were killed"
-                    );
-                }
-            });
+            self.sweep_temp_files();
         }
         tokio::spawn(lease::maintain(self.clone(), resume));
+        tokio::spawn(remote::follow_store(self.clone()));
+    }
+
+    /// Removes, off the runtime's threads, the temporary files killed easel processes left
+    /// in the output root (at start, and when a replica sharing the root is found dead).
+    fn sweep_temp_files(&self) {
+        let outputs = self.inner.outputs.clone();
+        tokio::task::spawn_blocking(move || {
+            let removed = outputs.remove_abandoned_temp_files();
+            if removed > 0 {
+                tracing::info!(
+                    removed,
+                    "removed temporary files left by easel processes that were killed"
+                );
+            }
+        });
     }
 
     /// The job as it is now.
@@ -551,10 +611,28 @@ impl Jobs {
             l.tx.borrow().clone()
         };
         self.inner.changes.send(&job);
-        if persist && let Err(e) = self.inner.store.put(&job) {
+        if persist && let Err(e) = self.store_held(&job) {
             tracing::error!(job = id, error = %e, "could not store job update");
         }
         Some(job)
+    }
+
+    /// Stores the state of a job running here, only while this process holds its lease
+    /// (`JobStore::put_held`). A job another process took over meanwhile is stopped here
+    /// (without writing): the error says so.
+    fn store_held(&self, job: &Job) -> Result<(), StoreError> {
+        if self.inner.store.put_held(job, &self.inner.owner)? {
+            return Ok(());
+        }
+        if let Ok(live) = self.inner.live.lock()
+            && let Some(l) = live.get(&job.id)
+        {
+            l.abandon.cancel();
+        }
+        Err(StoreError(format!(
+            "another easel process took job {} over; it stops here and continues there",
+            job.id
+        )))
     }
 
     /// Whether another process marked this running job cancelled in the store; if so, it is
@@ -593,8 +671,9 @@ impl Jobs {
         let mut wait = Duration::from_millis(100);
         let give_up = std::time::Instant::now() + PENDING_PATIENCE;
         loop {
-            match self.inner.store.put(&job) {
+            match self.store_held(&job) {
                 Ok(()) => return Ok(()),
+                Err(e) if self.is_abandoned(id) => return Err(e.to_string()),
                 Err(e) if std::time::Instant::now() + wait > give_up => return Err(e.to_string()),
                 Err(e) => {
                     tracing::warn!(job = id, error = %e, "could not record the file being saved; trying again");
@@ -627,13 +706,27 @@ impl Jobs {
                 images = job.images.len(),
                 "job finished"
             );
-            if let Err(e) = self.inner.store.put(&job) {
-                tracing::warn!(job = id, error = %e, "could not store the finished job; trying again until the store answers");
-                tokio::spawn(store_final(self.clone(), job));
-                return;
+            match self.store_held(&job) {
+                Ok(()) => {}
+                Err(e) if self.is_abandoned(id) => {
+                    tracing::warn!(job = id, error = %e, "not storing the finished job");
+                }
+                Err(e) => {
+                    tracing::warn!(job = id, error = %e, "could not store the finished job; trying again until the store answers");
+                    tokio::spawn(store_final(self.clone(), job));
+                    return;
+                }
             }
         }
         self.forget(id);
+    }
+
+    /// Whether the job running here was found taken over by another process.
+    fn is_abandoned(&self, id: &str) -> bool {
+        self.inner
+            .live
+            .lock()
+            .is_ok_and(|live| live.get(id).is_some_and(|l| l.abandon.is_cancelled()))
     }
 
     fn forget(&self, id: &str) {
@@ -651,10 +744,15 @@ async fn store_final(jobs: Jobs, job: Job) {
     let mut wait = Duration::from_millis(250);
     loop {
         tokio::time::sleep(wait).await;
-        let (store, state) = (jobs.inner.store.clone(), job.clone());
-        match tokio::task::spawn_blocking(move || store.put(&state)).await {
+        let (here, state) = (jobs.clone(), job.clone());
+        match tokio::task::spawn_blocking(move || here.store_held(&state)).await {
             Ok(Ok(())) => {
                 tracing::info!(job = %job.id, "stored the finished job");
+                jobs.forget(&job.id);
+                return;
+            }
+            Ok(Err(e)) if jobs.is_abandoned(&job.id) => {
+                tracing::warn!(job = %job.id, error = %e, "not storing the finished job");
                 jobs.forget(&job.id);
                 return;
             }

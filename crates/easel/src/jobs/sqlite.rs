@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{
-    Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params,
+    Connection, ErrorCode, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior,
+    params,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -171,7 +172,50 @@ impl SqliteStore {
                 ))
             })?;
         }
-        let mut conn = Connection::open(path).map_err(|e| open_error(path, &e))?;
+        let conn = Connection::open(path).map_err(|e| open_error(path, &e))?;
+        Self::open_connection(conn, path)
+    }
+
+    /// Opens a store that must already exist, for commands that read a store someone names
+    /// (`easel store migrate --from`): never creates a file or folder, and refuses a file
+    /// that is not an easel job store rather than writing easel's tables into it. The
+    /// error says what the file is; the caller says which setting named it and what to do.
+    pub fn open_existing(path: &Path) -> Result<SqliteStore, StoreError> {
+        let refuse = |why: String| StoreError(format!("{}: {why}", path.display()));
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => return Err(refuse("it is not a file".into())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(refuse("there is no such file".into()));
+            }
+            Err(e) => return Err(refuse(format!("it cannot be read: {e}"))),
+        }
+        // Without SQLITE_OPEN_CREATE: a file removed since the check is an error, not a
+        // new empty store.
+        let flags = OpenFlags::default().difference(OpenFlags::SQLITE_OPEN_CREATE);
+        let not_a_store = |e: rusqlite::Error| match e.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase) => {
+                refuse(format!("it is not an easel job store (SQLite: {e})"))
+            }
+            _ => open_error(path, &e),
+        };
+        let conn = Connection::open_with_flags(path, flags).map_err(not_a_store)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(not_a_store)?;
+        // Every store has run at least its first migration; version 0 is an empty file or
+        // someone else's database.
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(not_a_store)?;
+        if version == 0 {
+            return Err(refuse(
+                "it is not an easel job store (no easel tables in it)".into(),
+            ));
+        }
+        Self::open_connection(conn, path)
+    }
+
+    /// Checks and migrates a store's freshly opened connection.
+    fn open_connection(mut conn: Connection, path: &Path) -> Result<SqliteStore, StoreError> {
         Self::prepare(&conn).map_err(|e| open_error(path, &e))?;
         check(&conn).map_err(|e| match e {
             Check::Sql(e) => open_error(path, &e),
@@ -323,6 +367,21 @@ impl JobStore for SqliteStore {
         self.with(|conn| write(conn, job))
     }
 
+    fn put_held(&self, job: &Job, owner: &str) -> Result<bool, StoreError> {
+        self.write_tx(|tx| {
+            let held: Option<Option<String>> = tx
+                .query_row("SELECT owner FROM jobs WHERE id = ?1", [&job.id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if held.flatten().as_deref() != Some(owner) {
+                return Ok(false);
+            }
+            write(tx, job)?;
+            Ok(true)
+        })
+    }
+
     fn get(&self, id: &str) -> Result<Option<Job>, StoreError> {
         self.with(|conn| {
             conn.query_row(
@@ -452,14 +511,14 @@ impl JobStore for SqliteStore {
         })
     }
 
-    fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<(), StoreError> {
+    fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<Vec<String>, StoreError> {
         self.with(|conn| {
-            conn.execute(
-                "UPDATE jobs SET lease_until_ms = ?2 WHERE owner = ?1 AND finished_at_ms IS NULL",
-                params![owner, lease_until_ms as i64],
-            )
-        })?;
-        Ok(())
+            let mut stmt = conn.prepare_cached(
+                "UPDATE jobs SET lease_until_ms = ?2 WHERE owner = ?1 AND finished_at_ms IS NULL RETURNING id",
+            )?;
+            let rows = stmt.query_map(params![owner, lease_until_ms as i64], |r| r.get(0))?;
+            rows.collect()
+        })
     }
 
     fn prune(&self, finished_before_ms: u64) -> Result<usize, StoreError> {
@@ -776,5 +835,40 @@ mod tests {
         drop(conn);
         let err = SqliteStore::open(&path).err().expect("refused");
         assert!(err.to_string().contains("newer"), "{err}");
+    }
+
+    #[test]
+    fn open_existing_never_creates_a_store_and_refuses_what_is_not_one() {
+        let dir = tempfile::tempdir().expect("dir");
+        let refused = |path: &Path| {
+            SqliteStore::open_existing(path)
+                .err()
+                .expect("refused")
+                .to_string()
+        };
+        let missing = dir.path().join("nested/jobs.db");
+        assert!(refused(&missing).contains("no such file"));
+        assert!(!missing.exists() && !dir.path().join("nested").exists());
+        assert!(refused(dir.path()).contains("not a file"));
+        let empty = dir.path().join("empty.db");
+        std::fs::write(&empty, "").expect("empty");
+        assert!(refused(&empty).contains("not an easel job store"));
+        assert_eq!(
+            std::fs::metadata(&empty).expect("kept").len(),
+            0,
+            "untouched"
+        );
+        let text = dir.path().join("notes.txt");
+        std::fs::write(&text, vec![b'x'; 8192]).expect("text");
+        assert!(refused(&text).contains("not an easel job store"));
+        let foreign = dir.path().join("foreign.db");
+        Connection::open(&foreign)
+            .expect("open")
+            .execute_batch("CREATE TABLE t (x)")
+            .expect("table");
+        assert!(refused(&foreign).contains("no easel tables"));
+        let real = dir.path().join("jobs.db");
+        drop(SqliteStore::open(&real).expect("create"));
+        SqliteStore::open_existing(&real).expect("a store opens");
     }
 }

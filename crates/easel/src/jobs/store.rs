@@ -120,6 +120,11 @@ pub trait JobStore: Send + Sync {
     fn insert(&self, job: &Job, owner: &str, lease_until_ms: u64) -> Result<Inserted, StoreError>;
     /// Replaces the stored state of an existing job.
     fn put(&self, job: &Job) -> Result<(), StoreError>;
+    /// Replaces the stored state of a job `owner` runs, only while `owner` holds its lease;
+    /// false, and nothing written, once another process took the job over. Every write of
+    /// the process running a job goes through this, so one whose lease lapsed can never
+    /// overwrite the state of the process that resumed the job.
+    fn put_held(&self, job: &Job, owner: &str) -> Result<bool, StoreError>;
     fn get(&self, id: &str) -> Result<Option<Job>, StoreError>;
     fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
     /// Jobs updated after `updated_after_ms`, oldest update first, at most `limit`: how one
@@ -141,8 +146,9 @@ pub trait JobStore: Send + Sync {
     /// Replaces a finished job with `job` (unfinished again), leased to `owner`; false, and
     /// nothing written, if the stored job is not finished (someone reopened it first).
     fn reopen(&self, job: &Job, owner: &str, lease_until_ms: u64) -> Result<bool, StoreError>;
-    /// Extends the lease on every unfinished job `owner` runs.
-    fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<(), StoreError>;
+    /// Extends the lease on every unfinished job `owner` holds; returns their ids (a job
+    /// missing from them was taken over by another process while `owner`'s lease lapsed).
+    fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<Vec<String>, StoreError>;
     /// Deletes finished jobs that finished before the given time; returns how many.
     fn prune(&self, finished_before_ms: u64) -> Result<usize, StoreError>;
     /// Inserts a published note, or replaces the record with the same id (its outcome).
@@ -237,6 +243,17 @@ impl JobStore for MemoryStore {
             }
         }
         Ok(())
+    }
+
+    fn put_held(&self, job: &Job, owner: &str) -> Result<bool, StoreError> {
+        let mut jobs = self.lock()?;
+        match jobs.get_mut(&job.id) {
+            Some(e) if e.owner.as_deref() == Some(owner) => {
+                e.job = job.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     fn get(&self, id: &str) -> Result<Option<Job>, StoreError> {
@@ -353,13 +370,15 @@ impl JobStore for MemoryStore {
         }
     }
 
-    fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<(), StoreError> {
+    fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<Vec<String>, StoreError> {
+        let mut held = Vec::new();
         for e in self.lock()?.values_mut() {
             if e.owner.as_deref() == Some(owner) && e.job.finished_at_ms.is_none() {
                 e.lease_until_ms = lease_until_ms;
+                held.push(e.job.id.clone());
             }
         }
-        Ok(())
+        Ok(held)
     }
 
     fn prune(&self, finished_before_ms: u64) -> Result<usize, StoreError> {

@@ -118,7 +118,7 @@ fn all_pages(store: &dyn JobStore, filter: &JobFilter, size: usize) -> Vec<Strin
 }
 
 #[test]
-fn every_store_filter_and_page_alike() {
+fn every_store_filters_and_pages_alike() {
     let (_dir, stores) = stores();
     let all: Vec<Job> = (0..100).map(job).collect();
     let cases: Vec<(&str, JobFilter)> = vec![
@@ -235,7 +235,7 @@ fn every_store_filter_and_page_alike() {
 }
 
 #[test]
-fn every_store_report_changes_in_update_order() {
+fn every_store_reports_changes_in_update_order() {
     let (_dir, stores) = stores();
     for (name, store) in &stores {
         let changed = store.changed_since(5090, 5).expect("changed");
@@ -249,7 +249,7 @@ fn every_store_report_changes_in_update_order() {
 }
 
 #[test]
-fn every_store_give_the_same_facets() {
+fn every_store_gives_the_same_facets() {
     let (_dir, stores) = stores();
     let facets: Vec<_> = stores
         .iter()
@@ -517,5 +517,163 @@ fn two_handles_claiming_together_never_both_take_a_job() {
             "{}: each job claimed exactly once",
             home.name()
         );
+    }
+}
+
+/// A statement PostgreSQL refuses is reported in its words, not as the client's bare "db
+/// error": here a key with a NUL, which no text column of PostgreSQL can hold.
+#[test]
+fn postgres_says_why_it_refused_a_statement() {
+    let Some(url) = super::pg_test_database() else {
+        return;
+    };
+    let store = super::PgStore::open(&url).expect("open");
+    let e = store
+        .put(&keyed("k", Some("a key\u{0}with a NUL")))
+        .expect_err("refused")
+        .to_string();
+    assert!(e.contains("0x00") && e.contains(store.shown_url()), "{e}");
+}
+
+/// Services answer any text, NUL included (an error message, a ComfyUI error's details, a
+/// rewritten prompt), and a job keeps it: every store takes and returns it exactly.
+#[test]
+fn every_store_keeps_a_services_text_exactly_nul_included() {
+    let (_homes, stores) = every_store();
+    for (name, store) in &stores {
+        let mut j = keyed("nul", None);
+        j.status = JobStatus::Failed;
+        j.finished_at_ms = Some(2);
+        j.error = Some(
+            crate::backend::BackendError::new(
+                crate::backend::ErrorKind::Failed,
+                "the service said: bad\u{0}byte",
+            )
+            .with_details(json!({"node_errors": {"3": ["x\u{0}y"]}})),
+        );
+        j.warnings = vec!["\u{0}".into()];
+        store.put(&j).expect("put");
+        assert_eq!(store.get("nul").expect("get"), Some(j.clone()), "{name}");
+        let mut imported = j.clone();
+        imported.id = "nul-imported".into();
+        assert!(store.import_job(&imported).expect("import"), "{name}");
+        assert_eq!(
+            store.get("nul-imported").expect("get"),
+            Some(imported),
+            "{name}"
+        );
+    }
+}
+
+/// PostgreSQL tells every handle (replica) of a job another one wrote, as it commits;
+/// SQLite and memory say they do not tell (their waiters poll).
+#[test]
+fn a_store_that_tells_tells_every_handle_of_another_ones_writes() {
+    for home in Home::all() {
+        let (mine, theirs) = (home.open(), home.open());
+        let Some(mut told) = mine.changes() else {
+            assert_eq!(home.name(), "sqlite", "only SQLite (and memory) poll");
+            continue;
+        };
+        let job = keyed("told", None);
+        theirs.insert(&job, "them", 1).expect("insert");
+        let mut update = job.clone();
+        update.status = JobStatus::Succeeded;
+        theirs.put(&update).expect("put");
+        // Both writes arrive, in order; lease renewals are not changes anyone waits for.
+        theirs.renew("them", 5).expect("renew");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("rt");
+        let got: Vec<String> = runtime.block_on(async {
+            let mut got = Vec::new();
+            while got.len() < 2 {
+                let id = tokio::time::timeout(std::time::Duration::from_secs(10), told.recv())
+                    .await
+                    .expect("told within 10 s")
+                    .expect("open");
+                got.push(id);
+            }
+            got
+        });
+        assert_eq!(got, ["told", "told"], "{}", home.name());
+        assert!(told.try_recv().is_err(), "the renewal told nobody");
+    }
+    assert!(MemoryStore::default().changes().is_none());
+}
+
+/// A filter holding a NUL (a gallery query with %00) matches nothing, on every store,
+/// rather than failing (PostgreSQL refuses NUL in a query's text).
+#[test]
+fn every_store_answers_a_filter_with_a_nul_with_nothing() {
+    let (_homes, stores) = stores();
+    for (name, store) in &stores {
+        for filter in [
+            JobFilter {
+                model: Some("FLUX\0".into()),
+                ..JobFilter::default()
+            },
+            JobFilter {
+                text: Some("dog\0".into()),
+                ..JobFilter::default()
+            },
+            JobFilter {
+                batch: Some("autumn\0".into()),
+                ..JobFilter::default()
+            },
+        ] {
+            assert_eq!(
+                store.list(&filter).expect("no error"),
+                [],
+                "{name}: {filter:?}"
+            );
+        }
+    }
+}
+
+/// The fenced write of a running job: only while its writer holds the lease.
+#[test]
+fn every_store_writes_a_held_job_only_for_its_holder() {
+    let (_homes, stores) = every_store();
+    for (name, store) in &stores {
+        store
+            .insert(&keyed("held", None), "me", 1_000)
+            .expect("insert");
+        let mut update = keyed("held", None);
+        update.status = JobStatus::Running;
+        assert!(
+            store.put_held(&update, "me").expect("put"),
+            "{name}: the holder writes"
+        );
+        assert_eq!(
+            store.get("held").expect("get").map(|j| j.status),
+            Some(JobStatus::Running),
+            "{name}"
+        );
+        // Another process takes it over (the lease lapsed).
+        assert_eq!(
+            ids(&store
+                .claim_unfinished("other", 2_000, 9_000, &[])
+                .expect("claim")),
+            ["held"],
+            "{name}"
+        );
+        let mut late = update.clone();
+        late.status = JobStatus::Succeeded;
+        assert!(
+            !store.put_held(&late, "me").expect("put"),
+            "{name}: the former holder is refused"
+        );
+        assert_eq!(
+            store.get("held").expect("get").map(|j| j.status),
+            Some(JobStatus::Running),
+            "{name}: nothing written"
+        );
+        assert!(
+            !store.put_held(&keyed("absent", None), "me").expect("put"),
+            "{name}: no such job"
+        );
+        assert_eq!(store.get("absent").expect("get"), None, "{name}");
     }
 }

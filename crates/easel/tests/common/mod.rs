@@ -2,6 +2,8 @@
 //! rmcp client talking MCP to easel (in-process over a byte stream, or to the binary).
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

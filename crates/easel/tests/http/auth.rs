@@ -80,6 +80,9 @@ async fn every_mcp_route_needs_the_token_and_healthz_does_not() {
     assert_eq!(health.status(), 200);
     let health: serde_json::Value = health.json().await.expect("json");
     assert_eq!(health["status"], "ok");
+    // A load balancer's check: the store answers (the test server's is in memory or SQLite).
+    assert_eq!(health["store"]["reachable"], true, "{health}");
+    assert!(health["store"]["kind"].is_string(), "{health}");
 
     // rmcp's own client with the token works end to end.
     let client = s.rmcp_client(Some(TOKEN)).await;

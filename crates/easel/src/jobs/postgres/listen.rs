@@ -17,14 +17,19 @@ const TICK: Duration = Duration::from_secs(1);
 /// Wait between attempts while the database is away.
 const RETRY: Duration = Duration::from_millis(500);
 
-pub(crate) fn spawn(target: Target, tx: Weak<broadcast::Sender<String>>) -> std::io::Result<()> {
+/// Starts the listener; `ready` hears once it listens (so changes from then on are told).
+pub(crate) fn spawn(
+    target: Target,
+    tx: Weak<broadcast::Sender<String>>,
+    ready: std::sync::mpsc::Sender<()>,
+) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("easel-pg-listen".into())
-        .spawn(move || run(target, tx))
+        .spawn(move || run(target, tx, ready))
         .map(|_| ())
 }
 
-fn run(target: Target, tx: Weak<broadcast::Sender<String>>) {
+fn run(target: Target, tx: Weak<broadcast::Sender<String>>, ready: std::sync::mpsc::Sender<()>) {
     let mut first = true;
     loop {
         let mut client = match target.connect().and_then(|mut c| {
@@ -43,6 +48,7 @@ fn run(target: Target, tx: Weak<broadcast::Sender<String>>) {
                 continue;
             }
         };
+        let _ = ready.send(());
         if !first {
             tracing::info!(store = target.shown(), "listening to the job store again");
             match tx.upgrade() {

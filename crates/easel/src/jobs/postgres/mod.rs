@@ -8,6 +8,8 @@
 
 mod listen;
 mod pool;
+#[cfg(test)]
+mod pool_tests;
 mod schema;
 mod testing;
 mod url;
@@ -35,6 +37,9 @@ pub fn shown_database_url(url: &str) -> String {
         Err(_) => "(set, but not a PostgreSQL URL)".to_string(),
     }
 }
+
+/// How long `open` waits for the listener to listen.
+const LISTEN_READY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Changes a slow waiter may fall behind by (it then reads the store again).
 const CHANGES: usize = 1024;
@@ -67,8 +72,17 @@ impl PgStore {
             }
         }
         let changes = Arc::new(broadcast::channel(CHANGES).0);
-        listen::spawn(target.clone(), Arc::downgrade(&changes))
+        let (ready, listening) = std::sync::mpsc::channel();
+        listen::spawn(target.clone(), Arc::downgrade(&changes), ready)
             .map_err(|e| target.error("starting its listener", &e))?;
+        // Changes are told from the moment `open` returns; a listener that cannot connect
+        // in time keeps trying, and waiters poll meanwhile.
+        if listening.recv_timeout(LISTEN_READY).is_err() {
+            tracing::warn!(
+                store = target.shown(),
+                "not yet listening to the job store's changes; waiters poll until it does"
+            );
+        }
         Ok(PgStore { pool, changes })
     }
 
@@ -155,11 +169,11 @@ fn ms(v: u64) -> i64 {
 }
 
 const INSERT: &str = "INSERT INTO jobs (id, backend, status, model, workflow, batch_key, prompt_lower, idempotency_key, created_at_ms, updated_at_ms, finished_at_ms, job, owner, lease_until_ms)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb, $13, $14)";
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 
 /// An upsert of the job's state; the lease columns are left as they are.
 const PUT: &str = "INSERT INTO jobs (id, backend, status, model, workflow, batch_key, prompt_lower, idempotency_key, created_at_ms, updated_at_ms, finished_at_ms, job)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
      ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, updated_at_ms = EXCLUDED.updated_at_ms,
          finished_at_ms = EXCLUDED.finished_at_ms, job = EXCLUDED.job";
 
@@ -239,12 +253,40 @@ impl JobStore for PgStore {
             .call(move |c| c.execute(PUT, &row.params()).map(|_| ()))
     }
 
+    fn put_held(&self, job: &Job, owner: &str) -> Result<bool, StoreError> {
+        let row = JobRow::of(job)?;
+        let owner = owner.to_string();
+        self.pool.call(move |c| {
+            let n = c.execute(
+                "UPDATE jobs SET status = $2, updated_at_ms = $3, finished_at_ms = $4, job = $5
+                 WHERE id = $1 AND owner = $6",
+                &[
+                    &row.id,
+                    &row.status,
+                    &row.updated_at_ms,
+                    &row.finished_at_ms,
+                    &row.job,
+                    &owner,
+                ],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
     fn get(&self, id: &str) -> Result<Option<Job>, StoreError> {
         self.one_job("SELECT job::text FROM jobs WHERE id = $1", id.to_string())
     }
 
     fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
         let (where_, params) = conditions(filter);
+        // No stored value holds a NUL (requests with one are refused), and PostgreSQL refuses
+        // a NUL in a query's text: such a filter matches nothing, as it does in SQLite.
+        if params
+            .iter()
+            .any(|p| matches!(p, Param::Text(t) if t.contains('\0')))
+        {
+            return Ok(Vec::new());
+        }
         let n = params.len();
         let sql = format!(
             "SELECT job::text FROM jobs WHERE {} ORDER BY created_at_ms DESC, id DESC LIMIT ${} OFFSET ${}",
@@ -374,7 +416,7 @@ impl JobStore for PgStore {
         self.pool.call(move |c| {
             let n = c.execute(
                 "UPDATE jobs SET status = $2, updated_at_ms = $3, finished_at_ms = $4,
-                     job = $5::text::jsonb, owner = $6, lease_until_ms = $7
+                     job = $5, owner = $6, lease_until_ms = $7
                  WHERE id = $1 AND finished_at_ms IS NOT NULL",
                 &[
                     &row.id,
@@ -390,14 +432,16 @@ impl JobStore for PgStore {
         })
     }
 
-    fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<(), StoreError> {
+    fn renew(&self, owner: &str, lease_until_ms: u64) -> Result<Vec<String>, StoreError> {
         let (owner, lease) = (owner.to_string(), ms(lease_until_ms));
         self.pool.call(move |c| {
-            c.execute(
-                "UPDATE jobs SET lease_until_ms = $2 WHERE owner = $1 AND finished_at_ms IS NULL",
+            Ok(c.query(
+                "UPDATE jobs SET lease_until_ms = $2 WHERE owner = $1 AND finished_at_ms IS NULL RETURNING id",
                 &[&owner, &lease],
-            )
-            .map(|_| ())
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
         })
     }
 
@@ -425,7 +469,7 @@ impl JobStore for PgStore {
         self.pool.call(move |c| {
             c.execute(
                 "INSERT INTO notes (id, publisher, kind, outcome, note, message, answer, created_at_ms, updated_at_ms)
-                 VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, $7::text::jsonb, $8, $9)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                  ON CONFLICT (id) DO UPDATE SET outcome = EXCLUDED.outcome, message = EXCLUDED.message,
                      answer = EXCLUDED.answer, updated_at_ms = EXCLUDED.updated_at_ms",
                 &[&id, &publisher, &kind, &outcome, &content, &message, &answer, &created, &updated],
@@ -479,7 +523,7 @@ impl JobStore for PgStore {
         self.pool.call(move |c| {
             c.execute(
                 "INSERT INTO batches (id, batch_key, spec, cancelled, result, created_at_ms, updated_at_ms)
-                 VALUES ($1, $2, $3::text::jsonb, $4, $5::text::jsonb, $6, $7)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (id) DO UPDATE SET spec = EXCLUDED.spec,
                      cancelled = batches.cancelled OR EXCLUDED.cancelled,
                      result = COALESCE(EXCLUDED.result, batches.result),
@@ -628,5 +672,46 @@ mod tests {
             numbered("a = ? AND (b, c) < (?, ?)", 3),
             "a = $3 AND (b, c) < ($4, $5)"
         );
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    /// A superuser connection to a test database, off the runtime (there is none here).
+    fn admin(url: &str) -> postgres::Client {
+        url.parse::<postgres::Config>()
+            .expect("url")
+            .connect(postgres::NoTls)
+            .expect("connect")
+    }
+
+    #[test]
+    fn replicas_starting_together_migrate_once_and_a_newer_schema_is_refused() {
+        let Some(url) = pg_test_database() else {
+            return;
+        };
+        let opened: Vec<_> = (0..4)
+            .map(|_| {
+                let url = url.clone();
+                std::thread::spawn(move || PgStore::open(&url).map(|_| ()))
+            })
+            .collect();
+        for o in opened {
+            o.join().expect("thread").expect("every replica opens");
+        }
+        let version: i32 = admin(&url)
+            .query_one("SELECT version FROM easel_schema", &[])
+            .expect("version")
+            .get(0);
+        assert_eq!(version as usize, schema::MIGRATIONS.len());
+
+        admin(&url)
+            .execute("UPDATE easel_schema SET version = 999", &[])
+            .expect("newer");
+        let e = PgStore::open(&url).err().expect("refused");
+        assert!(e.0.contains("schema version 999 is newer"), "{}", e.0);
+        assert!(e.0.contains("Upgrade this easel"), "{}", e.0);
     }
 }

@@ -5,7 +5,8 @@
 use postgres::Client;
 
 /// Migrations in order; `easel_schema.version` counts how many have run.
-const MIGRATIONS: &[&str] = &[r#"
+pub(crate) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE jobs (
     id              TEXT PRIMARY KEY,
     backend         TEXT NOT NULL,
@@ -64,7 +65,22 @@ BEGIN
 END $$;
 CREATE TRIGGER jobs_changed AFTER INSERT OR UPDATE OF job ON jobs
     FOR EACH ROW EXECUTE FUNCTION easel_job_changed();
-"#];
+"#,
+    // JSON as text, not JSONB: JSONB cannot hold the character U+0000, which a service's
+    // answer may carry (an error message, a rewritten prompt) and a job keeps (SQLite
+    // does); text holds it escaped, and reads back exactly what was written. The trigger
+    // names the column, so it is made again around the change.
+    r#"
+DROP TRIGGER jobs_changed ON jobs;
+ALTER TABLE jobs ALTER COLUMN job TYPE TEXT USING job::text;
+CREATE TRIGGER jobs_changed AFTER INSERT OR UPDATE OF job ON jobs
+    FOR EACH ROW EXECUTE FUNCTION easel_job_changed();
+ALTER TABLE notes ALTER COLUMN note TYPE TEXT USING note::text,
+    ALTER COLUMN answer TYPE TEXT USING answer::text;
+ALTER TABLE batches ALTER COLUMN spec TYPE TEXT USING spec::text,
+    ALTER COLUMN result TYPE TEXT USING result::text;
+"#,
+];
 
 /// The channel the trigger notifies on.
 pub(crate) const CHANNEL: &str = "easel_jobs";
@@ -104,4 +120,81 @@ pub(crate) fn migrate(client: &mut Client) -> Result<Outcome, postgres::Error> {
     }
     tx.commit()?;
     Ok(Outcome::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+    use crate::jobs::{JobStore, PgStore};
+
+    /// A database made by the first version (JSONB columns) keeps every row through the
+    /// change to text, and the trigger that wakes other replicas still fires.
+    #[test]
+    fn a_version_one_database_keeps_its_rows_and_wakes_replicas_after_the_upgrade() {
+        let Some(url) = crate::jobs::pg_test_database() else {
+            return;
+        };
+        let job: crate::jobs::Job = serde_json::from_value(serde_json::json!({
+            "id": "old", "backend": "modelscope",
+            "request": {"prompt": "a cat", "model": "Qwen/Qwen-Image",
+                        "size": {"width": 64, "height": 64}, "seed": 1, "count": 1},
+            "output": {"dir": null, "stem": null, "format": "original"},
+            "status": "running", "progress": {"fraction": 0.5, "message": "half"},
+            "ticket": {"task_id": "t"}, "images": [], "failures": [], "error": null,
+            "idempotency_key": "k", "created_at_ms": 1, "updated_at_ms": 2, "finished_at_ms": null
+        }))
+        .expect("job");
+        let text = serde_json::to_string(&job).expect("json");
+        let mut client: postgres::Client = url
+            .parse::<postgres::Config>()
+            .expect("url")
+            .connect(postgres::NoTls)
+            .expect("connect");
+        client.batch_execute(MIGRATIONS[0]).expect("version 1");
+        client
+            .batch_execute(
+                "CREATE TABLE easel_schema (version INTEGER NOT NULL);
+                 INSERT INTO easel_schema (version) VALUES (1);
+                 INSERT INTO notes VALUES ('n', 'p', 'webhook', 'published', '{\"title\":\"t\",\"content\":\"c\",\"tags\":[],\"images\":[]}', 'ok', NULL, 1, 1);
+                 INSERT INTO batches VALUES ('batch:b', 'b', '{\"lines\":[1]}', FALSE, '{\"done\":true}', 1, 1);",
+            )
+            .expect("old rows");
+        client
+            .execute(
+                "INSERT INTO jobs (id, backend, status, prompt_lower, idempotency_key, created_at_ms, updated_at_ms, job, owner, lease_until_ms)
+                 VALUES ('old', 'modelscope', 'running', 'a cat', 'k', 1, 2, $1::text::jsonb, 'gone', 5)",
+                &[&text],
+            )
+            .expect("old job");
+        drop(client);
+        let store = PgStore::open(&url).expect("upgrades");
+        assert_eq!(store.get("old").expect("get"), Some(job.clone()));
+        let batch = store.get_batch("batch:b").expect("batch").expect("kept");
+        assert_eq!(batch.result, Some(serde_json::json!({"done": true})));
+        assert_eq!(
+            store.get_note("n").expect("note").expect("kept").note.title,
+            "t"
+        );
+        // Listening before the write, as another replica does.
+        let mut listener: postgres::Client = url
+            .parse::<postgres::Config>()
+            .expect("url")
+            .connect(postgres::NoTls)
+            .expect("connect");
+        listener
+            .batch_execute(&format!("LISTEN {}", super::CHANNEL))
+            .expect("listen");
+        let mut done = job.clone();
+        done.status = crate::jobs::JobStatus::Succeeded;
+        done.finished_at_ms = Some(3);
+        store.put(&done).expect("put");
+        use postgres::fallible_iterator::FallibleIterator;
+        let notified = listener
+            .notifications()
+            .timeout_iter(std::time::Duration::from_secs(10))
+            .next()
+            .expect("notifications")
+            .map(|n| n.payload().to_string());
+        assert_eq!(notified.as_deref(), Some("old"));
+    }
 }

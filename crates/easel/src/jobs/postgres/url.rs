@@ -65,6 +65,12 @@ impl Target {
         ))
     }
 
+    /// A statement the database refused, in the database's own words (the client's error
+    /// alone says only "db error").
+    pub(crate) fn refused(&self, e: &postgres::Error) -> StoreError {
+        self.error("statement failed", &with_causes(e))
+    }
+
     pub(crate) fn unreachable(&self, e: &postgres::Error) -> StoreError {
         StoreError(format!(
             "job store {} (PostgreSQL) is unreachable: {}. Check that the database runs and accepts connections from here; easel connects again by itself once it does",

@@ -1,6 +1,6 @@
 //! Job store operations per second, SQLite and PostgreSQL, through the `JobStore` trait as
 //! easel calls it (one store object per process, shared by its tasks): create (`insert`),
-//! update (`put`), get, lease (`renew`, and `claim_unfinished` taking over a dead replica's
+//! update (`put_held`), get, lease (`renew`, and `claim_unfinished` taking over a dead replica's
 //! jobs), on 1 and on 4 threads. Each operation runs for a fixed time on every thread; the
 //! figure is operations done ÷ wall time.
 
@@ -225,16 +225,19 @@ fn measure(
                 Ok(job)
             };
             let r = run(threads, time.each, &|t, n| {
-                store.put(&finished(t, n % made[t], n)?)?;
+                let job = finished(t, n % made[t], n)?;
+                if !store.put_held(&job, &owner(t))? {
+                    return Err(StoreError(format!("{} is not held by its owner", job.id)));
+                }
                 updated[t].fetch_max(n + 1, Ordering::Relaxed);
                 Ok(())
             })?;
             record(
                 "update",
-                "update (put)",
+                "update (put_held)",
                 threads,
                 r,
-                "put of one of the thread's jobs in its final state (succeeded, finished_at_ms set), the thread's jobs in turn",
+                "put_held (the write of the process running the job, conditional on its lease) of one of the thread's jobs in its final state (succeeded, finished_at_ms set), the thread's jobs in turn",
             );
             // Jobs the updates did not reach are finished too (untimed): a store where
             // thousands of jobs stay unfinished would make the lease figures scan them all,
@@ -275,7 +278,14 @@ fn measure(
                 }
             }
             let r = run(threads, time.each, &|t, _| {
-                store.renew(&holder(t), easel::clock::now_ms() + LEASE_MS)
+                let held = store.renew(&holder(t), easel::clock::now_ms() + LEASE_MS)?;
+                if held.len() != HELD {
+                    return Err(StoreError(format!(
+                        "renew kept {} of {HELD} jobs",
+                        held.len()
+                    )));
+                }
+                Ok(())
             })?;
             record(
                 "renew",

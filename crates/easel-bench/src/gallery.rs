@@ -3,11 +3,10 @@
 //! job's change reaches the page's event stream after the backend made it.
 //!
 //! easel runs as a child process; requests are plain HTTP/1.1 on loopback from this
-//! process (one connection per request, so each time includes a TCP connect: an upper
-//! bound of the server's time).
+//! process (`crate::http`: one connection per request, so each time includes a TCP
+//! connect: an upper bound of the server's time).
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -15,11 +14,11 @@ use easel::jobs::{Job, JobProgress, JobStatus, JobStore, OutputSpec, SavedImage,
 use easel::request::{GenerateRequest, Size};
 use easel_sim::{ModelScopeConfig, ModelScopeSim};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
 
 use crate::Opts;
+use crate::http::{self, request};
 use crate::report::{Figure, median, quantile, round};
 use crate::server::Sandbox;
 
@@ -141,75 +140,6 @@ fn seed_store(sandbox: &Sandbox) -> anyhow::Result<()> {
 /// The id of the job the lag figure runs again.
 const LAG_SEED: &str = "ffffffffffffffffffffffffffffffff";
 
-/// `easel serve --http 127.0.0.1:0` and the address it announced.
-async fn start(
-    easel: &Path,
-    sandbox: &Sandbox,
-    env: &[(&str, String)],
-) -> anyhow::Result<(Child, String)> {
-    let mut cmd = Command::new(easel);
-    cmd.arg("--config")
-        .arg(sandbox.config())
-        .args(["serve", "--http", "127.0.0.1:0"])
-        .env_clear()
-        .envs(sandbox.env(env))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("starting {}", easel.display()))?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let line = tokio::time::timeout(
-        Duration::from_secs(60),
-        BufReader::new(stdout).lines().next_line(),
-    )
-    .await
-    .context("easel did not announce its address in time")??
-    .context("easel closed stdout")?;
-    let addr = line
-        .strip_prefix("easel http://")
-        .with_context(|| format!("unexpected first line {line:?}"))?
-        .to_owned();
-    Ok((child, addr))
-}
-
-/// One HTTP/1.1 request; the status, the headers (lowercased) and the body.
-async fn request(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> anyhow::Result<(u16, String, Vec<u8>)> {
-    let mut stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if !body.is_empty() || method == "POST" {
-        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    stream.write_all(req.as_bytes()).await?;
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await?;
-    let split = answer
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .context("no end of headers")?;
-    let head = String::from_utf8_lossy(&answer[..split]).to_lowercase();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Ok((status, head, answer[split + 4..].to_vec()))
-}
-
 /// `samples` GETs of `paths[i % len]`, in milliseconds; every answer must be 200.
 async fn timed_gets(addr: &str, paths: &[String], samples: usize) -> anyhow::Result<Vec<f64>> {
     let mut out = Vec::with_capacity(samples);
@@ -255,7 +185,7 @@ pub async fn gallery(
         ("EASEL_MODELSCOPE_POLL_INITIAL_MS", "10".to_owned()),
         ("EASEL_MODELSCOPE_POLL_MAX_MS", "10".to_owned()),
     ];
-    let (mut child, addr) = start(easel, &sandbox, &env).await?;
+    let (mut child, addr) = http::start(easel, &sandbox, &[], &env).await?;
 
     // The index: the first page, a filtered page, a text search, a page deep in the store.
     let first = request(&addr, "GET", "/gallery/api/jobs", &[], "").await?;

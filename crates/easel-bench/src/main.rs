@@ -11,12 +11,17 @@
 
 mod comfy_watch;
 mod gallery;
+mod http;
+mod pgdb;
 mod procfs;
+mod replicas;
 mod report;
 mod sections;
 mod server;
+mod store_ops;
 mod surface;
 mod tasks;
+mod wakeup;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,9 +42,12 @@ pub struct Opts {
     /// Extra environment for every easel launch (`--env K=V`), for experiments such as
     /// attributing start-up time; the published figures use none.
     pub env: Vec<(String, String)>,
+    /// A PostgreSQL cluster to make fresh databases on (`--database-url`, else
+    /// `EASEL_BENCH_DATABASE_URL`); without one the PostgreSQL figures are skipped.
+    pub database_url: Option<String>,
 }
 
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 12] = [
     "surface",
     "cold",
     "modelscope",
@@ -49,20 +57,29 @@ const SECTIONS: [&str; 9] = [
     "comfy_pool",
     "tasks",
     "gallery",
+    "store_ops",
+    "wakeup",
+    "replicas",
 ];
 
 const USAGE: &str =
     "usage: easel-bench [--quick] [--easel PATH] [--only SECTION[,SECTION…]] [--env K=V]…
+                   [--database-url URL]
 
 Measures easel as installed (build it first: cargo build --locked --profile dist -p easel;
 without that build, the release easel beside this program) against the
 in-repo ModelScope and ComfyUI simulators. Sections: surface (tools/list bytes and
 approximate tokens), cold, modelscope, comfyui, concurrency, cpu, comfy_pool (30 jobs of 1 s
 on 1, 2 and 3 ComfyUI servers), tasks (tasks/get over a store of 10,000 jobs), gallery (the
-gallery's index, page weight, cached thumbnails and event lag over 10,000 jobs). Prints one
-JSON line per figure, then a Markdown table. --env adds
-an environment variable to every easel launch (for experiments; the published figures use
-none).";
+gallery's index, page weight, cached thumbnails and event lag over 10,000 jobs), store_ops
+(job store operations per second, SQLite and PostgreSQL), wakeup (cross-replica wake-up
+latency of get_job, PostgreSQL and shared SQLite), replicas (256 jobs of 1 s through 2
+`serve --http --stateless` replicas against 1). Prints one JSON line per figure, then a
+Markdown table. --env adds an environment variable to every easel launch (for experiments;
+the published figures use none). --database-url (else EASEL_BENCH_DATABASE_URL) names a
+PostgreSQL cluster whose user may create databases (a throwaway one: each measurement
+creates a fresh database there and drops it afterwards); without it the PostgreSQL figures
+are skipped.";
 
 fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<Option<Opts>> {
     let mut opts = Opts::default();
@@ -91,11 +108,18 @@ fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<Option<Opts>
                 Some((k, v)) if !k.is_empty() => opts.env.push((k.to_owned(), v.to_owned())),
                 _ => bail!("--env needs NAME=VALUE\n\n{USAGE}"),
             },
+            "--database-url" => match args.next() {
+                Some(url) => opts.database_url = Some(url),
+                None => bail!("--database-url needs a URL\n\n{USAGE}"),
+            },
             // `cargo bench` passes this to every bench target; harmless here.
             "--bench" => {}
             "-h" | "--help" => return Ok(None),
             other => bail!("unknown argument {other:?}\n\n{USAGE}"),
         }
+    }
+    if opts.database_url.is_none() {
+        opts.database_url = std::env::var(pgdb::ENV).ok().filter(|u| !u.is_empty());
     }
     Ok(Some(opts))
 }
@@ -145,7 +169,8 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
     server::set_extra_env(opts.env.clone());
     println!(
         "{}",
-        serde_json::json!({"machine": machine, "easel": easel.display().to_string(), "quick": opts.quick, "extra_env": opts.env})
+        serde_json::json!({"machine": machine, "easel": easel.display().to_string(), "quick": opts.quick, "extra_env": opts.env,
+            "database": opts.database_url.as_deref().map(easel::jobs::shown_database_url)})
     );
     let started = std::time::Instant::now();
     let mut figures: Vec<Figure> = Vec::new();
@@ -179,6 +204,15 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
     }
     if opts.wants("gallery") {
         gallery::gallery(&easel, &opts, &mut emit).await?;
+    }
+    if opts.wants("store_ops") {
+        store_ops::store_ops(&opts, &mut emit).await?;
+    }
+    if opts.wants("wakeup") {
+        wakeup::wakeup(&easel, &opts, &mut emit).await?;
+    }
+    if opts.wants("replicas") {
+        replicas::replicas(&easel, &opts, &mut emit).await?;
     }
     println!();
     println!(
@@ -219,5 +253,11 @@ mod tests {
         assert_eq!(o.easel, Some(PathBuf::from("/x/easel")));
         assert_eq!(o.env, vec![("A".to_owned(), "b=c".to_owned())]);
         assert!(parse(&["--env", "novalue"]).is_err());
+        let o = parse(&["--database-url", "postgres://p@h/db", "--only", "wakeup"])
+            .expect("ok")
+            .expect("opts");
+        assert_eq!(o.database_url.as_deref(), Some("postgres://p@h/db"));
+        assert!(o.wants("wakeup") && !o.wants("store_ops"));
+        assert!(parse(&["--database-url"]).is_err());
     }
 }

@@ -57,6 +57,22 @@ fn parse_stat_cpu(text: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// CPU ticks used so far by every process whose command line contains `needle` (e.g. the
+/// PostgreSQL backends serving one database: `postgres: user db 127.0.0.1(port) idle`).
+pub fn cpu_ticks_matching(needle: &str) -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .filter_map(cpu_ticks)
+        .sum()
+}
+
 /// True while the process exists and is not a zombie.
 pub fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))

@@ -42,7 +42,7 @@ pub use notes::{NoteContent, NoteOutcome, NoteRecord};
 pub use postgres::{PgStore, pg_test_database, shown_database_url};
 pub use sqlite::SqliteStore;
 pub use store::{
-    Facets, Inserted, JobFilter, JobStore, MAX_FACET_BATCHES, MemoryStore, StoreError,
+    Changed, Facets, Inserted, JobFilter, JobStore, MAX_FACET_BATCHES, MemoryStore, StoreError,
 };
 
 /// Why a job could not be created. Nothing was sent to a backend.
@@ -86,11 +86,13 @@ const STORE_POLL: Duration = Duration::from_millis(250);
 
 /// Waits until the store says job `id` (or anything, "") changed, or that it fell behind
 /// (read the store again); false when the store stopped telling.
-pub(crate) async fn changed(rx: &mut tokio::sync::broadcast::Receiver<String>, id: &str) -> bool {
+pub(crate) async fn changed(rx: &mut tokio::sync::broadcast::Receiver<Changed>, id: &str) -> bool {
     use tokio::sync::broadcast::error::RecvError;
     loop {
         match rx.recv().await {
-            Ok(changed) if id.is_empty() || changed == id || changed.is_empty() => return true,
+            Ok(changed) if id.is_empty() || changed.id == id || changed.id.is_empty() => {
+                return true;
+            }
             Ok(_) => {}
             Err(RecvError::Lagged(_)) => return true,
             Err(RecvError::Closed) => return false,
@@ -598,9 +600,6 @@ impl Jobs {
     /// Changes a running job, tells its watchers, and (when `persist`) stores it. A job that
     /// another process marked cancelled in the store is stopped instead of overwritten.
     fn update(&self, id: &str, persist: bool, change: impl FnOnce(&mut Job)) -> Option<Job> {
-        if persist && self.cancelled_elsewhere(id) {
-            return None;
-        }
         let job = {
             let live = self.inner.live.lock().ok()?;
             let l = live.get(id)?;
@@ -611,28 +610,47 @@ impl Jobs {
             l.tx.borrow().clone()
         };
         self.inner.changes.send(&job);
-        if persist && let Err(e) = self.store_held(&job) {
-            tracing::error!(job = id, error = %e, "could not store job update");
+        if persist {
+            match self.store_held(&job) {
+                Ok(Held::Stored) => {}
+                Ok(Held::Refused(why)) => {
+                    tracing::info!(job = id, why, "update not stored");
+                    return None;
+                }
+                Err(e) => tracing::error!(job = id, error = %e, "could not store job update"),
+            }
         }
         Some(job)
     }
 
-    /// Stores the state of a job running here, only while this process holds its lease
-    /// (`JobStore::put_held`). A job another process took over meanwhile is stopped here
-    /// (without writing): the error says so.
-    fn store_held(&self, job: &Job) -> Result<(), StoreError> {
+    /// Stores the state of a job running here, only while this process holds its lease and
+    /// nobody cancelled it (`JobStore::put_held`, one statement: no read before each write).
+    /// Refused, the job stops here: cancelled elsewhere, its watchers see the stored state;
+    /// taken over by another process, it stops without writing.
+    fn store_held(&self, job: &Job) -> Result<Held, StoreError> {
         if self.inner.store.put_held(job, &self.inner.owner)? {
-            return Ok(());
+            return Ok(Held::Stored);
         }
-        if let Ok(live) = self.inner.live.lock()
-            && let Some(l) = live.get(&job.id)
-        {
-            l.abandon.cancel();
+        let stored = self.inner.store.get(&job.id)?;
+        let Ok(live) = self.inner.live.lock() else {
+            return Ok(Held::Refused("the job no longer runs here"));
+        };
+        let Some(l) = live.get(&job.id) else {
+            return Ok(Held::Refused("the job no longer runs here"));
+        };
+        match stored {
+            Some(stored) if stored.status == JobStatus::Cancelled => {
+                l.tx.send_replace(stored);
+                l.cancel.cancel();
+                Ok(Held::Refused("another easel process cancelled it"))
+            }
+            _ => {
+                l.abandon.cancel();
+                Ok(Held::Refused(
+                    "another easel process took it over; it continues there",
+                ))
+            }
         }
-        Err(StoreError(format!(
-            "another easel process took job {} over; it stops here and continues there",
-            job.id
-        )))
     }
 
     /// Whether another process marked this running job cancelled in the store; if so, it is
@@ -656,9 +674,6 @@ impl Jobs {
     /// [`PendingFile`]). Unlike other updates a failure here is the caller's to act on: an
     /// unrecorded file must not be published.
     fn record_pending(&self, id: &str, pending: PendingFile) -> Result<(), String> {
-        if self.cancelled_elsewhere(id) {
-            return Err("the job was cancelled".into());
-        }
         let index = pending.image.index;
         let job = self
             .update(id, false, |j| {
@@ -672,8 +687,8 @@ impl Jobs {
         let give_up = std::time::Instant::now() + PENDING_PATIENCE;
         loop {
             match self.store_held(&job) {
-                Ok(()) => return Ok(()),
-                Err(e) if self.is_abandoned(id) => return Err(e.to_string()),
+                Ok(Held::Stored) => return Ok(()),
+                Ok(Held::Refused(why)) => return Err(why.to_string()),
                 Err(e) if std::time::Instant::now() + wait > give_up => return Err(e.to_string()),
                 Err(e) => {
                     tracing::warn!(job = id, error = %e, "could not record the file being saved; trying again");
@@ -689,16 +704,12 @@ impl Jobs {
     /// from memory and its lease renewed, and the final state is stored as soon as it can
     /// be: never lost, and never resumed elsewhere as if unfinished.
     fn finish(&self, id: &str, change: impl FnOnce(&mut Job)) {
-        let job = if self.cancelled_elsewhere(id) {
-            None
-        } else {
-            self.update(id, false, |job| {
-                change(job);
-                // A save that did not finish by now never will in this run.
-                job.pending_files.clear();
-                job.finished_at_ms = Some(now_ms());
-            })
-        };
+        let job = self.update(id, false, |job| {
+            change(job);
+            // A save that did not finish by now never will in this run.
+            job.pending_files.clear();
+            job.finished_at_ms = Some(now_ms());
+        });
         if let Some(job) = job {
             tracing::info!(
                 job = id,
@@ -707,9 +718,9 @@ impl Jobs {
                 "job finished"
             );
             match self.store_held(&job) {
-                Ok(()) => {}
-                Err(e) if self.is_abandoned(id) => {
-                    tracing::warn!(job = id, error = %e, "not storing the finished job");
+                Ok(Held::Stored) => {}
+                Ok(Held::Refused(why)) => {
+                    tracing::warn!(job = id, why, "not storing the finished job");
                 }
                 Err(e) => {
                     tracing::warn!(job = id, error = %e, "could not store the finished job; trying again until the store answers");
@@ -721,19 +732,18 @@ impl Jobs {
         self.forget(id);
     }
 
-    /// Whether the job running here was found taken over by another process.
-    fn is_abandoned(&self, id: &str) -> bool {
-        self.inner
-            .live
-            .lock()
-            .is_ok_and(|live| live.get(id).is_some_and(|l| l.abandon.is_cancelled()))
-    }
-
     fn forget(&self, id: &str) {
         if let Ok(mut live) = self.inner.live.lock() {
             live.remove(id);
         }
     }
+}
+
+/// What storing a running job's state did.
+enum Held {
+    Stored,
+    /// Not written, and why: the job stops here.
+    Refused(&'static str),
 }
 
 /// How long saving an image waits for the store to record its name before giving up.
@@ -746,13 +756,13 @@ async fn store_final(jobs: Jobs, job: Job) {
         tokio::time::sleep(wait).await;
         let (here, state) = (jobs.clone(), job.clone());
         match tokio::task::spawn_blocking(move || here.store_held(&state)).await {
-            Ok(Ok(())) => {
+            Ok(Ok(Held::Stored)) => {
                 tracing::info!(job = %job.id, "stored the finished job");
                 jobs.forget(&job.id);
                 return;
             }
-            Ok(Err(e)) if jobs.is_abandoned(&job.id) => {
-                tracing::warn!(job = %job.id, error = %e, "not storing the finished job");
+            Ok(Ok(Held::Refused(why))) => {
+                tracing::warn!(job = %job.id, why, "not storing the finished job");
                 jobs.forget(&job.id);
                 return;
             }

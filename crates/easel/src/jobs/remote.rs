@@ -3,23 +3,27 @@
 //! a job running here learns of it only at its next stored update, which for a long
 //! generation can be minutes. Stores that do not tell keep that slower path.
 
-use super::Jobs;
+use super::{Changed, Jobs};
 
 pub(super) async fn follow_store(jobs: Jobs) {
     let Some(mut told) = jobs.inner.store.changes() else {
         return;
     };
     loop {
-        let id = match told.recv().await {
-            Ok(id) => id,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => String::new(),
+        let changed = match told.recv().await {
+            Ok(changed) => changed,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Changed::anything(),
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         };
-        // "" (or lagging): anything may have changed; look at every job running here.
-        let ids: Vec<String> = if id.is_empty() {
+        // Anything (or lagging): look at every job running here. A job's own write (its
+        // state here carries the written update time) needs no look.
+        let ids: Vec<String> = if changed.id.is_empty() {
             jobs.running_here()
-        } else if jobs.runs_here(&id) {
-            vec![id]
+        } else if jobs
+            .live_snapshot(&changed.id)
+            .is_some_and(|job| job.updated_at_ms != changed.updated_at_ms)
+        {
+            vec![changed.id]
         } else {
             continue;
         };

@@ -369,13 +369,17 @@ impl JobStore for SqliteStore {
 
     fn put_held(&self, job: &Job, owner: &str) -> Result<bool, StoreError> {
         self.write_tx(|tx| {
-            let held: Option<Option<String>> = tx
-                .query_row("SELECT owner FROM jobs WHERE id = ?1", [&job.id], |r| {
-                    r.get(0)
-                })
+            let held: Option<(Option<String>, String)> = tx
+                .query_row(
+                    "SELECT owner, status FROM jobs WHERE id = ?1",
+                    [&job.id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
                 .optional()?;
-            if held.flatten().as_deref() != Some(owner) {
-                return Ok(false);
+            match held {
+                Some((Some(held), status))
+                    if held == owner && status != JobStatus::Cancelled.as_str() => {}
+                _ => return Ok(false),
             }
             write(tx, job)?;
             Ok(true)

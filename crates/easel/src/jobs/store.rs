@@ -107,6 +107,34 @@ pub struct Facets {
 /// Batches listed in [`Facets`]: a menu, not a report.
 pub const MAX_FACET_BATCHES: usize = 200;
 
+/// A job some process wrote (see [`JobStore::changes`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Changed {
+    /// Empty: anything may have changed (the store could not tell for a while).
+    pub id: String,
+    /// The written state's `updated_at_ms`: lets the writer know its own write.
+    pub updated_at_ms: u64,
+}
+
+impl Changed {
+    /// Parses the store's notification, `"{id} {updated_at_ms}"`.
+    pub fn parse(payload: &str) -> Changed {
+        let (id, at) = payload.split_once(' ').unwrap_or((payload, ""));
+        Changed {
+            id: id.to_string(),
+            updated_at_ms: at.parse().unwrap_or(0),
+        }
+    }
+
+    /// "Anything may have changed".
+    pub fn anything() -> Changed {
+        Changed {
+            id: String::new(),
+            updated_at_ms: 0,
+        }
+    }
+}
+
 /// The result of inserting a job that may carry an idempotency key already in use.
 #[derive(Debug)]
 pub enum Inserted {
@@ -120,10 +148,11 @@ pub trait JobStore: Send + Sync {
     fn insert(&self, job: &Job, owner: &str, lease_until_ms: u64) -> Result<Inserted, StoreError>;
     /// Replaces the stored state of an existing job.
     fn put(&self, job: &Job) -> Result<(), StoreError>;
-    /// Replaces the stored state of a job `owner` runs, only while `owner` holds its lease;
-    /// false, and nothing written, once another process took the job over. Every write of
-    /// the process running a job goes through this, so one whose lease lapsed can never
-    /// overwrite the state of the process that resumed the job.
+    /// Replaces the stored state of a job `owner` runs, only while `owner` holds its lease
+    /// and no other process marked it cancelled; false, and nothing written, otherwise (the
+    /// caller reads the job to learn which). Every write of the process running a job goes
+    /// through this, so one whose lease lapsed can never overwrite the state of the process
+    /// that resumed the job, and nobody overwrites a cancel.
     fn put_held(&self, job: &Job, owner: &str) -> Result<bool, StoreError>;
     fn get(&self, id: &str) -> Result<Option<Job>, StoreError>;
     fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
@@ -172,10 +201,9 @@ pub trait JobStore: Send + Sync {
     fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
-    /// The ids of jobs changed by any process sharing the store, as the store learns of
-    /// them, for waiters that would otherwise poll; "" means anything may have changed.
-    /// `None`: this store does not tell (callers poll).
-    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
+    /// The jobs written by any process sharing the store, as the store learns of them, for
+    /// waiters that would otherwise poll. `None`: this store does not tell (callers poll).
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Changed>> {
         None
     }
     /// "sqlite", "postgres" or "memory" (`/healthz`).
@@ -248,7 +276,9 @@ impl JobStore for MemoryStore {
     fn put_held(&self, job: &Job, owner: &str) -> Result<bool, StoreError> {
         let mut jobs = self.lock()?;
         match jobs.get_mut(&job.id) {
-            Some(e) if e.owner.as_deref() == Some(owner) => {
+            Some(e)
+                if e.owner.as_deref() == Some(owner) && e.job.status != JobStatus::Cancelled =>
+            {
                 e.job = job.clone();
                 Ok(true)
             }

@@ -579,6 +579,7 @@ fn a_store_that_tells_tells_every_handle_of_another_ones_writes() {
         theirs.insert(&job, "them", 1).expect("insert");
         let mut update = job.clone();
         update.status = JobStatus::Succeeded;
+        update.updated_at_ms = 77;
         theirs.put(&update).expect("put");
         // Both writes arrive, in order; lease renewals are not changes anyone waits for.
         theirs.renew("them", 5).expect("renew");
@@ -586,7 +587,7 @@ fn a_store_that_tells_tells_every_handle_of_another_ones_writes() {
             .enable_all()
             .build()
             .expect("rt");
-        let got: Vec<String> = runtime.block_on(async {
+        let got: Vec<super::Changed> = runtime.block_on(async {
             let mut got = Vec::new();
             while got.len() < 2 {
                 let id = tokio::time::timeout(std::time::Duration::from_secs(10), told.recv())
@@ -597,7 +598,17 @@ fn a_store_that_tells_tells_every_handle_of_another_ones_writes() {
             }
             got
         });
-        assert_eq!(got, ["told", "told"], "{}", home.name());
+        // Each with the written state's update time (the writer knows its own write).
+        let told_of: Vec<(&str, u64)> = got
+            .iter()
+            .map(|c| (c.id.as_str(), c.updated_at_ms))
+            .collect();
+        assert_eq!(
+            told_of,
+            [("told", job.updated_at_ms), ("told", 77)],
+            "{}",
+            home.name()
+        );
         assert!(told.try_recv().is_err(), "the renewal told nobody");
     }
     assert!(MemoryStore::default().changes().is_none());

@@ -11,6 +11,7 @@ use tokio::sync::broadcast;
 
 use super::schema::CHANNEL;
 use super::url::Target;
+use crate::jobs::store::Changed;
 
 /// How often the thread looks whether its store is still there.
 const TICK: Duration = Duration::from_secs(1);
@@ -20,7 +21,7 @@ const RETRY: Duration = Duration::from_millis(500);
 /// Starts the listener; `ready` hears once it listens (so changes from then on are told).
 pub(crate) fn spawn(
     target: Target,
-    tx: Weak<broadcast::Sender<String>>,
+    tx: Weak<broadcast::Sender<Changed>>,
     ready: std::sync::mpsc::Sender<()>,
 ) -> std::io::Result<()> {
     std::thread::Builder::new()
@@ -29,7 +30,7 @@ pub(crate) fn spawn(
         .map(|_| ())
 }
 
-fn run(target: Target, tx: Weak<broadcast::Sender<String>>, ready: std::sync::mpsc::Sender<()>) {
+fn run(target: Target, tx: Weak<broadcast::Sender<Changed>>, ready: std::sync::mpsc::Sender<()>) {
     let mut first = true;
     loop {
         let mut client = match target.connect().and_then(|mut c| {
@@ -53,7 +54,7 @@ fn run(target: Target, tx: Weak<broadcast::Sender<String>>, ready: std::sync::mp
             tracing::info!(store = target.shown(), "listening to the job store again");
             match tx.upgrade() {
                 Some(tx) => {
-                    let _ = tx.send(String::new());
+                    let _ = tx.send(Changed::anything());
                 }
                 None => return,
             }
@@ -64,7 +65,7 @@ fn run(target: Target, tx: Weak<broadcast::Sender<String>>, ready: std::sync::mp
             let Some(tx) = tx.upgrade() else { return };
             match next {
                 Ok(Some(n)) => {
-                    let _ = tx.send(n.payload().to_string());
+                    let _ = tx.send(Changed::parse(n.payload()));
                 }
                 Ok(None) => {
                     if client.is_closed() {

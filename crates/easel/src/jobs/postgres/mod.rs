@@ -26,7 +26,7 @@ use super::batches::BatchRecord;
 use super::model::{Job, JobStatus};
 use super::notes::NoteRecord;
 use super::query::{Param, conditions};
-use super::store::{Facets, Inserted, JobFilter, JobStore, MAX_FACET_BATCHES, StoreError};
+use super::store::{Changed, Facets, Inserted, JobFilter, JobStore, MAX_FACET_BATCHES, StoreError};
 
 pub use testing::pg_test_database;
 
@@ -46,7 +46,7 @@ const CHANGES: usize = 1024;
 
 pub struct PgStore {
     pool: pool::Pool,
-    changes: Arc<broadcast::Sender<String>>,
+    changes: Arc<broadcast::Sender<Changed>>,
 }
 
 /// Encodes a JSON column.
@@ -259,7 +259,7 @@ impl JobStore for PgStore {
         self.pool.call(move |c| {
             let n = c.execute(
                 "UPDATE jobs SET status = $2, updated_at_ms = $3, finished_at_ms = $4, job = $5
-                 WHERE id = $1 AND owner = $6",
+                 WHERE id = $1 AND owner = $6 AND status <> 'cancelled'",
                 &[
                     &row.id,
                     &row.status,
@@ -573,7 +573,7 @@ impl JobStore for PgStore {
         self.pool.call(|c| c.simple_query("SELECT 1").map(|_| ()))
     }
 
-    fn changes(&self) -> Option<broadcast::Receiver<String>> {
+    fn changes(&self) -> Option<broadcast::Receiver<Changed>> {
         Some(self.changes.subscribe())
     }
 

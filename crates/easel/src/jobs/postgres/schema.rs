@@ -80,6 +80,15 @@ ALTER TABLE notes ALTER COLUMN note TYPE TEXT USING note::text,
 ALTER TABLE batches ALTER COLUMN spec TYPE TEXT USING spec::text,
     ALTER COLUMN result TYPE TEXT USING result::text;
 "#,
+    // The notification carries the written state's update time beside the id, so that the
+    // replica that wrote it knows its own write and does not read the row back.
+    r#"
+CREATE OR REPLACE FUNCTION easel_job_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('easel_jobs', NEW.id || ' ' || NEW.updated_at_ms);
+    RETURN NULL;
+END $$;
+"#,
 ];
 
 /// The channel the trigger notifies on.
@@ -195,6 +204,9 @@ mod tests {
             .next()
             .expect("notifications")
             .map(|n| n.payload().to_string());
-        assert_eq!(notified.as_deref(), Some("old"));
+        assert_eq!(
+            notified.as_deref(),
+            Some(format!("old {}", done.updated_at_ms).as_str())
+        );
     }
 }

@@ -196,17 +196,12 @@ fn numbered(sql: &str, first: usize) -> String {
     out
 }
 
-/// A listing's parameters, owned so they can travel to a connection thread.
-enum Owned {
-    Int(i64),
-    Text(String),
-}
-
-impl Owned {
+impl Param {
+    /// The value as the client binds it.
     fn as_sql(&self) -> &(dyn ToSql + Sync) {
         match self {
-            Owned::Int(i) => i,
-            Owned::Text(t) => t,
+            Param::Int(i) => i,
+            Param::Text(t) => t,
         }
     }
 }
@@ -227,10 +222,7 @@ impl JobStore for PgStore {
             }
             let by_key = match &row.idempotency_key {
                 Some(key) => c
-                    .query_opt(
-                        "SELECT job::text FROM jobs WHERE idempotency_key = $1",
-                        &[key],
-                    )?
+                    .query_opt("SELECT job FROM jobs WHERE idempotency_key = $1", &[key])?
                     .map(|r| job_text(&r)),
                 None => None,
             };
@@ -274,11 +266,11 @@ impl JobStore for PgStore {
     }
 
     fn get(&self, id: &str) -> Result<Option<Job>, StoreError> {
-        self.one_job("SELECT job::text FROM jobs WHERE id = $1", id.to_string())
+        self.one_job("SELECT job FROM jobs WHERE id = $1", id.to_string())
     }
 
     fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
-        let (where_, params) = conditions(filter);
+        let (where_, mut params) = conditions(filter);
         // No stored value holds a NUL (requests with one are refused), and PostgreSQL refuses
         // a NUL in a query's text: such a filter matches nothing, as it does in SQLite.
         if params
@@ -289,22 +281,15 @@ impl JobStore for PgStore {
         }
         let n = params.len();
         let sql = format!(
-            "SELECT job::text FROM jobs WHERE {} ORDER BY created_at_ms DESC, id DESC LIMIT ${} OFFSET ${}",
+            "SELECT job FROM jobs WHERE {} ORDER BY created_at_ms DESC, id DESC LIMIT ${} OFFSET ${}",
             numbered(&where_, 1),
             n + 1,
             n + 2
         );
-        let mut owned: Vec<Owned> = params
-            .into_iter()
-            .map(|p| match p {
-                Param::Int(i) => Owned::Int(i),
-                Param::Text(t) => Owned::Text(t),
-            })
-            .collect();
-        owned.push(Owned::Int(filter.limit.min(i64::MAX as usize) as i64));
-        owned.push(Owned::Int(filter.offset.min(i64::MAX as usize) as i64));
+        params.push(Param::Int(filter.limit.min(i64::MAX as usize) as i64));
+        params.push(Param::Int(filter.offset.min(i64::MAX as usize) as i64));
         let rows = self.pool.call(move |c| {
-            let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(Owned::as_sql).collect();
+            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(Param::as_sql).collect();
             Ok(c.query(&sql, &refs)?.iter().map(job_text).collect())
         })?;
         self.jobs(rows)
@@ -314,7 +299,7 @@ impl JobStore for PgStore {
         let (after, limit) = (ms(updated_after_ms), limit.min(i64::MAX as usize) as i64);
         let rows = self.pool.call(move |c| {
             Ok(c.query(
-                "SELECT job::text FROM jobs WHERE updated_at_ms > $1 ORDER BY updated_at_ms, id LIMIT $2",
+                "SELECT job FROM jobs WHERE updated_at_ms > $1 ORDER BY updated_at_ms, id LIMIT $2",
                 &[&after, &limit],
             )?
             .iter()
@@ -400,7 +385,7 @@ impl JobStore for PgStore {
                      WHERE finished_at_ms IS NULL
                        AND (owner IS NULL OR lease_until_ms < $2 OR owner = ANY($4))
                      FOR UPDATE SKIP LOCKED)
-                 RETURNING job::text",
+                 RETURNING job",
                 &[&owner, &now, &until, &vacated],
             )?
             .iter()
@@ -505,7 +490,7 @@ impl JobStore for PgStore {
 
     fn find_by_key(&self, key: &str) -> Result<Option<Job>, StoreError> {
         self.one_job(
-            "SELECT job::text FROM jobs WHERE idempotency_key = $1",
+            "SELECT job FROM jobs WHERE idempotency_key = $1",
             key.to_string(),
         )
     }
